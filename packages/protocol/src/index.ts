@@ -1,0 +1,2 @@
+export { CLUSTER_PROXY_PREFIX, SYSTEM_NAMESPACE } from './constants.js';
+export { PRODUCT_VERSION } from './version.js';
