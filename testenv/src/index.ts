@@ -1,0 +1,136 @@
+// Test helper: integration tests call testEnv() to get the real control plane (started once, then reused by
+// every test process) and namespace() to get a namespace of their own that is deleted afterwards.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { apiserverReady, up } from './controlplane.js';
+import { kubectl } from './kubectl.js';
+import { podSandboxManifest, type PodSandbox, type PortForwardRule } from './kwok.js';
+import { withLock } from './lock.js';
+import { stateDir } from './paths.js';
+import { readState, type EnvState } from './state.js';
+
+export { down, status, up } from './controlplane.js';
+export {
+  KUBECTL_VERSIONS,
+  KubectlError,
+  kubectl,
+  kubectlEnv,
+  kubectlPath,
+  startKubectl,
+  waitForOutput,
+} from './kubectl.js';
+export { renderKubeconfig, type Credential, type KubeconfigSpec } from './kubeconfig.js';
+export type { KubectlOptions, KubectlResult, KubectlVersion } from './kubectl.js';
+export type { PodSandbox, PortForwardRule } from './kwok.js';
+export type { EnvState } from './state.js';
+
+export interface TestEnv extends EnvState {
+  /** Runs kubectl as the cluster admin. */
+  admin(args: readonly string[], input?: string): Promise<string>;
+}
+
+let cached: Promise<TestEnv> | undefined;
+
+/** The running control plane, started under a lock if no test process has started it yet. */
+export function testEnv(): Promise<TestEnv> {
+  cached ??= (async () => {
+    const dir = stateDir();
+    let state = await readState(dir);
+    if (!state || !(await apiserverReady(state))) {
+      state = await withLock(`${dir}.lock`, () => up({ log: (l) => console.error(`testenv: ${l}`) }));
+    }
+    const kubeconfig = state.kubeconfig;
+    return {
+      ...state,
+      admin: async (args, input) =>
+        (await kubectl(args, { kubeconfig, ...(input === undefined ? {} : { input }) })).stdout,
+    };
+  })();
+  return cached;
+}
+
+export interface TestNamespace {
+  name: string;
+  /** Deletes the namespace without waiting for its finalizers. */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Creates a uniquely named namespace and waits for its default service account, which pods need before
+ * the admission plugin lets them in.
+ */
+export async function namespace(env: TestEnv, prefix = 'test'): Promise<TestNamespace> {
+  const name = `${prefix}-${randomBytes(4).toString('hex')}`;
+  await env.admin(['create', 'namespace', name]);
+  for (let i = 0; ; i++) {
+    try {
+      await env.admin(['get', 'serviceaccount', 'default', '-n', name]);
+      break;
+    } catch (err) {
+      if (i > 100) throw err;
+      await sleep(100);
+    }
+  }
+  return {
+    name,
+    cleanup: async () => {
+      await env.admin(['delete', 'namespace', name, '--wait=false']);
+      await fs.rm(path.join(env.podsDir, name), { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Gives a pod its own working directory (where `kubectl exec` runs commands and `kubectl cp` reads and
+ * writes) and its own log file (what `kubectl logs` and `attach` show), plus optional port-forward targets.
+ * The pod need not exist yet.
+ */
+export async function podSandbox(
+  env: TestEnv,
+  ns: string,
+  pod: string,
+  forwards: readonly PortForwardRule[] = [],
+): Promise<PodSandbox> {
+  const workDir = path.join(env.podsDir, ns, pod);
+  await fs.mkdir(workDir, { recursive: true });
+  const sandbox = { workDir, logsFile: path.join(workDir, '..', `${pod}.log`) };
+  await fs.appendFile(sandbox.logsFile, '');
+  await env.admin(['apply', '-f', '-'], podSandboxManifest(ns, pod, sandbox, forwards));
+  return sandbox;
+}
+
+/** Creates a bare pod on a kwok node and waits until it is Running. */
+export async function runningPod(env: TestEnv, ns: string, name: string): Promise<void> {
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: ns, labels: { app: name } },
+    spec: {
+      containers: [{ name: 'main', image: 'registry.invalid/fake:1', ports: [{ containerPort: 8080 }] }],
+    },
+  };
+  await env.admin(['apply', '-f', '-'], JSON.stringify(pod));
+  await env.admin([
+    'wait',
+    '--for=jsonpath={.status.phase}=Running',
+    `pod/${name}`,
+    '-n',
+    ns,
+    '--timeout=60s',
+  ]);
+}
+
+/**
+ * Appends lines to a sandboxed pod's container log in the CRI format (`<RFC3339Nano> <stream> F <text>`) that
+ * kwok, like the kubelet, reads for `kubectl logs` and `attach`.
+ */
+export async function writeContainerLog(
+  sandbox: PodSandbox,
+  lines: readonly string[],
+  stream: 'stdout' | 'stderr' = 'stdout',
+) {
+  const now = new Date().toISOString().replace('Z', '000000Z');
+  await fs.appendFile(sandbox.logsFile, lines.map((l) => `${now} ${stream} F ${l}\n`).join(''));
+}

@@ -1,0 +1,20 @@
+import net from 'node:net';
+
+/**
+ * Asks the kernel for a free port on 127.0.0.1. The port is released before the caller binds it, so another
+ * process could take it in between; the window is small and `up` fails loudly if it happens.
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address && typeof address === 'object') resolve(address.port);
+        else reject(new Error('could not read the port the kernel assigned'));
+      });
+    });
+  });
+}
