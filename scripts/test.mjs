@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// Runs every test: lint, then unit tests and end-to-end tests under node's test runner. End-to-end tests
+// need the real control plane; it is started once here (building it on first use) and stopped at the end
+// unless it was already running or ZTKA_KEEP_TESTENV=1.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const unitOnly = process.argv.includes('--unit');
+const bin = (name) => path.join(root, 'node_modules', '.bin', name);
+const run = (cmd, args, opts = {}) =>
+  spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts }).status ?? 1;
+
+function testFiles(dir) {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.test.js'))
+    .map((e) => path.join(e.parentPath ?? e.path, e.name))
+    .sort();
+}
+
+const unitDirs = ['packages/protocol', 'packages/controller', 'packages/agent', 'packages/cli', 'testenv'];
+const files = unitDirs.flatMap((d) => testFiles(path.join(root, d, 'dist')));
+const e2e = unitOnly ? [] : testFiles(path.join(root, 'test', 'e2e', 'dist'));
+
+if (run(bin('eslint'), ['.']) !== 0 || run(bin('prettier'), ['--check', '--log-level=warn', '.']) !== 0) {
+  console.error('test: lint failed (npm run format fixes formatting)');
+  process.exit(1);
+}
+
+let startedHere = false;
+if (e2e.length > 0) {
+  const running =
+    spawnSync(process.execPath, ['testenv/dist/cli.js', 'status'], { cwd: root, stdio: 'ignore' }).status ===
+    0;
+  if (!running) {
+    if (
+      run(process.execPath, ['testenv/dist/cli.js', 'up'], { stdio: ['ignore', 'ignore', 'inherit'] }) !== 0
+    ) {
+      console.error('test: the test control plane did not start');
+      process.exit(1);
+    }
+    startedHere = true;
+  }
+}
+
+const status = run(process.execPath, ['--test', '--test-concurrency=2', ...files, ...e2e]);
+if (startedHere && process.env.ZTKA_KEEP_TESTENV !== '1') {
+  run(process.execPath, ['testenv/dist/cli.js', 'down']);
+}
+process.exit(status);
