@@ -1,2 +1,13 @@
 export { CLUSTER_PROXY_PREFIX, SYSTEM_NAMESPACE } from './constants.js';
 export { PRODUCT_VERSION } from './version.js';
+export * from './tunnel.js';
+export { ERROR_CODES, ZtkaError, kubeStatus, type ErrorCode, type KubeStatus } from './errors.js';
+export {
+  KubeRequestError,
+  MAX_KUBE_PATH_LENGTH,
+  parseKubeRequest,
+  type KubeNonResourceVerb,
+  type KubeRequest,
+  type KubeResourceVerb,
+  type KubeVerb,
+} from './kube-request.js';

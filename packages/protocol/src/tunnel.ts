@@ -1,0 +1,61 @@
+/**
+ * What travels on the tunnel besides the kube request itself. The agent dials a WebSocket to
+ * AGENT_CONNECT_PATH; HTTP/2 then runs over that byte stream with the controller as client and the agent as
+ * server, so each proxied request is one HTTP/2 stream. HTTP/2 forbids the hop-by-hop `Connection` and
+ * `Upgrade` headers, so an upgrade (exec, attach, port-forward) is announced with UPGRADE_HEADER both ways:
+ * the controller sends the client's Upgrade value; the agent answers with UPGRADE_STATUS_HEADER 101 (and the
+ * apiserver's Upgrade value) once the apiserver switched protocols, after which the stream carries raw bytes.
+ */
+export const AGENT_CONNECT_PATH = '/v1/agents/connect';
+export const AGENT_REGISTER_PATH = '/v1/agents/register';
+
+export const UPGRADE_HEADER = 'x-ztka-upgrade';
+export const UPGRADE_STATUS_HEADER = 'x-ztka-upgrade-status';
+/** The controller's audit id for the request; the agent passes it to the apiserver as `Audit-ID`. */
+export const AUDIT_ID_HEADER = 'x-ztka-audit-id';
+/** Who the request is for: a base64url JSON TunnelIdentity. */
+export const IDENTITY_HEADER = 'x-ztka-identity';
+
+/** Headers the agent sends when it connects, so the controller can show versions and check identity. */
+export const AGENT_VERSION_HEADER = 'x-ztka-agent-version';
+export const KUBE_VERSION_HEADER = 'x-ztka-kube-version';
+/** UID of the cluster's kube-system namespace: the cluster's identity, bound at registration. */
+export const CLUSTER_IDENTITY_HEADER = 'x-ztka-cluster-identity';
+
+/** The person a proxied request acts for, as the agent needs it to pick the upstream credential. */
+export interface TunnelIdentity {
+  user: string;
+  role: string;
+  namespaces?: string[];
+  sessionId?: string;
+}
+
+export function encodeIdentity(identity: TunnelIdentity): string {
+  return Buffer.from(JSON.stringify(identity)).toString('base64url');
+}
+
+export function decodeIdentity(value: string): TunnelIdentity {
+  const parsed = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as Partial<TunnelIdentity>;
+  if (typeof parsed.user !== 'string' || typeof parsed.role !== 'string') {
+    throw new Error('tunnel identity lacks user or role');
+  }
+  return parsed as TunnelIdentity;
+}
+
+/**
+ * Headers that describe one connection rather than the request, which neither HTTP/2 nor a proxy may pass
+ * on (RFC 9110 §7.6.1), plus those that name the original host.
+ */
+export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'http2-settings',
+]);
