@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { openSqlite } from './db.js';
+import { migrateToLatest, migrations } from './migrations.js';
+
+const TABLES = ['agent_credentials', 'bootstrap_tokens', 'clusters', 'orgs', 'projects'];
+
+async function userTables(db: ReturnType<typeof openSqlite>): Promise<string[]> {
+  const tables = await db.introspection.getTables();
+  return tables.map((t) => t.name).sort();
+}
+
+test('migrateToLatest creates the schema and is idempotent (in memory)', async (t) => {
+  const db = openSqlite(':memory:');
+  t.after(() => db.destroy());
+  assert.deepEqual(await migrateToLatest(db), Object.keys(migrations));
+  assert.deepEqual(await userTables(db), TABLES);
+  assert.deepEqual(await migrateToLatest(db), []);
+  assert.deepEqual(await userTables(db), TABLES);
+
+  // Every primary key is NOT NULL (SQLite would otherwise allow NULL in a text primary key).
+  for (const table of await db.introspection.getTables()) {
+    assert.equal(table.columns.find((c) => c.name === 'id')?.isNullable, false, table.name);
+  }
+
+  const clusters = (await db.introspection.getTables()).find((tb) => tb.name === 'clusters');
+  const columns = Object.fromEntries((clusters?.columns ?? []).map((c) => [c.name, c.isNullable]));
+  assert.deepEqual(columns, {
+    id: false,
+    project_id: false,
+    name: false,
+    created_at: false,
+    identity: true,
+    agent_version: true,
+    kube_version: true,
+    last_seen_at: true,
+    connected: false,
+  });
+});
+
+test('migrateToLatest is idempotent across reopening a file database', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ztka-mig-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'ztka.db');
+  const first = openSqlite(file);
+  assert.deepEqual(await migrateToLatest(first), ['001_initial']);
+  await first.insertInto('orgs').values({ id: 'o', name: 'kept', created_at: 1 }).execute();
+  await first.destroy();
+
+  const second = openSqlite(file);
+  t.after(() => second.destroy());
+  assert.deepEqual(await migrateToLatest(second), []);
+  assert.deepEqual(await second.selectFrom('orgs').select('name').execute(), [{ name: 'kept' }]);
+});
+
+test('migration 001 enforces the unique constraints', async (t) => {
+  const db = openSqlite(':memory:');
+  t.after(() => db.destroy());
+  await migrateToLatest(db);
+  await db.insertInto('orgs').values({ id: 'o1', name: 'acme', created_at: 1 }).execute();
+  await assert.rejects(
+    db.insertInto('orgs').values({ id: 'o2', name: 'acme', created_at: 1 }).execute(),
+    /UNIQUE constraint failed: orgs.name/,
+  );
+  await db.insertInto('orgs').values({ id: 'o2', name: 'other', created_at: 1 }).execute();
+  await db.insertInto('projects').values({ id: 'p1', org_id: 'o1', name: 'web', created_at: 1 }).execute();
+  // The same project name in another org is fine, twice in one org is not.
+  await db.insertInto('projects').values({ id: 'p2', org_id: 'o2', name: 'web', created_at: 1 }).execute();
+  await assert.rejects(
+    db.insertInto('projects').values({ id: 'p3', org_id: 'o1', name: 'web', created_at: 1 }).execute(),
+    /UNIQUE constraint failed/,
+  );
+});
+
+test('migrateToLatest throws a clear error when the database has unknown migrations', async (t) => {
+  const db = openSqlite(':memory:');
+  t.after(() => db.destroy());
+  await migrateToLatest(db);
+  // Simulate a database migrated by a newer controller.
+  const newer = db.withTables<{ kysely_migration: { name: string; timestamp: string } }>();
+  await newer
+    .insertInto('kysely_migration')
+    .values({ name: '999_from_the_future', timestamp: new Date().toISOString() })
+    .execute();
+  await assert.rejects(migrateToLatest(db), (err: unknown) => {
+    assert.ok(err instanceof Error);
+    assert.match(err.message, /^database migration error: /);
+    assert.match(err.message, /999_from_the_future/);
+    return true;
+  });
+});

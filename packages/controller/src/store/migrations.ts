@@ -1,0 +1,110 @@
+// Schema migrations, defined in code so that they ship inside the bundle and run identically on every dialect.
+// Migrations are append-only: never edit one that has been released; add a new one instead.
+import type { Kysely } from 'kysely';
+import type { Migration, MigrationProvider } from 'kysely/migration';
+import { Migrator } from 'kysely/migration';
+
+// Column types are limited to text, bigint and integer, which mean the same thing on SQLite and PostgreSQL.
+// Timestamps are bigint epoch milliseconds and booleans integer 0/1 (see schema.ts). Primary keys are declared
+// NOT NULL explicitly: SQLite, unlike PostgreSQL, otherwise lets a non-integer primary key hold NULL.
+const migration001: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('orgs')
+      .addColumn('id', 'text', (c) => c.primaryKey().notNull())
+      .addColumn('name', 'text', (c) => c.notNull().unique())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('projects')
+      .addColumn('id', 'text', (c) => c.primaryKey().notNull())
+      .addColumn('org_id', 'text', (c) => c.notNull().references('orgs.id').onDelete('cascade'))
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addUniqueConstraint('projects_org_id_name_unique', ['org_id', 'name'])
+      .execute();
+
+    await db.schema
+      .createTable('clusters')
+      .addColumn('id', 'text', (c) => c.primaryKey().notNull())
+      .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+      .addColumn('name', 'text', (c) => c.notNull().unique())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('identity', 'text')
+      .addColumn('agent_version', 'text')
+      .addColumn('kube_version', 'text')
+      .addColumn('last_seen_at', 'bigint')
+      .addColumn('connected', 'integer', (c) => c.notNull().defaultTo(0))
+      .execute();
+    await db.schema.createIndex('clusters_project_id_idx').on('clusters').column('project_id').execute();
+
+    await db.schema
+      .createTable('bootstrap_tokens')
+      .addColumn('id', 'text', (c) => c.primaryKey().notNull())
+      .addColumn('cluster_id', 'text', (c) => c.notNull().references('clusters.id').onDelete('cascade'))
+      .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('used_at', 'bigint')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex('bootstrap_tokens_cluster_id_idx')
+      .on('bootstrap_tokens')
+      .column('cluster_id')
+      .execute();
+
+    await db.schema
+      .createTable('agent_credentials')
+      .addColumn('id', 'text', (c) => c.primaryKey().notNull())
+      .addColumn('cluster_id', 'text', (c) => c.notNull().references('clusters.id').onDelete('cascade'))
+      .addColumn('secret_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('revoked_at', 'bigint')
+      .execute();
+    await db.schema
+      .createIndex('agent_credentials_cluster_id_idx')
+      .on('agent_credentials')
+      .column('cluster_id')
+      .execute();
+  },
+
+  async down(db: Kysely<unknown>): Promise<void> {
+    for (const table of ['agent_credentials', 'bootstrap_tokens', 'clusters', 'projects', 'orgs']) {
+      await db.schema.dropTable(table).execute();
+    }
+  },
+};
+
+/** All migrations, keyed by name; Kysely applies them in name order. */
+export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
+  '001_initial': migration001,
+});
+
+class InMemoryMigrationProvider implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return { ...migrations };
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Brings the schema up to date. Safe to call on every start: already-applied migrations are skipped, and
+ * Kysely's lock table serialises concurrent callers. Throws if any migration fails (the failed migration is
+ * rolled back where the dialect supports transactional DDL, which SQLite and PostgreSQL both do), or if the
+ * database was migrated by a newer controller that knows migrations this one does not. Returns the names of
+ * the migrations applied by this call (empty when the schema was already current).
+ */
+export async function migrateToLatest<DB>(db: Kysely<DB>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: new InMemoryMigrationProvider() });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === 'Error');
+    const where = failed ? `migration "${failed.migrationName}" failed` : 'migrations could not be run';
+    throw new Error(`database migration error: ${where}: ${describe(error)}`, { cause: error });
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
