@@ -1,15 +1,85 @@
 #!/usr/bin/env node
-// ztka-agent entry point. The tunnel client and request forwarder land in their own modules beside this one.
+// ztka-agent: dials out to the controller and serves the kube API requests that arrive through the tunnel.
+import fs from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { pino } from 'pino';
 import { PRODUCT_VERSION } from '@ztka/protocol';
+import { clusterInfo } from './cluster-info.js';
+import { createForwarder } from './forward.js';
+import { obtainCredential } from './register.js';
+import { TunnelClient } from './tunnel-client.js';
+import { kubeconfigCredentials } from './upstream.js';
 
-const usage = `Usage: ztka-agent [--version] [--help]
+const usage = `Usage: ztka-agent --controller-url URL --ca-file FILE [options]
 
 Runs inside a cluster (or beside it with --kubeconfig), dials out to the ztka
-controller and serves the kube API requests that arrive through that tunnel.`;
+controller and serves the kube API requests that arrive through that tunnel.
+
+  --controller-url URL     the controller, e.g. https://ztka.example.com   (ZTKA_CONTROLLER_URL)
+  --ca-file FILE           the controller's CA certificate                  (ZTKA_CA_FILE)
+  --bootstrap-token TOKEN  single-use registration token                    (ZTKA_BOOTSTRAP_TOKEN)
+  --credential-file FILE   where the agent keeps its own credential         (ZTKA_CREDENTIAL_FILE)
+  --kubeconfig FILE        reach the cluster with this kubeconfig instead of in-cluster config
+  --log-level LEVEL        trace, debug, info (default), warn, error
+  --version, --help`;
 
 const { values } = parseArgs({
-  options: { version: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  options: {
+    'controller-url': { type: 'string' },
+    'ca-file': { type: 'string' },
+    'bootstrap-token': { type: 'string' },
+    'credential-file': { type: 'string' },
+    kubeconfig: { type: 'string' },
+    'log-level': { type: 'string' },
+    version: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
 });
-if (values.version) console.log(`ztka-agent ${PRODUCT_VERSION}`);
-else console.log(usage);
+
+async function main(): Promise<void> {
+  if (values.version) return void console.log(`ztka-agent ${PRODUCT_VERSION}`);
+  if (values.help) return void console.log(usage);
+  const env = process.env;
+  const controllerUrl = values['controller-url'] ?? env['ZTKA_CONTROLLER_URL'];
+  const caFile = values['ca-file'] ?? env['ZTKA_CA_FILE'];
+  if (!controllerUrl || !caFile) {
+    console.error(`ztka-agent: --controller-url and --ca-file are required\n\n${usage}`);
+    process.exitCode = 2;
+    return;
+  }
+  const log = pino({ name: 'ztka-agent', level: values['log-level'] ?? env['ZTKA_LOG_LEVEL'] ?? 'info' });
+  const ca = await fs.readFile(caFile, 'utf8');
+  const credentials = await kubeconfigCredentials(values.kubeconfig ?? env['KUBECONFIG']);
+  const info = await clusterInfo(await credentials.own());
+  const credential = await obtainCredential({
+    controllerUrl,
+    ca,
+    credentialFile: values['credential-file'] ?? env['ZTKA_CREDENTIAL_FILE'] ?? '/var/run/ztka/credential',
+    bootstrapToken: values['bootstrap-token'] ?? env['ZTKA_BOOTSTRAP_TOKEN'],
+    identity: info.identity,
+  });
+  log.info({ kubeVersion: info.kubeVersion, identity: info.identity }, 'starting');
+  const forward = createForwarder(credentials, log);
+  const client = new TunnelClient({
+    controllerUrl,
+    ca,
+    credential,
+    agentVersion: PRODUCT_VERSION,
+    kubeVersion: info.kubeVersion,
+    clusterIdentity: info.identity,
+    onStream: (stream, headers) => void forward(stream, headers),
+    log,
+  });
+  client.start();
+  const stop = () => {
+    client.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  console.error(`ztka-agent: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});

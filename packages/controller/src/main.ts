@@ -1,16 +1,38 @@
 #!/usr/bin/env node
-// ztka-controller entry point. The server itself (API, kube proxy, tunnel, audit) is wired in server.ts as
-// those parts land; for now the binary answers --version and --help so packaging and CI can rely on it.
-import { parseArgs } from 'node:util';
+// ztka-controller: loads and checks the configuration, then starts the server (server.ts).
 import { PRODUCT_VERSION } from '@ztka/protocol';
+import { ConfigError, loadConfig } from './config.js';
+import { startController } from './server.js';
 
-const usage = `Usage: ztka-controller [--version] [--help]
+const usage = `Usage: ztka-controller [options]
 
-The central ztka server: users' kubectl requests arrive here and travel down the
-tunnel that each cluster's agent keeps open to it.`;
+  --data-dir DIR          database and TLS material (default ./ztka-data)      ZTKA_DATA_DIR
+  --listen HOST:PORT      where to serve HTTPS (default 0.0.0.0:8443)          ZTKA_LISTEN
+  --public-url URL        the URL users and agents reach                        ZTKA_PUBLIC_URL
+  --tls-cert-file FILE    serving certificate (default: generated, own CA)     ZTKA_TLS_CERT_FILE
+  --tls-key-file FILE     its key                                               ZTKA_TLS_KEY_FILE
+  --tls-ca-file FILE      CA that agents should trust for it                    ZTKA_TLS_CA_FILE
+  --log-level LEVEL       trace, debug, info, warn, error                       ZTKA_LOG_LEVEL
+  --config FILE           YAML or JSON file with the same settings (camelCase)  ZTKA_CONFIG
+  --version, --help`;
 
-const { values } = parseArgs({
-  options: { version: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+async function main(argv: string[]): Promise<void> {
+  if (argv.includes('--version')) return void console.log(`ztka-controller ${PRODUCT_VERSION}`);
+  if (argv.includes('--help') || argv.includes('-h')) return void console.log(usage);
+  const config = loadConfig(argv);
+  const server = await startController(config);
+  if (server.adminTokenCreated) {
+    // Shown once: only its hash is stored.
+    console.error(`\nBootstrap admin token (shown only now): ${server.adminTokenCreated}\n`);
+  }
+  const stop = () => void server.close().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  console.error(
+    `ztka-controller: ${err instanceof ConfigError || err instanceof Error ? err.message : String(err)}`,
+  );
+  process.exitCode = err instanceof ConfigError ? 2 : 1;
 });
-if (values.version) console.log(`ztka-controller ${PRODUCT_VERSION}`);
-else console.log(usage);

@@ -1,0 +1,131 @@
+import http2 from 'node:http2';
+import https from 'node:https';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { Logger } from 'pino';
+import {
+  AUDIT_ID_HEADER,
+  HOP_BY_HOP_HEADERS,
+  IDENTITY_HEADER,
+  UPGRADE_HEADER,
+  UPGRADE_STATUS_HEADER,
+  ZtkaError,
+  decodeIdentity,
+  kubeStatus,
+} from '@ztka/protocol';
+import type { CredentialProvider } from './upstream.js';
+
+const { HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_STATUS, NGHTTP2_CANCEL } = http2.constants;
+
+/** The request's headers as the apiserver should see them: no tunnel or pseudo headers, no credential. */
+function apiserverHeaders(headers: http2.IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (
+      value === undefined ||
+      name.startsWith(':') ||
+      name.startsWith('x-ztka-') ||
+      HOP_BY_HOP_HEADERS.has(name)
+    )
+      continue;
+    if (name === 'authorization' || name.startsWith('impersonate-')) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/** The apiserver's response headers as an HTTP/2 response may carry them. */
+function responseHeaders(res: IncomingMessage): http2.OutgoingHttpHeaders {
+  const out: http2.OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(res.headers as IncomingHttpHeaders)) {
+    if (value !== undefined && !HOP_BY_HOP_HEADERS.has(name)) out[name] = value;
+  }
+  return out;
+}
+
+function fail(stream: http2.ServerHttp2Stream, err: ZtkaError): void {
+  if (stream.headersSent || stream.destroyed) {
+    stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  stream.respond({ [HTTP2_HEADER_STATUS]: err.status, 'content-type': 'application/json' });
+  stream.end(JSON.stringify(kubeStatus(err)));
+}
+
+/**
+ * Serves one tunnel stream: sends the request to the kube-apiserver with the credential the provider picks
+ * for the person behind it, and streams the answer back. An upgrade is performed against the apiserver here,
+ * and after its 101 the stream carries raw bytes both ways.
+ */
+export function createForwarder(credentials: CredentialProvider, log: Logger) {
+  return async function forward(
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+  ): Promise<void> {
+    stream.on('error', () => {});
+    const auditId = String(headers[AUDIT_ID_HEADER] ?? '');
+    let upstream;
+    try {
+      const identity = decodeIdentity(String(headers[IDENTITY_HEADER] ?? ''));
+      upstream = await credentials.forRequest(identity);
+    } catch (err) {
+      log.warn({ auditId, err: err instanceof Error ? err.message : String(err) }, 'no upstream credential');
+      fail(stream, new ZtkaError('forbidden', 'the agent could not obtain a credential for this request'));
+      return;
+    }
+
+    const upgrade = headers[UPGRADE_HEADER];
+    const outgoing = apiserverHeaders(headers);
+    Object.assign(outgoing, upstream.headers);
+    // The cluster's own audit log records the controller's id, so the two logs can be joined.
+    if (auditId) outgoing['audit-id'] = auditId;
+    if (upgrade) {
+      outgoing['connection'] = 'Upgrade';
+      outgoing['upgrade'] = String(upgrade);
+      // An upgrade request has no body. Without a length Node would send a POST (SPDY exec) chunked, and the
+      // chunked terminator would reach the apiserver as the first bytes of the upgraded stream.
+      outgoing['content-length'] = '0';
+    }
+
+    const req = https.request(`${upstream.server}${String(headers[HTTP2_HEADER_PATH])}`, {
+      method: String(headers[HTTP2_HEADER_METHOD]),
+      headers: outgoing,
+      agent: upstream.agent,
+    });
+    req.on('error', (err) => {
+      log.warn({ auditId, err: err.message }, 'kube-apiserver request failed');
+      fail(
+        stream,
+        new ZtkaError('bad_gateway', `the agent could not reach the kube-apiserver: ${err.message}`),
+      );
+    });
+    req.on('response', (res) => {
+      stream.respond({ ...responseHeaders(res), [HTTP2_HEADER_STATUS]: res.statusCode ?? 502 });
+      res.pipe(stream);
+      res.on('error', () => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
+    });
+    req.on('upgrade', (res, socket, head) => {
+      const h = responseHeaders(res);
+      stream.respond({
+        ...h,
+        [HTTP2_HEADER_STATUS]: 200,
+        [UPGRADE_STATUS_HEADER]: '101',
+        [UPGRADE_HEADER]: String(res.headers.upgrade ?? ''),
+      });
+      if (head.length > 0) stream.write(head);
+      socket.pipe(stream);
+      stream.pipe(socket);
+      socket.on('error', () => stream.close(NGHTTP2_CANCEL));
+      socket.on('close', () => stream.end());
+      stream.on('close', () => socket.destroy());
+    });
+    // The stream closed before the apiserver's answer ended (the client went away, the tunnel died): stop
+    // the apiserver's work too, or a watch would stay open in the cluster with nobody reading it.
+    let answered = false;
+    req.on('response', (res) => res.on('end', () => (answered = true)));
+    stream.on('close', () => {
+      if (!answered && !req.destroyed) req.destroy();
+    });
+    if (upgrade) req.end();
+    else stream.pipe(req);
+  };
+}

@@ -1,0 +1,50 @@
+import https from 'node:https';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { TunnelIdentity } from '@ztka/protocol';
+
+/** Where and how the agent reaches its kube-apiserver for one request. */
+export interface UpstreamTarget {
+  /** e.g. https://10.96.0.1:443, no trailing slash */
+  server: string;
+  /** Connection settings (CA, client certificate) and a keep-alive pool shared by all requests. */
+  agent: https.Agent;
+  /** Headers that carry the credential, e.g. `authorization`. */
+  headers: Record<string, string>;
+}
+
+/**
+ * The seam through which each request gets its upstream credential. The agent's own credential serves until
+ * just-in-time service accounts plug in here and act as the person behind each request.
+ */
+export interface CredentialProvider {
+  forRequest(identity: TunnelIdentity): Promise<UpstreamTarget>;
+  /** The agent's own access, for its own calls (version, cluster identity, service accounts). */
+  own(): Promise<UpstreamTarget>;
+}
+
+/** The credential of a kubeconfig (--kubeconfig) or of the pod's service account (in-cluster). */
+export async function kubeconfigCredentials(kubeconfigPath: string | undefined): Promise<CredentialProvider> {
+  const kc = new KubeConfig();
+  if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
+  else kc.loadFromCluster();
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig names no current cluster');
+  const options: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(options);
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    if (value !== undefined) headers[name.toLowerCase()] = String(value);
+  }
+  const agent = new https.Agent({
+    keepAlive: true,
+    // Watches and streams hold a connection each; the apiserver, not the agent, should set the limit.
+    maxSockets: Infinity,
+    maxFreeSockets: 64,
+    ...(options.ca ? { ca: options.ca } : {}),
+    ...(options.cert ? { cert: options.cert } : {}),
+    ...(options.key ? { key: options.key } : {}),
+    ...(options.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
+  });
+  const target: UpstreamTarget = { server: cluster.server.replace(/\/+$/, ''), agent, headers };
+  return { forRequest: async () => target, own: async () => target };
+}

@@ -1,0 +1,36 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The controller's Prometheus metrics, one registry per server so tests can run several side by side. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'ztka_controller_' });
+  return {
+    registry,
+    proxyRequests: new Counter({
+      name: 'ztka_proxy_requests_total',
+      help: 'Kube API requests proxied, by cluster, verb and status code.',
+      labelNames: ['cluster', 'verb', 'code'] as const,
+      registers: [registry],
+    }),
+    proxyDuration: new Histogram({
+      name: 'ztka_proxy_request_duration_seconds',
+      help: 'Time from receiving a kube API request to the end of its response (long for watches and streams).',
+      labelNames: ['cluster', 'verb'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 300],
+      registers: [registry],
+    }),
+    proxyBytes: new Counter({
+      name: 'ztka_proxy_response_bytes_total',
+      help: 'Bytes sent to clients from their clusters.',
+      labelNames: ['cluster'] as const,
+      registers: [registry],
+    }),
+    connectedAgents: new Gauge({
+      name: 'ztka_connected_agents',
+      help: 'Agents with a tunnel open to this controller.',
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

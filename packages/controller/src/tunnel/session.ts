@@ -1,0 +1,109 @@
+import http2 from 'node:http2';
+import type { Logger } from 'pino';
+import { createWebSocketStream, type WebSocket } from 'ws';
+
+export interface AgentInfo {
+  cluster: string;
+  agentVersion: string;
+  kubeVersion: string;
+  remoteAddress: string;
+}
+
+/** How often the controller pings an agent, and how many missed pongs end the tunnel. */
+export interface KeepaliveOptions {
+  intervalMs: number;
+  missedPongs: number;
+}
+
+/**
+ * One agent's tunnel: the WebSocket the agent opened, with an HTTP/2 client session running over it. Every
+ * proxied request becomes one HTTP/2 stream, so multiplexing, flow control and streaming are nghttp2's.
+ */
+export class AgentSession {
+  readonly h2: http2.ClientHttp2Session;
+  readonly connectedAt = Date.now();
+  private closed = false;
+  private readonly closeHandlers: Array<() => void> = [];
+  private readonly keepalive: NodeJS.Timeout;
+
+  constructor(
+    readonly info: AgentInfo,
+    private readonly ws: WebSocket,
+    private readonly log: Logger,
+    keepalive: KeepaliveOptions,
+  ) {
+    const duplex = createWebSocketStream(ws);
+    duplex.on('error', () => this.close('tunnel stream error'));
+    this.h2 = http2.connect(`http://${info.cluster}.agent.ztka`, {
+      createConnection: () => duplex,
+      // A large window lets one stream (a big LIST, an exec copy) fill the tunnel instead of waiting for
+      // window updates every 64 KiB.
+      settings: { initialWindowSize: 4 << 20, enablePush: false },
+    });
+    this.h2.on('connect', (session) => session.setLocalWindowSize(32 << 20));
+    this.h2.on('error', (err) =>
+      log.warn({ err: err.message, cluster: info.cluster }, 'tunnel session error'),
+    );
+    this.h2.on('close', () => this.close('tunnel session closed'));
+    ws.on('close', () => this.close('agent disconnected'));
+
+    let missed = 0;
+    ws.on('pong', () => (missed = 0));
+    this.keepalive = setInterval(() => {
+      if (++missed > keepalive.missedPongs) {
+        log.warn({ cluster: info.cluster }, 'agent stopped answering pings');
+        this.close('keepalive timeout');
+        return;
+      }
+      ws.ping();
+    }, keepalive.intervalMs);
+    this.keepalive.unref();
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  onClose(handler: () => void): void {
+    if (this.closed) handler();
+    else this.closeHandlers.push(handler);
+  }
+
+  /** Ends the tunnel: in-flight streams fail at once, so their clients get an answer rather than a hang. */
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.keepalive);
+    this.log.info({ cluster: this.info.cluster, reason }, 'tunnel closed');
+    this.h2.destroy();
+    this.ws.terminate();
+    for (const handler of this.closeHandlers.splice(0)) handler();
+  }
+}
+
+/** The live tunnel of each connected cluster. A cluster has at most one: a newer connection replaces it. */
+export class TunnelRegistry {
+  private readonly sessions = new Map<string, AgentSession>();
+
+  add(session: AgentSession): void {
+    const cluster = session.info.cluster;
+    this.sessions.get(cluster)?.close('replaced by a newer connection');
+    this.sessions.set(cluster, session);
+    session.onClose(() => {
+      if (this.sessions.get(cluster) === session) this.sessions.delete(cluster);
+    });
+  }
+
+  get(cluster: string): AgentSession | undefined {
+    const session = this.sessions.get(cluster);
+    return session?.isOpen ? session : undefined;
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  closeAll(reason: string): void {
+    for (const session of [...this.sessions.values()]) session.close(reason);
+  }
+}
