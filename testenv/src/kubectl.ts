@@ -1,5 +1,7 @@
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 /** Older and newer kubectl releases found beside the default one, for version-skew tests. */
 export const KUBECTL_VERSIONS = ['1.27', '1.28', '1.29', '1.30', '1.31', '1.32', '1.33'] as const;
@@ -10,9 +12,9 @@ const SKEW_DIR = '/usr/lib/google-cloud-sdk/bin';
 /** Path of the kubectl to run: a pinned release, or ZTKA_KUBECTL / the one on the machine. */
 export function kubectlPath(version?: KubectlVersion): string {
   if (version === undefined) return process.env['ZTKA_KUBECTL'] ?? '/usr/bin/kubectl';
-  const path = `${SKEW_DIR}/kubectl.${version}`;
-  if (!existsSync(path)) throw new Error(`kubectl ${version} is not installed at ${path}`);
-  return path;
+  const file = `${SKEW_DIR}/kubectl.${version}`;
+  if (!existsSync(file)) throw new Error(`kubectl ${version} is not installed at ${file}`);
+  return file;
 }
 
 export interface KubectlOptions {
@@ -44,7 +46,7 @@ export function kubectl(args: readonly string[], opts: KubectlOptions): Promise<
   return new Promise((resolve, reject) => {
     const child = execFile(
       kubectlPath(opts.version),
-      ['--kubeconfig', opts.kubeconfig, ...args],
+      ['--kubeconfig', opts.kubeconfig, '--cache-dir', cacheDir(opts.version), ...args],
       { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, env: kubectlEnv() },
       (err, stdout, stderr) => {
         if (err)
@@ -55,6 +57,14 @@ export function kubectl(args: readonly string[], opts: KubectlOptions): Promise<
     if (opts.input !== undefined) child.stdin?.end(opts.input);
     else child.stdin?.end();
   });
+}
+
+/**
+ * A discovery cache per kubectl release: releases write the cache in different shapes, and one must not
+ * read what another wrote.
+ */
+function cacheDir(version: KubectlVersion | undefined): string {
+  return path.join(os.tmpdir(), 'ztka-kubectl-cache', version ?? 'default');
 }
 
 /** The environment kubectl runs in: no KUBECONFIG from the caller, no kuberc or cache surprises. */
@@ -70,41 +80,77 @@ export function startKubectl(
   args: readonly string[],
   opts: Omit<KubectlOptions, 'input' | 'timeoutMs'>,
 ): ChildProcessWithoutNullStreams {
-  return spawn(kubectlPath(opts.version), ['--kubeconfig', opts.kubeconfig, ...args], { env: kubectlEnv() });
+  const child = spawn(kubectlPath(opts.version), ['--kubeconfig', opts.kubeconfig, ...args], {
+    env: kubectlEnv(),
+  });
+  transcript(child);
+  return child;
+}
+
+/** Everything a streaming kubectl printed so far, and how far earlier waits have read. */
+interface Transcript {
+  text: string;
+  cursor: number;
+  exited: number | null | undefined;
+  wake: Set<() => void>;
+}
+
+const transcripts = new WeakMap<ChildProcessWithoutNullStreams, Transcript>();
+
+/** Records a child's output from the first call on, so nothing printed between two waits is lost. */
+function transcript(child: ChildProcessWithoutNullStreams): Transcript {
+  let t = transcripts.get(child);
+  if (!t) {
+    const record: Transcript = { text: '', cursor: 0, exited: undefined, wake: new Set() };
+    const notify = () => record.wake.forEach((fn) => fn());
+    const onData = (chunk: Buffer) => {
+      record.text += chunk.toString('utf8');
+      notify();
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => {
+      record.exited = code;
+      notify();
+    });
+    transcripts.set(child, record);
+    t = record;
+  }
+  return t;
 }
 
 /**
- * Resolves with the first match of `pattern` in what `child` writes to stdout (and stderr), rejecting if the
- * process exits or `timeoutMs` passes first; the error carries everything it printed.
+ * Resolves with the next match of `pattern` in what `child` prints (stdout and stderr), reading on from the
+ * previous match, and rejects if the process exits or `timeoutMs` passes first; the error carries
+ * everything it printed. Call it right after starting the child so no output is missed.
  */
 export function waitForOutput(
   child: ChildProcessWithoutNullStreams,
   pattern: RegExp,
   timeoutMs = 30_000,
 ): Promise<RegExpMatchArray> {
+  const t = transcript(child);
   return new Promise((resolve, reject) => {
-    let seen = '';
-    const done = (err?: Error, match?: RegExpMatchArray) => {
+    const check = () => {
+      const match = t.text.slice(t.cursor).match(pattern);
+      if (match) {
+        t.cursor += (match.index ?? 0) + match[0].length;
+        finish();
+        resolve(match);
+      } else if (t.exited !== undefined) {
+        finish();
+        reject(new Error(`kubectl exited (${t.exited}) before printing ${pattern}; it printed:\n${t.text}`));
+      }
+    };
+    const timer = setTimeout(() => {
+      finish();
+      reject(new Error(`timed out waiting for ${pattern}; kubectl printed:\n${t.text}`));
+    }, timeoutMs);
+    const finish = () => {
       clearTimeout(timer);
-      child.stdout.off('data', onData);
-      child.stderr.off('data', onData);
-      child.off('exit', onExit);
-      if (match) resolve(match);
-      else reject(err);
+      t.wake.delete(check);
     };
-    const onData = (chunk: Buffer) => {
-      seen += chunk.toString('utf8');
-      const match = seen.match(pattern);
-      if (match) done(undefined, match);
-    };
-    const onExit = (code: number | null) =>
-      done(new Error(`kubectl exited (${code}) before printing ${pattern}; it printed:\n${seen}`));
-    const timer = setTimeout(
-      () => done(new Error(`timed out waiting for ${pattern}; kubectl printed:\n${seen}`)),
-      timeoutMs,
-    );
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', onExit);
+    t.wake.add(check);
+    check();
   });
 }

@@ -1,0 +1,271 @@
+// Runs the real ztka binaries for end-to-end tests: a controller on a loopback port with its own data
+// directory, and agents registered through the real bootstrap-token exchange.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import https from 'node:https';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify } from 'yaml';
+
+const root = fileURLToPath(new URL('../../../../', import.meta.url));
+const controllerMain = path.join(root, 'packages/controller/dist/main.js');
+const agentMain = path.join(root, 'packages/agent/dist/main.js');
+
+export interface ApiResponse<T> {
+  status: number;
+  body: T;
+}
+
+function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, host, () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+/** A process whose output is kept for the failure message of a test. */
+class Proc {
+  output = '';
+  readonly exited: Promise<number | null>;
+  constructor(readonly child: ChildProcess) {
+    child.stdout?.on('data', (c: Buffer) => (this.output += c.toString()));
+    child.stderr?.on('data', (c: Buffer) => (this.output += c.toString()));
+    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  }
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+export interface StartOptions {
+  /** The address the controller listens on (default 127.0.0.1); `0.0.0.0` for every address. */
+  listenHost?: string;
+  /** The host of the public URL users and agents dial (default: listenHost, or 127.0.0.1 for a wildcard). */
+  publicHost?: string;
+}
+
+export interface AgentOptions {
+  /** A command prefix the agent runs under, e.g. `['ip', 'netns', 'exec', name]` to run it in a namespace. */
+  netnsExec?: readonly string[];
+}
+
+export class Ztka {
+  private readonly agents = new Map<string, Proc>();
+
+  private constructor(
+    readonly url: string,
+    readonly caFile: string,
+    readonly ca: string,
+    readonly adminToken: string,
+    readonly dir: string,
+    private controller: Proc,
+    private readonly controllerArgs: string[],
+  ) {}
+
+  /** Starts a controller with a fresh data directory, on a free loopback port unless `opts` say otherwise. */
+  static async start(opts: StartOptions = {}): Promise<Ztka> {
+    const listenHost = opts.listenHost ?? '127.0.0.1';
+    const wildcard = listenHost === '0.0.0.0' || listenHost === '::';
+    const publicHost = opts.publicHost ?? (wildcard ? '127.0.0.1' : listenHost);
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ztka-e2e-'));
+    const port = await freePort(listenHost);
+    const bracket = (h: string) => (h.includes(':') ? `[${h}]` : h);
+    const url = `https://${bracket(publicHost)}:${port}`;
+    const adminToken = `ztka_admin_${randomBytes(24).toString('base64url')}`;
+    const args = [
+      controllerMain,
+      '--data-dir',
+      path.join(dir, 'controller'),
+      '--listen',
+      `${bracket(listenHost)}:${port}`,
+      '--public-url',
+      url,
+      '--log-level',
+      'warn',
+      '--agent-ping-interval-ms',
+      '1000',
+    ];
+    const controller = Ztka.spawnController(args, adminToken);
+    const caFile = path.join(dir, 'controller', 'tls', 'ca.crt');
+    for (let i = 0; ; i++) {
+      const ca = await fs.readFile(caFile, 'utf8').catch(() => '');
+      if (ca && (await healthy(url, ca))) return new Ztka(url, caFile, ca, adminToken, dir, controller, args);
+      if (controller.child.exitCode !== null || i > 200) {
+        throw new Error(`the controller did not start:\n${controller.output}`);
+      }
+      await sleep(100);
+    }
+  }
+
+  private static spawnController(args: string[], adminToken: string): Proc {
+    return new Proc(
+      spawn(process.execPath, args, {
+        env: { ...process.env, ZTKA_ADMIN_TOKEN: adminToken },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+  }
+
+  /** A JSON request to the controller's API, as the bootstrap admin unless `token` says otherwise. */
+  async api<T = unknown>(
+    method: string,
+    uri: string,
+    body?: unknown,
+    token: string | null = this.adminToken,
+  ): Promise<ApiResponse<T>> {
+    return new Promise((resolve, reject) => {
+      const req = https.request(
+        `${this.url}${uri}`,
+        {
+          method,
+          ca: this.ca,
+          headers: {
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+            ...(body ? { 'content-type': 'application/json' } : {}),
+          },
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (c: string) => (text += c));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              body: (text.startsWith('{') ? JSON.parse(text) : text) as T,
+            }),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end(body === undefined ? undefined : JSON.stringify(body));
+    });
+  }
+
+  /** Registers `cluster` and runs a real agent for it against the test control plane. */
+  async connectCluster(
+    cluster: string,
+    kubeconfig: string,
+    project = 'desktop',
+    opts: AgentOptions = {},
+  ): Promise<void> {
+    const created = await this.api<{ bootstrapToken: { token: string } }>('POST', '/v1/clusters', {
+      name: cluster,
+      project,
+    });
+    if (created.status !== 201)
+      throw new Error(`creating cluster ${cluster}: ${created.status} ${JSON.stringify(created.body)}`);
+    await this.startAgent(cluster, kubeconfig, created.body.bootstrapToken.token, opts);
+    await this.waitForConnected(cluster, true);
+  }
+
+  async startAgent(
+    cluster: string,
+    kubeconfig: string,
+    bootstrapToken?: string,
+    opts: AgentOptions = {},
+  ): Promise<void> {
+    const args = [
+      agentMain,
+      '--controller-url',
+      this.url,
+      '--ca-file',
+      this.caFile,
+      '--kubeconfig',
+      kubeconfig,
+      '--credential-file',
+      path.join(this.dir, `agent-${cluster}`, 'credential'),
+      '--log-level',
+      'warn',
+      ...(bootstrapToken ? ['--bootstrap-token', bootstrapToken] : []),
+    ];
+    const [command, ...argv] = [...(opts.netnsExec ?? []), process.execPath, ...args] as [string, ...string[]];
+    this.agents.set(cluster, new Proc(spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] })));
+  }
+
+  async stopAgent(cluster: string): Promise<void> {
+    await this.agents.get(cluster)?.stop();
+    this.agents.delete(cluster);
+  }
+
+  agentOutput(cluster: string): string {
+    return this.agents.get(cluster)?.output ?? '';
+  }
+
+  async waitForConnected(cluster: string, connected: boolean, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const res = await this.api<{ connected?: boolean }>('GET', `/v1/clusters/${cluster}`).catch(
+        () => undefined,
+      );
+      if (res?.status === 200 && res.body.connected === connected) return;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `cluster ${cluster} not ${connected ? 'connected' : 'disconnected'}; agent said:\n${this.agentOutput(cluster)}`,
+        );
+      }
+      await sleep(100);
+    }
+  }
+
+  /** A kubeconfig that reaches `cluster` through the controller with `token`. */
+  async kubeconfig(cluster: string, token = this.adminToken): Promise<string> {
+    const file = path.join(this.dir, `${cluster}-${randomBytes(3).toString('hex')}.kubeconfig`);
+    await fs.writeFile(
+      file,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          {
+            name: cluster,
+            cluster: {
+              server: `${this.url}/k8s/clusters/${cluster}`,
+              'certificate-authority-data': Buffer.from(this.ca).toString('base64'),
+            },
+          },
+        ],
+        users: [{ name: 'me', user: { token } }],
+        contexts: [{ name: cluster, context: { cluster, user: 'me' } }],
+        'current-context': cluster,
+      }),
+      { mode: 0o600 },
+    );
+    return file;
+  }
+
+  async restartController(): Promise<void> {
+    await this.controller.stop();
+    this.controller = Ztka.spawnController(this.controllerArgs, this.adminToken);
+    for (let i = 0; !(await healthy(this.url, this.ca)); i++) {
+      if (i > 200) throw new Error(`the controller did not restart:\n${this.controller.output}`);
+      await sleep(100);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.agents.values()].map((a) => a.stop()));
+    await this.controller.stop();
+    await fs.rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+function healthy(url: string, ca: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    https
+      .get(`${url}/healthz`, { ca, timeout: 1000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      })
+      .on('error', () => resolve(false));
+  });
+}

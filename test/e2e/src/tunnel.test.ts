@@ -1,0 +1,184 @@
+// kubectl through the real controller and a real agent: the shared kubectl suite over the tunnel with four
+// kubectl releases, then the tunnel's own promises — status, faults and bad input.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import https from 'node:https';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { WebSocket } from 'ws';
+import type { KubectlError } from '@ztka/testenv';
+import { kubectl, startKubectl, testEnv, waitForOutput, type TestEnv } from '@ztka/testenv';
+import { kubectlSuite } from './support/kubectl-suite.js';
+import { Ztka } from './support/ztka.js';
+
+const CLUSTER = 'desktop';
+let started: Promise<Ztka> | undefined;
+
+/** One controller and one agent for the whole file, started on first use. */
+function ztkaFor(env: TestEnv): Promise<Ztka> {
+  started ??= (async () => {
+    const z = await Ztka.start();
+    await z.connectCluster(CLUSTER, env.kubeconfig);
+    return z;
+  })();
+  return started;
+}
+
+after(async () => {
+  if (started) await (await started).stop();
+});
+
+kubectlSuite('through ztka', ['1.27', '1.30', '1.31', '1.33'], async (env) => {
+  const z = await ztkaFor(env);
+  return { kubeconfig: await z.kubeconfig(CLUSTER), prefix: 'tun' };
+});
+
+interface Status {
+  kind: string;
+  code: number;
+  reason: string;
+  message: string;
+}
+
+describe('the tunnel and the proxy', () => {
+  let env: TestEnv;
+  let z: Ztka;
+  let kubeconfig: string;
+
+  before(async () => {
+    env = await testEnv();
+    z = await ztkaFor(env);
+    kubeconfig = await z.kubeconfig(CLUSTER);
+  });
+
+  test('the cluster shows as connected with its versions', async () => {
+    const res = await z.api<{
+      connected: boolean;
+      kubeVersion: string;
+      agentVersion: string;
+      lastSeenAt: string;
+    }>('GET', `/v1/clusters/${CLUSTER}`);
+    assert.equal(res.status, 200);
+    assert.equal(res.body.connected, true);
+    assert.match(res.body.kubeVersion, /^v1\.34\./);
+    assert.match(res.body.agentVersion, /^\d+\.\d+\.\d+/);
+  });
+
+  test('an unknown cluster is a 404 Status, a missing or wrong credential a 401', async () => {
+    const unknown = await z.api<Status>('GET', '/k8s/clusters/nowhere/api/v1/namespaces');
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.kind, 'Status');
+    assert.match(unknown.body.message, /unknown cluster "nowhere"/);
+
+    for (const token of [null, 'ztka_admin_wrong', 'x'.repeat(600)]) {
+      const res = await z.api<Status>('GET', `/k8s/clusters/${CLUSTER}/api/v1/namespaces`, undefined, token);
+      assert.equal(res.status, 401, `token ${String(token).slice(0, 20)}`);
+      assert.equal(res.body.reason, 'Unauthorized');
+    }
+    // Without a credential, an existing cluster and a missing one look the same.
+    const hidden = await z.api<Status>('GET', '/k8s/clusters/nowhere/api/v1/namespaces', undefined, null);
+    assert.equal(hidden.status, 401);
+  });
+
+  test('kubectl --as gains nothing: impersonation headers never reach the cluster', async () => {
+    const whoami = async (extra: string[]) =>
+      (
+        await kubectl([...extra, 'auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'], {
+          kubeconfig,
+          version: '1.33',
+        })
+      ).stdout;
+    const plain = await whoami([]);
+    assert.equal(await whoami(['--as=system:kube-scheduler']), plain);
+    assert.equal(await whoami(['--as=someone', '--as-group=system:masters']), plain);
+  });
+
+  test('oversized request headers get 431 and the controller keeps serving', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      https
+        .get(
+          `${z.url}/k8s/clusters/${CLUSTER}/api/v1/namespaces`,
+          { ca: z.ca, headers: { 'x-big': 'a'.repeat(100_000) } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        )
+        .on('error', reject);
+    });
+    assert.equal(status, 431);
+    const { stdout } = await kubectl(['get', 'ns', 'default', '-o', 'name'], { kubeconfig, version: '1.33' });
+    assert.equal(stdout.trim(), 'namespace/default');
+  });
+
+  test('the agent endpoint refuses a missing or wrong agent credential', async () => {
+    for (const headers of [{}, { authorization: 'Bearer ztka_nope.nope' }]) {
+      const status = await new Promise<number>((resolve) => {
+        const ws = new WebSocket(`${z.url.replace('https', 'wss')}/v1/agents/connect`, { ca: z.ca, headers });
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('open', () => resolve(101));
+        ws.on('error', () => {});
+      });
+      assert.equal(status, 401);
+    }
+  });
+
+  test('a used or malformed bootstrap token is refused', async () => {
+    const created = await z.api<{ bootstrapToken: { token: string } }>('POST', '/v1/clusters', {
+      name: 'laptop',
+      project: 'desktop',
+    });
+    assert.equal(created.status, 201);
+    const token = created.body.bootstrapToken.token;
+    const first = await z.api(
+      'POST',
+      '/v1/agents/register',
+      { token, identity: 'c0ffee00-0000-4000-8000-000000000001' },
+      null,
+    );
+    assert.equal(first.status, 200);
+    const replay = await z.api<{ message: string }>(
+      'POST',
+      '/v1/agents/register',
+      { token, identity: 'c0ffee00-0000-4000-8000-000000000001' },
+      null,
+    );
+    assert.equal(replay.status, 401);
+    assert.match(replay.body.message, /invalid, expired or already used/);
+    const junk = await z.api('POST', '/v1/agents/register', { token: 'garbage', identity: 'x' }, null);
+    assert.equal(junk.status, 401);
+    const missing = await z.api<{ message: string }>('POST', '/v1/agents/register', { identity: 'x' }, null);
+    assert.equal(missing.status, 400);
+    assert.match(missing.body.message, /token/);
+  });
+
+  test('a cut tunnel ends open requests promptly; the agent comes back and serves again', async () => {
+    const watch = startKubectl(['get', 'ns', '-w', '-o', 'name'], { kubeconfig, version: '1.33' });
+    await waitForOutput(watch, /namespace\/default/);
+    const ended = new Promise<number>((resolve) => watch.on('exit', () => resolve(Date.now())));
+
+    const cutAt = Date.now();
+    await z.stopAgent(CLUSTER);
+    await z.waitForConnected(CLUSTER, false, 2000);
+    const endedAt = await Promise.race([ended, sleep(10_000).then(() => Infinity)]);
+    watch.kill();
+    assert.ok(endedAt - cutAt < 10_000, 'the watch outlived its tunnel');
+
+    await assert.rejects(kubectl(['get', 'ns'], { kubeconfig, version: '1.33' }), (err: KubectlError) => {
+      assert.match(err.stderr, /cluster desktop is not connected/);
+      return true;
+    });
+
+    // The agent kept its credential from the first registration: no bootstrap token is needed now.
+    await z.startAgent(CLUSTER, env.kubeconfig);
+    await z.waitForConnected(CLUSTER, true, 10_000);
+    const { stdout } = await kubectl(['get', 'ns', 'default', '-o', 'name'], { kubeconfig, version: '1.33' });
+    assert.equal(stdout.trim(), 'namespace/default');
+  });
+
+  test('after a controller restart the agent reconnects by itself', async () => {
+    await z.restartController();
+    await z.waitForConnected(CLUSTER, true, 20_000);
+    const { stdout } = await kubectl(['get', 'ns', 'default', '-o', 'name'], { kubeconfig, version: '1.33' });
+    assert.equal(stdout.trim(), 'namespace/default');
+  });
+});
