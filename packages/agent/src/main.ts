@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { PRODUCT_VERSION } from '@ztka/protocol';
 import { clusterInfo } from './cluster-info.js';
 import { createForwarder } from './forward.js';
-import { obtainCredential } from './register.js';
+import { fileStore, obtainCredential, secretStore } from './register.js';
 import { TunnelClient } from './tunnel-client.js';
 import { kubeconfigCredentials } from './upstream.js';
 
@@ -19,6 +19,7 @@ controller and serves the kube API requests that arrive through that tunnel.
   --ca-file FILE           the controller's CA certificate                  (ZTKA_CA_FILE)
   --bootstrap-token TOKEN  single-use registration token                    (ZTKA_BOOTSTRAP_TOKEN)
   --credential-file FILE   where the agent keeps its own credential         (ZTKA_CREDENTIAL_FILE)
+  --credential-secret NS/NAME  keep it in this Secret instead (in-cluster)  (ZTKA_CREDENTIAL_SECRET)
   --kubeconfig FILE        reach the cluster with this kubeconfig instead of in-cluster config
   --log-level LEVEL        trace, debug, info (default), warn, error
   --version, --help`;
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     'ca-file': { type: 'string' },
     'bootstrap-token': { type: 'string' },
     'credential-file': { type: 'string' },
+    'credential-secret': { type: 'string' },
     kubeconfig: { type: 'string' },
     'log-level': { type: 'string' },
     version: { type: 'boolean' },
@@ -50,11 +52,20 @@ async function main(): Promise<void> {
   const log = pino({ name: 'ztka-agent', level: values['log-level'] ?? env['ZTKA_LOG_LEVEL'] ?? 'info' });
   const ca = await fs.readFile(caFile, 'utf8');
   const credentials = await kubeconfigCredentials(values.kubeconfig ?? env['KUBECONFIG']);
-  const info = await clusterInfo(await credentials.own());
+  const own = await credentials.own();
+  const info = await clusterInfo(own);
+  const secret = values['credential-secret'] ?? env['ZTKA_CREDENTIAL_SECRET'];
+  const [secretNs, secretName] = secret?.split('/') ?? [];
+  if (secret && (!secretNs || !secretName))
+    throw new Error(`--credential-secret must be NAMESPACE/NAME, not "${secret}"`);
+  const store =
+    secretNs && secretName
+      ? secretStore(own, secretNs, secretName)
+      : fileStore(values['credential-file'] ?? env['ZTKA_CREDENTIAL_FILE'] ?? '/var/run/ztka/credential');
   const credential = await obtainCredential({
     controllerUrl,
     ca,
-    credentialFile: values['credential-file'] ?? env['ZTKA_CREDENTIAL_FILE'] ?? '/var/run/ztka/credential',
+    store,
     bootstrapToken: values['bootstrap-token'] ?? env['ZTKA_BOOTSTRAP_TOKEN'],
     identity: info.identity,
   });

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
+import { PRODUCT_VERSION } from '@ztka/protocol';
 
 /** The controller's one configuration schema: flags, environment and file all land here and are checked once. */
 export const ConfigSchema = Type.Object(
@@ -20,6 +21,11 @@ export const ConfigSchema = Type.Object(
     logLevel: Type.Union(['trace', 'debug', 'info', 'warn', 'error', 'fatal'].map((l) => Type.Literal(l))),
     bootstrapTokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 30 * 24 * 3600 }),
     agentPingIntervalMs: Type.Integer({ minimum: 100, maximum: 300_000 }),
+    agentImage: Type.String({
+      minLength: 1,
+      maxLength: 512,
+      description: 'agent image in bootstrap manifests',
+    }),
   },
   { additionalProperties: false },
 );
@@ -32,6 +38,7 @@ const DEFAULTS = {
   logLevel: 'info',
   bootstrapTokenTtlSeconds: 24 * 3600,
   agentPingIntervalMs: 15_000,
+  agentImage: `ztka/agent:${PRODUCT_VERSION}`,
 } as const;
 
 /** Flag name, environment variable and config key of each setting. */
@@ -45,6 +52,7 @@ const SETTINGS = [
   ['log-level', 'ZTKA_LOG_LEVEL', 'logLevel'],
   ['bootstrap-token-ttl-seconds', 'ZTKA_BOOTSTRAP_TOKEN_TTL_SECONDS', 'bootstrapTokenTtlSeconds'],
   ['agent-ping-interval-ms', 'ZTKA_AGENT_PING_INTERVAL_MS', 'agentPingIntervalMs'],
+  ['agent-image', 'ZTKA_AGENT_IMAGE', 'agentImage'],
 ] as const;
 
 const INTEGER_KEYS = new Set<string>(['bootstrapTokenTtlSeconds', 'agentPingIntervalMs']);

@@ -141,7 +141,13 @@ export async function startController(
     metrics.connectedAgents.set(tunnels.size);
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  registerRoutes(app, { registry, requireAdmin, publicUrl: config.publicUrl });
+  registerRoutes(app, {
+    registry,
+    requireAdmin,
+    publicUrl: config.publicUrl,
+    caCertPem: tls.caCertPem,
+    agentImage: config.agentImage,
+  });
   await app.ready();
 
   server.on('upgrade', (req, socket, head) => {

@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { AGENT_REGISTER_PATH, ZtkaError } from '@ztka/protocol';
 import type { ClusterRegistry } from '../clusters/registry.js';
 import { RegistryError } from '../clusters/registry.js';
+import { bootstrapManifest } from '../clusters/manifest.js';
 
 const RegisterBody = Type.Object(
   {
@@ -46,6 +47,8 @@ export function registerRoutes(
     registry: ClusterRegistry;
     requireAdmin: (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
     publicUrl: string;
+    caCertPem: string;
+    agentImage: string;
   },
 ): void {
   const { registry } = deps;
@@ -97,6 +100,30 @@ export function registerRoutes(
       const cluster = await registry.getCluster(req.params.name);
       if (!cluster) throw new ZtkaError('not_found', `unknown cluster "${req.params.name}"`);
       return cluster;
+    },
+  );
+
+  // Each download mints a fresh single-use token (revoking the previous unused one), so the manifest can
+  // be fetched again if the first copy was lost, and a leaked old copy is worthless.
+  app.get<{ Params: Static<typeof ClusterParams> }>(
+    '/v1/clusters/:name/bootstrap.yaml',
+    { schema: { params: ClusterParams }, preHandler: deps.requireAdmin },
+    async (req, reply) => {
+      try {
+        const token = await registry.newBootstrapToken(req.params.name);
+        req.log.info({ cluster: req.params.name }, 'bootstrap manifest issued');
+        return reply.type('application/yaml').send(
+          bootstrapManifest({
+            cluster: req.params.name,
+            controllerUrl: deps.publicUrl,
+            caCertPem: deps.caCertPem,
+            bootstrapToken: token.token,
+            image: deps.agentImage,
+          }),
+        );
+      } catch (err) {
+        throw apiError(err);
+      }
     },
   );
 }

@@ -1,0 +1,216 @@
+import { stringify } from 'yaml';
+import { SYSTEM_NAMESPACE } from '@ztka/protocol';
+
+export interface BootstrapManifestInput {
+  cluster: string;
+  controllerUrl: string;
+  caCertPem: string;
+  bootstrapToken: string;
+  image: string;
+}
+
+/** Name of the agent's ServiceAccount, Secret, roles and Deployment. */
+export const AGENT_NAME = 'ztka-agent';
+/** The ClusterRole read-only users' just-in-time service accounts are bound to. */
+export const READ_ONLY_ROLE = 'ztka-read-only';
+/** Cluster roles the agent may bind a user's service account to, and nothing else. */
+export const BINDABLE_ROLES = ['cluster-admin', 'admin', 'view', READ_ONLY_ROLE];
+
+const labels = { 'app.kubernetes.io/name': AGENT_NAME, 'app.kubernetes.io/part-of': 'ztka' };
+const RO = ['get', 'list', 'watch'];
+const RW = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
+
+/**
+ * Everything but secrets in the core group (no deny rules exist in RBAC, so the readable resources are
+ * listed), and every resource of the other groups, read-only. No subresource that runs or opens anything
+ * (exec, attach, portforward, proxy) is granted.
+ */
+export function readOnlyClusterRole(): object {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name: READ_ONLY_ROLE, labels },
+    rules: [
+      {
+        apiGroups: [''],
+        resources: [
+          'bindings',
+          'componentstatuses',
+          'configmaps',
+          'endpoints',
+          'events',
+          'limitranges',
+          'namespaces',
+          'namespaces/status',
+          'nodes',
+          'nodes/status',
+          'persistentvolumeclaims',
+          'persistentvolumeclaims/status',
+          'persistentvolumes',
+          'persistentvolumes/status',
+          'pods',
+          'pods/log',
+          'pods/status',
+          'podtemplates',
+          'replicationcontrollers',
+          'replicationcontrollers/scale',
+          'replicationcontrollers/status',
+          'resourcequotas',
+          'resourcequotas/status',
+          'serviceaccounts',
+          'services',
+          'services/status',
+        ],
+        verbs: RO,
+      },
+      {
+        apiGroups: [
+          'admissionregistration.k8s.io',
+          'apiextensions.k8s.io',
+          'apiregistration.k8s.io',
+          'apps',
+          'autoscaling',
+          'batch',
+          'certificates.k8s.io',
+          'coordination.k8s.io',
+          'discovery.k8s.io',
+          'events.k8s.io',
+          'flowcontrol.apiserver.k8s.io',
+          'networking.k8s.io',
+          'node.k8s.io',
+          'policy',
+          'rbac.authorization.k8s.io',
+          'scheduling.k8s.io',
+          'storage.k8s.io',
+        ],
+        resources: ['*'],
+        verbs: RO,
+      },
+    ],
+  };
+}
+
+/**
+ * The manifest an administrator applies to a cluster to install its agent: namespace, the agent's
+ * ServiceAccount and least-privilege RBAC, the Secret with its single-use bootstrap token and the
+ * controller's CA, and the Deployment. The agent may manage service accounts and their tokens only in its
+ * own namespace, read only kube-system (its identity), write only its own Secret, and bind users only to
+ * the roles in BINDABLE_ROLES (RBAC's `bind` verb prevents any escalation beyond them).
+ */
+export function bootstrapManifest(input: BootstrapManifestInput): string {
+  const ns = SYSTEM_NAMESPACE;
+  const docs: object[] = [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels } },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: AGENT_NAME, namespace: ns, labels } },
+    readOnlyClusterRole(),
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: AGENT_NAME, namespace: ns, labels },
+      rules: [
+        { apiGroups: [''], resources: ['serviceaccounts'], verbs: RW },
+        { apiGroups: [''], resources: ['serviceaccounts/token'], verbs: ['create'] },
+        {
+          apiGroups: [''],
+          resources: ['secrets'],
+          resourceNames: [AGENT_NAME],
+          verbs: ['get', 'update', 'patch'],
+        },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: AGENT_NAME, labels },
+      rules: [
+        {
+          apiGroups: ['rbac.authorization.k8s.io'],
+          resources: ['clusterrolebindings', 'rolebindings'],
+          verbs: RW,
+        },
+        {
+          apiGroups: ['rbac.authorization.k8s.io'],
+          resources: ['clusterroles'],
+          resourceNames: BINDABLE_ROLES,
+          verbs: ['bind'],
+        },
+        { apiGroups: [''], resources: ['namespaces'], resourceNames: ['kube-system'], verbs: ['get'] },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: AGENT_NAME, namespace: ns, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: AGENT_NAME },
+      subjects: [{ kind: 'ServiceAccount', name: AGENT_NAME, namespace: ns }],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: AGENT_NAME, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: AGENT_NAME },
+      subjects: [{ kind: 'ServiceAccount', name: AGENT_NAME, namespace: ns }],
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: AGENT_NAME, namespace: ns, labels },
+      type: 'Opaque',
+      stringData: {
+        'controller-url': input.controllerUrl,
+        'ca.crt': input.caCertPem,
+        'bootstrap-token': input.bootstrapToken,
+        cluster: input.cluster,
+      },
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: AGENT_NAME, namespace: ns, labels },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: AGENT_NAME,
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: 65532,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
+            containers: [
+              {
+                name: 'agent',
+                image: input.image,
+                args: ['--credential-secret', `${ns}/${AGENT_NAME}`],
+                env: [
+                  {
+                    name: 'ZTKA_CONTROLLER_URL',
+                    valueFrom: { secretKeyRef: { name: AGENT_NAME, key: 'controller-url' } },
+                  },
+                  {
+                    name: 'ZTKA_BOOTSTRAP_TOKEN',
+                    valueFrom: { secretKeyRef: { name: AGENT_NAME, key: 'bootstrap-token' } },
+                  },
+                  { name: 'ZTKA_CA_FILE', value: '/etc/ztka/ca.crt' },
+                ],
+                volumeMounts: [{ name: 'ca', mountPath: '/etc/ztka', readOnly: true }],
+                resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  readOnlyRootFilesystem: true,
+                  capabilities: { drop: ['ALL'] },
+                },
+              },
+            ],
+            volumes: [
+              { name: 'ca', secret: { secretName: AGENT_NAME, items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+            ],
+          },
+        },
+      },
+    },
+  ];
+  return docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n');
+}

@@ -1,0 +1,155 @@
+// Registering a cluster the way an administrator would: the bootstrap manifest is accepted by a real
+// apiserver, its RBAC is least privilege, and an agent running as the manifest's own service account
+// registers, keeps its credential in its Secret, and reconnects with it.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { renderKubeconfig, testEnv, type TestEnv } from '@ztka/testenv';
+import { Ztka } from './support/ztka.js';
+
+const agentMain = fileURLToPath(new URL('../../../packages/agent/dist/main.js', import.meta.url));
+const CLUSTER = 'registered';
+const AGENT_SA = 'system:serviceaccount:ztka-system:ztka-agent';
+
+describe('cluster registration with the bootstrap manifest', () => {
+  let env: TestEnv;
+  let z: Ztka;
+  let manifest: string;
+  let agent: ChildProcess | undefined;
+
+  const canI = async (...args: string[]) =>
+    (
+      await env
+        .admin(['auth', 'can-i', `--as=${AGENT_SA}`, ...args])
+        .catch((err: { stdout?: string }) => err.stdout ?? '')
+    ).trim();
+
+  before(async () => {
+    env = await testEnv();
+    z = await Ztka.start();
+    const created = await z.api('POST', '/v1/clusters', { name: CLUSTER, project: 'desktop' });
+    assert.equal(created.status, 201);
+  });
+
+  after(async () => {
+    agent?.kill('SIGKILL');
+    await z?.stop();
+    // The manifest's cluster-wide objects are shared state: remove them so other tests start clean.
+    await env
+      .admin([
+        'delete',
+        '--ignore-not-found',
+        '--wait=false',
+        'namespace/ztka-system',
+        'clusterrole/ztka-agent',
+        'clusterrole/ztka-read-only',
+        'clusterrolebinding/ztka-agent',
+      ])
+      .catch(() => {});
+  });
+
+  test('the manifest needs an admin credential and carries a fresh single-use token', async () => {
+    const anonymous = await z.api('GET', `/v1/clusters/${CLUSTER}/bootstrap.yaml`, undefined, null);
+    assert.equal(anonymous.status, 401);
+    const res = await z.api<string>('GET', `/v1/clusters/${CLUSTER}/bootstrap.yaml`);
+    assert.equal(res.status, 200);
+    manifest = res.body;
+    const kinds = parseAllDocuments(manifest).map((d) => (d.toJS() as { kind: string }).kind);
+    assert.deepEqual(kinds, [
+      'Namespace',
+      'ServiceAccount',
+      'ClusterRole',
+      'Role',
+      'ClusterRole',
+      'RoleBinding',
+      'ClusterRoleBinding',
+      'Secret',
+      'Deployment',
+    ]);
+    assert.match(manifest, /bootstrap-token: ztkb_/);
+  });
+
+  test('kubectl apply --dry-run=server accepts it, and then it applies', async () => {
+    // A server-side dry run creates nothing, so the namespaced objects need their namespace to exist.
+    await env.admin(['create', 'namespace', 'ztka-system']);
+    const dry = await env.admin(['apply', '--dry-run=server', '-f', '-'], manifest);
+    assert.match(dry, /deployment\.apps\/ztka-agent created \(server dry run\)/);
+    await env.admin(['apply', '-f', '-'], manifest);
+  });
+
+  test("the agent's RBAC is least privilege", async () => {
+    assert.equal(await canI('create', 'serviceaccounts', '-n', 'ztka-system'), 'yes');
+    assert.equal(await canI('create', 'serviceaccounts/token', '-n', 'ztka-system'), 'yes');
+    assert.equal(await canI('create', 'serviceaccounts', '-n', 'default'), 'no');
+    assert.equal(await canI('get', 'secrets/ztka-agent', '-n', 'ztka-system'), 'yes');
+    assert.equal(await canI('get', 'secrets/other', '-n', 'ztka-system'), 'no');
+    assert.equal(await canI('list', 'secrets', '-A'), 'no');
+    assert.equal(await canI('bind', 'clusterroles/view'), 'yes');
+    assert.equal(await canI('bind', 'clusterroles/system:kube-scheduler'), 'no');
+    assert.equal(await canI('escalate', 'clusterroles'), 'no');
+    assert.equal(await canI('list', 'pods', '-A'), 'no');
+    assert.equal(await canI('create', 'pods/exec', '-n', 'default'), 'no');
+  });
+
+  test('an agent running as that service account registers, keeps its credential in its Secret, and reconnects', async () => {
+    const token = (
+      await env.admin(['create', 'token', 'ztka-agent', '-n', 'ztka-system', '--duration=1h'])
+    ).trim();
+    const kubeconfig = path.join(z.dir, 'agent-sa.kubeconfig');
+    await fs.writeFile(
+      kubeconfig,
+      await renderKubeconfig({
+        name: 'in-cluster',
+        server: env.apiserverUrl,
+        caCert: path.join(env.pkiDir, 'ca.crt'),
+        credential: { token },
+      }),
+    );
+    const bootstrapToken = (parseAllDocuments(manifest)
+      .map((d) => d.toJS() as { kind: string; stringData?: Record<string, string> })
+      .find((d) => d.kind === 'Secret')?.stringData ?? {})['bootstrap-token'];
+    assert.ok(bootstrapToken);
+
+    const run = (withToken: boolean) =>
+      spawn(
+        process.execPath,
+        [
+          agentMain,
+          '--controller-url',
+          z.url,
+          '--ca-file',
+          z.caFile,
+          '--kubeconfig',
+          kubeconfig,
+          '--credential-secret',
+          'ztka-system/ztka-agent',
+          '--log-level',
+          'warn',
+          ...(withToken ? ['--bootstrap-token', bootstrapToken] : []),
+        ],
+        { stdio: 'ignore' },
+      );
+
+    agent = run(true);
+    await z.waitForConnected(CLUSTER, true, 20_000);
+    const stored = await env.admin([
+      'get',
+      'secret',
+      'ztka-agent',
+      '-n',
+      'ztka-system',
+      '-o',
+      'jsonpath={.data.credential}',
+    ]);
+    assert.match(Buffer.from(stored, 'base64').toString(), /^ztka_/);
+
+    agent.kill('SIGKILL');
+    await z.waitForConnected(CLUSTER, false, 10_000);
+    agent = run(false); // the bootstrap token is spent; the Secret's credential must be enough
+    await z.waitForConnected(CLUSTER, true, 20_000);
+  });
+});
