@@ -18,3 +18,12 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** Whether 127.0.0.1:`port` is free to listen on right now. */
+export function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}

@@ -1,0 +1,50 @@
+// `npm run demo` end to end: it must come up with a cluster reachable through the controller and the
+// agent, and stop everything it started on Ctrl-C. It runs here with its own state and demo directories,
+// so the control plane other tests share is untouched.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { kubectl } from '@ztka/testenv';
+
+const demoMain = fileURLToPath(new URL('../../../testenv/dist/demo.js', import.meta.url));
+const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ztka-demo-'));
+after(() => fs.rm(tmp, { recursive: true, force: true }));
+
+test('the demo serves kubectl through the controller and stops cleanly', async () => {
+  const demoDir = path.join(tmp, 'demo');
+  const stateDir = path.join(tmp, 'testenv');
+  let output = '';
+  const demo = spawn(process.execPath, [demoMain], {
+    env: { ...process.env, ZTKA_DEMO_DIR: demoDir, ZTKA_TESTENV_DIR: stateDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  demo.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  demo.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => demo.on('exit', resolve));
+  try {
+    for (let i = 0; !(await fs.stat(path.join(demoDir, 'ready')).catch(() => undefined)); i++) {
+      assert.ok(i < 600 && demo.exitCode === null, `the demo did not become ready:\n${output}`);
+      await sleep(100);
+    }
+    const { stdout } = await kubectl(['get', 'ns', '-o', 'name'], {
+      kubeconfig: path.join(demoDir, 'admin.kubeconfig'),
+    });
+    assert.ok(stdout.split('\n').includes('namespace/kube-system'), stdout);
+    const creds = JSON.parse(await fs.readFile(path.join(demoDir, 'credentials.json'), 'utf8')) as Record<
+      string,
+      string
+    >;
+    assert.deepEqual(Object.keys(creds).sort(), ['password', 'url', 'username']);
+    assert.match(output, /kubectl --kubeconfig .*admin\.kubeconfig get ns/);
+  } finally {
+    demo.kill('SIGINT');
+    assert.equal(await exited, 0, output);
+  }
+  // Everything it started is gone: the control plane's state directory is removed by `down`.
+  await assert.rejects(fs.stat(path.join(stateDir, 'state.json')), { code: 'ENOENT' });
+});
