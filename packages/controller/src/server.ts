@@ -113,7 +113,9 @@ export async function startController(
     if (validation.validation)
       return reply.code(400).send({ code: 'bad_request', message: validation.message });
     if (validation.statusCode && validation.statusCode < 500) {
-      return reply.code(validation.statusCode).send({ code: 'bad_request', message: validation.message });
+      // Fastify's own refusals (body too large, bad content type, malformed JSON) in our error shape.
+      const code = validation.statusCode === 413 ? 'payload_too_large' : 'bad_request';
+      return reply.code(validation.statusCode).send({ code, message: validation.message });
     }
     req.log.error({ err }, 'request failed');
     return reply.code(500).send({ code: 'internal', message: 'internal error' });
