@@ -17,7 +17,8 @@ test('docs/errors.md lists exactly the error codes, with their statuses and reas
     status: v.status,
     reason: v.reason,
   }));
-  const byCode = (a: { code: string | undefined }, b: { code: string | undefined }) => String(a.code).localeCompare(String(b.code));
+  const byCode = (a: { code: string | undefined }, b: { code: string | undefined }) =>
+    String(a.code).localeCompare(String(b.code));
   assert.deepEqual(rows.sort(byCode), expected.sort(byCode));
 });
 

@@ -151,6 +151,48 @@ describe('the tunnel and the proxy', () => {
     assert.match(missing.body.message, /token/);
   });
 
+  test('/healthz, /readyz and /metrics report the controller and its tunnels', async () => {
+    assert.equal((await z.api('GET', '/healthz', undefined, null)).status, 200);
+    assert.equal((await z.api('GET', '/readyz', undefined, null)).status, 200);
+    await kubectl(['get', 'ns'], { kubeconfig, version: '1.33' });
+    await kubectl(['get', 'ns', 'default'], { kubeconfig, version: '1.33' });
+    const metrics = await z.api<string>('GET', '/metrics', undefined, null);
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.body, /^ztka_connected_agents 1$/m);
+    assert.match(
+      metrics.body,
+      /^ztka_proxy_requests_total\{cluster="desktop",verb="get",code="200"\} [1-9]\d*$/m,
+    );
+    assert.match(metrics.body, /^ztka_proxy_response_bytes_total\{cluster="desktop"\} [1-9]\d*$/m);
+    assert.match(
+      metrics.body,
+      /^ztka_proxy_request_duration_seconds_bucket\{le="0\.1",cluster="desktop",verb="list"\} \d+$/m,
+    );
+  });
+
+  test('a watch stays open for over a minute and keeps delivering events', { timeout: 120_000 }, async () => {
+    const ns = `watch-${Date.now().toString(36)}`;
+    await env.admin(['create', 'namespace', ns]);
+    const watch = startKubectl(['-n', ns, 'get', 'configmaps', '-w', '-o', 'name'], {
+      kubeconfig,
+      version: '1.33',
+    });
+    try {
+      await waitForOutput(watch, /configmap\/kube-root-ca\.crt/);
+      const opened = Date.now();
+      for (const at of [5_000, 35_000, 65_000]) {
+        await sleep(Math.max(0, opened + at - Date.now()));
+        await env.admin(['create', 'configmap', `at-${at / 1000}s`, '-n', ns]);
+        await waitForOutput(watch, new RegExp(`configmap/at-${at / 1000}s`), 10_000);
+      }
+      assert.ok(Date.now() - opened >= 60_000);
+      assert.equal(watch.exitCode, null, 'the watch ended early');
+    } finally {
+      watch.kill();
+      await env.admin(['delete', 'namespace', ns, '--wait=false']);
+    }
+  });
+
   test('a cut tunnel ends open requests promptly; the agent comes back and serves again', async () => {
     const watch = startKubectl(['get', 'ns', '-w', '-o', 'name'], { kubeconfig, version: '1.33' });
     await waitForOutput(watch, /namespace\/default/);

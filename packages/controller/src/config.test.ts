@@ -1,0 +1,50 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadConfig } from './config.js';
+
+test('defaults, then file, then environment, then flags', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ztka-config-'));
+  const file = path.join(dir, 'ztka.yaml');
+  fs.writeFileSync(file, 'listen: 127.0.0.1:9000\nlogLevel: debug\ndataDir: /var/lib/ztka\n');
+  const config = loadConfig(['--config', file, '--log-level', 'warn'], { ZTKA_LISTEN: '127.0.0.1:9443' });
+  assert.equal(config.listen, '127.0.0.1:9443');
+  assert.equal(config.logLevel, 'warn');
+  assert.equal(config.dataDir, '/var/lib/ztka');
+  assert.equal(config.publicUrl, 'https://127.0.0.1:9443');
+  assert.equal(config.bootstrapTokenTtlSeconds, 86400);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('every invalid setting is reported at once, by name', () => {
+  assert.throws(
+    () => loadConfig(['--listen', 'nowhere', '--public-url', 'http://plain', '--log-level', 'loud'], {}),
+    (err: Error) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /listen/);
+      assert.match(err.message, /publicUrl/);
+      assert.match(err.message, /logLevel/);
+      return true;
+    },
+  );
+});
+
+test('unknown flags, unknown file keys and a lone certificate are refused', () => {
+  assert.throws(() => loadConfig(['--lisen', '1'], {}), /Unknown option '--lisen'/);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ztka-config-'));
+  const file = path.join(dir, 'c.json');
+  fs.writeFileSync(file, '{"listn": "x"}');
+  assert.throws(
+    () => loadConfig(['--config', file], {}),
+    /must NOT have additional properties|Unexpected property/,
+  );
+  fs.writeFileSync(file, '[1, 2]');
+  assert.throws(() => loadConfig(['--config', file], {}), /must hold a mapping/);
+  assert.throws(
+    () => loadConfig(['--tls-cert-file', '/x.crt'], {}),
+    /tlsCertFile and tlsKeyFile must be given together/,
+  );
+  fs.rmSync(dir, { recursive: true });
+});

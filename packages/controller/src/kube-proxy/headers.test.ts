@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { downstreamHeaders, upstreamHeaders } from './headers.js';
+
+test("upstreamHeaders drops the caller's credential, impersonation, tunnel and hop-by-hop headers", () => {
+  const out = upstreamHeaders({
+    authorization: 'Bearer secret',
+    'impersonate-user': 'system:admin',
+    'impersonate-group': ['system:masters'],
+    'impersonate-extra-scopes': 'x',
+    'impersonate-uid': '1',
+    'x-ztka-identity': 'forged',
+    connection: 'keep-alive, x-custom-hop',
+    'x-custom-hop': 'gone',
+    'keep-alive': 'timeout=5',
+    'transfer-encoding': 'chunked',
+    host: 'controller',
+    accept: 'application/json',
+    'user-agent': 'kubectl/v1.33',
+    'kubectl-command': 'kubectl get',
+  });
+  assert.deepEqual(out, {
+    accept: 'application/json',
+    'user-agent': 'kubectl/v1.33',
+    'kubectl-command': 'kubectl get',
+  });
+});
+
+test('downstreamHeaders drops pseudo, tunnel and hop-by-hop headers', () => {
+  assert.deepEqual(
+    downstreamHeaders({
+      ':status': 200,
+      'content-type': 'application/json',
+      'x-ztka-upgrade-status': '101',
+      connection: 'close',
+      'audit-id': 'a',
+    }),
+    { 'content-type': 'application/json', 'audit-id': 'a' },
+  );
+});
