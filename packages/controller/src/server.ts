@@ -41,7 +41,8 @@ export async function startController(
   await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
 
   const publicHost = new URL(config.publicUrl).hostname.replace(/^\[|\]$/g, '');
-  const listenHost = config.listen.slice(0, config.listen.lastIndexOf(':')) || '0.0.0.0';
+  const listenHost =
+    config.listen.slice(0, config.listen.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1') || '0.0.0.0';
   const tls = await loadOrCreateTls({
     dataDir: config.dataDir,
     hosts: [publicHost, ...(listenHost === '0.0.0.0' || listenHost === '::' ? [] : [listenHost])],

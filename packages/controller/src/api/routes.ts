@@ -55,7 +55,7 @@ export function registerRoutes(
 
   app.post<{ Body: Static<typeof RegisterBody> }>(
     AGENT_REGISTER_PATH,
-    { schema: { body: RegisterBody }, config: { rateLimited: true } },
+    { schema: { body: RegisterBody } },
     async (req) => {
       try {
         const { clusterName, agentCredential } = await registry.exchangeBootstrapToken(

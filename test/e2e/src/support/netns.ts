@@ -42,7 +42,8 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Run
     child.on('close', (code) => {
       clearTimeout(timer);
       const result = { code, stdout, stderr };
-      if (timedOut) reject(new Error(`${argv.join(' ')} timed out after ${opts.timeoutMs ?? 30_000} ms:\n${stderr}`));
+      if (timedOut)
+        reject(new Error(`${argv.join(' ')} timed out after ${opts.timeoutMs ?? 30_000} ms:\n${stderr}`));
       else if (code !== 0 && !opts.allowFailure)
         reject(new Error(`${argv.join(' ')} exited ${code}:\n${stdout}${stderr}`));
       else resolve(result);
@@ -114,14 +115,19 @@ function hookExit(): void {
   }
 }
 
+/** The last line an `ip` failure printed, e.g. `mount --make-shared /run/netns failed: Operation not permitted`. */
+const lastLine = (err: unknown) =>
+  (err instanceof Error ? err.message : String(err)).trim().split('\n').pop() ?? String(err);
+
 /** Whether this process may create network namespaces and veth pairs; tries once with a throwaway one. */
 export async function canCreateNetns(): Promise<{ ok: true } | { ok: false; reason: string }> {
-  if (process.platform !== 'linux') return { ok: false, reason: `network namespaces need Linux, not ${process.platform}` };
+  if (process.platform !== 'linux')
+    return { ok: false, reason: `network namespaces need Linux, not ${process.platform}` };
   const name = `ztka-probe-${randomBytes(4).toString('hex')}`;
   try {
     await run(['ip', 'netns', 'add', name], { timeoutMs: 10_000 });
   } catch (err) {
-    return { ok: false, reason: `cannot create a network namespace: ${(err as Error).message.trim()}` };
+    return { ok: false, reason: `cannot create a network namespace: ${lastLine(err)}` };
   }
   try {
     await run(['ip', '-n', name, 'link', 'add', 'probe0', 'type', 'veth', 'peer', 'name', 'probe1'], {
@@ -130,7 +136,7 @@ export async function canCreateNetns(): Promise<{ ok: true } | { ok: false; reas
     await run(['ip', 'netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up'], { timeoutMs: 10_000 });
     return { ok: true };
   } catch (err) {
-    return { ok: false, reason: `cannot set up a network namespace: ${(err as Error).message.trim()}` };
+    return { ok: false, reason: `cannot set up a network namespace: ${lastLine(err)}` };
   } finally {
     await run(['ip', 'netns', 'del', name], { timeoutMs: 10_000, allowFailure: true }).catch(() => {});
   }
@@ -176,7 +182,8 @@ export async function createNetns(prefix = 'ztka-nat'): Promise<NetNs> {
     await run(['ip', 'netns', 'del', name], { timeoutMs: 10_000, allowFailure: true });
     live.delete(`${name} ${hostVeth}`);
     const left = (await run(['ip', 'netns', 'list'], { timeoutMs: 10_000 })).stdout;
-    if (left.split('\n').some((l) => l.split(' ')[0] === name)) throw new Error(`namespace ${name} is still there`);
+    if (left.split('\n').some((l) => l.split(' ')[0] === name))
+      throw new Error(`namespace ${name} is still there`);
   };
 
   try {
@@ -213,7 +220,10 @@ export async function createNetns(prefix = 'ztka-nat'): Promise<NetNs> {
           const local = cols[3] ?? '';
           const colon = local.lastIndexOf(':');
           return {
-            address: local.slice(0, colon).replace(/^\[|\]$/g, '').replace(/%.*$/, ''),
+            address: local
+              .slice(0, colon)
+              .replace(/^\[|\]$/g, '')
+              .replace(/%.*$/, ''),
             port: Number(local.slice(colon + 1)),
             process: cols.slice(5).join(' '),
           };

@@ -88,7 +88,8 @@ export class Ztka {
       '--data-dir',
       path.join(dir, 'controller'),
       '--listen',
-      `${bracket(listenHost)}:${port}`,
+      // Unbracketed even for IPv6: the controller splits at the last colon and does not strip brackets.
+      `${listenHost}:${port}`,
       '--public-url',
       url,
       '--log-level',
@@ -188,7 +189,10 @@ export class Ztka {
       'warn',
       ...(bootstrapToken ? ['--bootstrap-token', bootstrapToken] : []),
     ];
-    const [command, ...argv] = [...(opts.netnsExec ?? []), process.execPath, ...args] as [string, ...string[]];
+    const [command, ...argv] = [...(opts.netnsExec ?? []), process.execPath, ...args] as [
+      string,
+      ...string[],
+    ];
     this.agents.set(cluster, new Proc(spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] })));
   }
 
