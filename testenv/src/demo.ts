@@ -7,10 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import https from 'node:https';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { stringify } from 'yaml';
+import { controllerKubeconfig, controllerRequest, type ApiResponse } from './controller-client.js';
 import { down, up } from './controlplane.js';
 import { repoRoot } from './paths.js';
 import { canListen, freePort } from './ports.js';
@@ -39,25 +38,9 @@ function api<T>(
   token: string,
   method: string,
   body?: object,
-): Promise<{ status: number; body: T }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      url,
-      { method, ca, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8').on('data', (c: string) => (text += c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body: (text.startsWith('{') ? JSON.parse(text) : text) as T,
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body ? JSON.stringify(body) : undefined);
-  });
+): Promise<ApiResponse<T>> {
+  const { origin, pathname } = new URL(url);
+  return controllerRequest<T>({ url: origin, ca, token }, method, pathname, body);
 }
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
@@ -139,23 +122,10 @@ async function main(): Promise<void> {
   const kubeconfig = path.join(dir, 'admin.kubeconfig');
   await fsp.writeFile(
     kubeconfig,
-    stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [
-        {
-          name: CLUSTER,
-          cluster: {
-            server: `${url}/k8s/clusters/${CLUSTER}`,
-            'certificate-authority-data': Buffer.from(ca).toString('base64'),
-          },
-        },
-      ],
-      users: [{ name: 'admin', user: { token: adminToken } }],
-      contexts: [{ name: CLUSTER, context: { cluster: CLUSTER, user: 'admin' } }],
-      'current-context': CLUSTER,
-    }),
-    { mode: 0o600 },
+    controllerKubeconfig({ url, ca, cluster: CLUSTER, token: adminToken, user: 'admin' }),
+    {
+      mode: 0o600,
+    },
   );
   // Until users and passwords exist, the bootstrap admin token is the admin's password.
   await fsp.writeFile(

@@ -22,6 +22,8 @@ export {
   waitForOutput,
 } from './kubectl.js';
 export { renderKubeconfig, type Credential, type KubeconfigSpec } from './kubeconfig.js';
+export { canListen, freePort } from './ports.js';
+export { controllerKubeconfig, controllerRequest, type ApiResponse } from './controller-client.js';
 export type { KubectlOptions, KubectlResult, KubectlVersion } from './kubectl.js';
 export type { PodSandbox, PortForwardRule } from './kwok.js';
 export type { EnvState } from './state.js';

@@ -1,15 +1,15 @@
 import net from 'node:net';
 
 /**
- * Asks the kernel for a free port on 127.0.0.1. The port is released before the caller binds it, so another
+ * Asks the kernel for a free port on `host` (127.0.0.1 unless told). The port is released before the caller binds it, so another
  * process could take it in between; the window is small and `up` fails loudly if it happens.
  */
-export function freePort(): Promise<number> {
+export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, host, () => {
       const address = server.address();
       server.close(() => {
         if (address && typeof address === 'object') resolve(address.port);

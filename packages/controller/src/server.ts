@@ -156,8 +156,12 @@ export async function startController(
   server.on('upgrade', (req, socket, head) => {
     const url = req.url ?? '';
     if (url.startsWith(CLUSTER_PROXY_PREFIX)) kubeProxy.handleUpgrade(req, socket, head);
-    else if (url.split('?')[0] === AGENT_CONNECT_PATH) void handleAgentUpgrade(req, socket, head);
-    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else if (url.split('?')[0] === AGENT_CONNECT_PATH) {
+      handleAgentUpgrade(req, socket, head).catch((err: unknown) => {
+        log.error({ err }, 'agent connection failed');
+        socket.destroy();
+      });
+    } else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
 
   const port = Number(config.listen.slice(config.listen.lastIndexOf(':') + 1));

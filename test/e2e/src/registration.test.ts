@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { WebSocket } from 'ws';
 import { parseAllDocuments } from 'yaml';
 import { renderKubeconfig, testEnv, type TestEnv } from '@ztka/testenv';
 import { Ztka } from './support/ztka.js';
@@ -151,5 +152,30 @@ describe('cluster registration with the bootstrap manifest', () => {
     await z.waitForConnected(CLUSTER, false, 10_000);
     agent = run(false); // the bootstrap token is spent; the Secret's credential must be enough
     await z.waitForConnected(CLUSTER, true, 20_000);
+  });
+
+  test('an upgrade the cluster refuses reaches the client as that status, not as a broken 101', async () => {
+    // The agent now acts as its own least-privilege service account, which may not exec: the apiserver
+    // answers the WebSocket upgrade with 403, and that must arrive as such (kubectl >= 1.30 relies on a
+    // non-101 answer to fall back to SPDY or to print the error).
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const ws = new WebSocket(
+        `${z.url.replace('https', 'wss')}/k8s/clusters/${CLUSTER}/api/v1/namespaces/default/pods/nobody/exec?command=ls&stdout=true`,
+        ['v5.channel.k8s.io'],
+        { ca: z.ca, headers: { authorization: `Bearer ${z.adminToken}` } },
+      );
+      ws.on('unexpected-response', (_req, res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      ws.on('open', () => reject(new Error('the upgrade succeeded')));
+      ws.on('error', () => {});
+    });
+    assert.equal(status, 403);
+    const parsed = JSON.parse(body) as { kind: string; reason: string; message: string };
+    assert.equal(parsed.kind, 'Status');
+    assert.equal(parsed.reason, 'Forbidden');
+    assert.match(parsed.message, /system:serviceaccount:ztka-system:ztka-agent/);
   });
 });

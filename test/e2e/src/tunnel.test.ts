@@ -194,6 +194,9 @@ describe('the tunnel and the proxy', () => {
   });
 
   test('a cut tunnel ends open requests promptly; the agent comes back and serves again', async () => {
+    // With discovery cached (as after any earlier command) kubectl prints the controller's own message for
+    // the request itself; a cold discovery would hide it behind a generic one.
+    await kubectl(['get', 'ns'], { kubeconfig, version: '1.33' });
     const watch = startKubectl(['get', 'ns', '-w', '-o', 'name'], { kubeconfig, version: '1.33' });
     await waitForOutput(watch, /namespace\/default/);
     const ended = new Promise<number>((resolve) => watch.on('exit', () => resolve(Date.now())));

@@ -17,7 +17,11 @@ export interface AgentDirectory {
   ): Promise<{ clusterName: string; identity: string | null } | undefined>;
   markConnected(cluster: string, versions: { agentVersion: string; kubeVersion: string }): Promise<void>;
   markDisconnected(cluster: string): Promise<void>;
+  markSeen(cluster: string): Promise<void>;
 }
+
+/** How often a live tunnel's `last seen` is written: often enough for operators, rare enough for the store. */
+const SEEN_WRITE_INTERVAL_MS = 30_000;
 
 const MAX_HEADER_VALUE = 256;
 
@@ -67,6 +71,8 @@ export function createAgentEndpoint(deps: {
       refuse(socket, new ZtkaError('forbidden', 'this credential belongs to another cluster'));
       return;
     }
+    // Status writes are best effort: a store hiccup must not take the tunnel (or the process) down.
+    const storeFailed = (err: unknown) => deps.log.error({ err }, 'could not record agent status');
     wss.handleUpgrade(req, socket, head, (ws) => {
       const info = {
         cluster: agent.clusterName,
@@ -77,9 +83,17 @@ export function createAgentEndpoint(deps: {
       const session = new AgentSession(info, ws, deps.log, deps.keepalive);
       deps.tunnels.add(session);
       deps.log.info(info, 'agent connected');
-      void deps.directory.markConnected(info.cluster, info);
+      void deps.directory.markConnected(info.cluster, info).catch(storeFailed);
+      // Each pong proves the agent alive; record it, at most every SEEN_WRITE_INTERVAL_MS.
+      let seenWritten = Date.now();
+      ws.on('pong', () => {
+        if (Date.now() - seenWritten < SEEN_WRITE_INTERVAL_MS) return;
+        seenWritten = Date.now();
+        void deps.directory.markSeen(info.cluster).catch(storeFailed);
+      });
       session.onClose(() => {
-        if (!deps.tunnels.get(info.cluster)) void deps.directory.markDisconnected(info.cluster);
+        if (!deps.tunnels.get(info.cluster))
+          void deps.directory.markDisconnected(info.cluster).catch(storeFailed);
       });
     });
   };

@@ -4,31 +4,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import https from 'node:https';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { stringify } from 'yaml';
+import { controllerKubeconfig, controllerRequest, freePort, type ApiResponse } from '@ztka/testenv';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const controllerMain = path.join(root, 'packages/controller/dist/main.js');
 const agentMain = path.join(root, 'packages/agent/dist/main.js');
-
-export interface ApiResponse<T> {
-  status: number;
-  body: T;
-}
-
-function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, host, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 /** A process whose output is kept for the failure message of a test. */
 class Proc {
@@ -119,37 +103,13 @@ export class Ztka {
   }
 
   /** A JSON request to the controller's API, as the bootstrap admin unless `token` says otherwise. */
-  async api<T = unknown>(
+  api<T = unknown>(
     method: string,
     uri: string,
     body?: unknown,
     token: string | null = this.adminToken,
   ): Promise<ApiResponse<T>> {
-    return new Promise((resolve, reject) => {
-      const req = https.request(
-        `${this.url}${uri}`,
-        {
-          method,
-          ca: this.ca,
-          headers: {
-            ...(token ? { authorization: `Bearer ${token}` } : {}),
-            ...(body ? { 'content-type': 'application/json' } : {}),
-          },
-        },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8').on('data', (c: string) => (text += c));
-          res.on('end', () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              body: (text.startsWith('{') ? JSON.parse(text) : text) as T,
-            }),
-          );
-        },
-      );
-      req.on('error', reject);
-      req.end(body === undefined ? undefined : JSON.stringify(body));
-    });
+    return controllerRequest<T>({ url: this.url, ca: this.ca, token }, method, uri, body);
   }
 
   /** Registers `cluster` and runs a real agent for it against the test control plane. */
@@ -224,26 +184,9 @@ export class Ztka {
   /** A kubeconfig that reaches `cluster` through the controller with `token`. */
   async kubeconfig(cluster: string, token = this.adminToken): Promise<string> {
     const file = path.join(this.dir, `${cluster}-${randomBytes(3).toString('hex')}.kubeconfig`);
-    await fs.writeFile(
-      file,
-      stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [
-          {
-            name: cluster,
-            cluster: {
-              server: `${this.url}/k8s/clusters/${cluster}`,
-              'certificate-authority-data': Buffer.from(this.ca).toString('base64'),
-            },
-          },
-        ],
-        users: [{ name: 'me', user: { token } }],
-        contexts: [{ name: cluster, context: { cluster, user: 'me' } }],
-        'current-context': cluster,
-      }),
-      { mode: 0o600 },
-    );
+    await fs.writeFile(file, controllerKubeconfig({ url: this.url, ca: this.ca, cluster, token }), {
+      mode: 0o600,
+    });
     return file;
   }
 
