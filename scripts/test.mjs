@@ -24,7 +24,9 @@ function testFiles(dir) {
 
 const unitDirs = ['packages/protocol', 'packages/controller', 'packages/agent', 'packages/cli', 'testenv'];
 const files = unitDirs.flatMap((d) => testFiles(path.join(root, d, 'dist')));
-const e2e = unitOnly ? [] : testFiles(path.join(root, 'test', 'e2e', 'dist'));
+const e2e = unitOnly
+  ? []
+  : [...testFiles(path.join(root, 'test', 'e2e', 'dist')), ...testFiles(path.join(root, 'bench', 'dist'))];
 
 if (run(bin('eslint'), ['.']) !== 0 || run(bin('prettier'), ['--check', '--log-level=warn', '.']) !== 0) {
   console.error('test: lint failed (npm run format fixes formatting)');

@@ -23,6 +23,8 @@ export {
 } from './kubectl.js';
 export { renderKubeconfig, type Credential, type KubeconfigSpec } from './kubeconfig.js';
 export { canListen, freePort } from './ports.js';
+export { repoRoot as repoRootPath } from './paths.js';
+export { Ztka, type AgentOptions, type StartOptions } from './ztka.js';
 export { controllerKubeconfig, controllerRequest, type ApiResponse } from './controller-client.js';
 export type { KubectlOptions, KubectlResult, KubectlVersion } from './kubectl.js';
 export type { PodSandbox, PortForwardRule } from './kwok.js';

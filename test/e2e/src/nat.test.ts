@@ -26,7 +26,7 @@ import {
   type TestNamespace,
 } from '@ztka/testenv';
 import { canCreateNetns, createNetns, run, tcpProbe, type NetNs } from './support/netns.js';
-import { Ztka } from './support/ztka.js';
+import { Ztka } from '@ztka/testenv';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const testenvCli = path.join(root, 'testenv/dist/cli.js');

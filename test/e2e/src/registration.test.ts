@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { parseAllDocuments } from 'yaml';
 import { renderKubeconfig, testEnv, type TestEnv } from '@ztka/testenv';
-import { Ztka } from './support/ztka.js';
+import { Ztka } from '@ztka/testenv';
 
 const agentMain = fileURLToPath(new URL('../../../packages/agent/dist/main.js', import.meta.url));
 const CLUSTER = 'registered';

@@ -8,7 +8,7 @@ import { WebSocket } from 'ws';
 import type { KubectlError } from '@ztka/testenv';
 import { kubectl, startKubectl, testEnv, waitForOutput, type TestEnv } from '@ztka/testenv';
 import { kubectlSuite } from './support/kubectl-suite.js';
-import { Ztka } from './support/ztka.js';
+import { Ztka } from '@ztka/testenv';
 
 const CLUSTER = 'desktop';
 let started: Promise<Ztka> | undefined;

@@ -1,8 +1,6 @@
 // Schema migrations, defined in code so that they ship inside the bundle and run identically on every dialect.
 // Migrations are append-only: never edit one that has been released; add a new one instead.
-import type { Kysely } from 'kysely';
-import type { Migration, MigrationProvider } from 'kysely/migration';
-import { Migrator } from 'kysely/migration';
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 // Column types are limited to text, bigint and integer, which mean the same thing on SQLite and PostgreSQL.
 // Timestamps are bigint epoch milliseconds and booleans integer 0/1 (see schema.ts). Primary keys are declared

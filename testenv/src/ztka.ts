@@ -1,18 +1,18 @@
-// Runs the real ztka binaries for end-to-end tests: a controller on a loopback port with its own data
-// directory, and agents registered through the real bootstrap-token exchange.
+// Runs the real ztka binaries for end-to-end tests and benchmarks: a controller on a loopback port with its
+// own data directory, and agents registered through the real bootstrap-token exchange.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { controllerKubeconfig, controllerRequest, freePort, type ApiResponse } from '@ztka/testenv';
+import { controllerKubeconfig, controllerRequest, type ApiResponse } from './controller-client.js';
+import { repoRoot } from './paths.js';
+import { freePort } from './ports.js';
 
-const root = fileURLToPath(new URL('../../../../', import.meta.url));
-const controllerMain = path.join(root, 'packages/controller/dist/main.js');
-const agentMain = path.join(root, 'packages/agent/dist/main.js');
+const controllerMain = path.join(repoRoot, 'packages/controller/dist/main.js');
+const agentMain = path.join(repoRoot, 'packages/agent/dist/main.js');
 
 /** A process whose output is kept for the failure message of a test. */
 class Proc {
@@ -159,6 +159,14 @@ export class Ztka {
   async stopAgent(cluster: string): Promise<void> {
     await this.agents.get(cluster)?.stop();
     this.agents.delete(cluster);
+  }
+
+  /** Process ids of the controller and of each agent, for resource measurements. */
+  pids(): { controller: number | undefined; agents: Record<string, number | undefined> } {
+    return {
+      controller: this.controller.child.pid,
+      agents: Object.fromEntries([...this.agents].map(([name, p]) => [name, p.child.pid])),
+    };
   }
 
   agentOutput(cluster: string): string {

@@ -1,0 +1,332 @@
+// The benchmark cases. Each measures every target in the same run, interleaved, so the machine's noise
+// lands on all of them alike and the ratios stay meaningful.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { kubectlEnv, kubectlPath, podSandbox, runningPod, type TestEnv, type Ztka } from '@ztka/testenv';
+import { TunnelClient } from '@ztka/agent/tunnel-client';
+import { pino } from 'pino';
+import { MB, median, peakRss, percentile, rss } from './stats.js';
+import { request, type Target } from './targets.js';
+
+export interface Sizes {
+  p1Requests: number;
+  p2ConfigMaps: number;
+  p3Seconds: number;
+  p3Clients: number;
+  p4Megabytes: number;
+  p5Agents: number;
+}
+
+/** One row of the results table: a metric per target, and how ztka compares with its goal. */
+export interface Row {
+  case: string;
+  metric: string;
+  unit: string;
+  values: Record<string, number>;
+  /** ztka's figure relative to direct access (or to kubectl proxy's overhead for P1). */
+  ratio?: number;
+  goal?: string;
+  met?: boolean;
+  note?: string;
+}
+
+const ms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
+
+/** P1: small GETs, sequential, keep-alive. */
+export async function p1(
+  targets: Target[],
+  n: number,
+): Promise<{ rows: Row[]; samples: Record<string, number[]> }> {
+  const samples: Record<string, number[]> = Object.fromEntries(targets.map((t) => [t.name, []]));
+  for (const t of targets) await request(t, '/api/v1/namespaces/default'); // warm connections
+  const batch = 50;
+  for (let done = 0; done < n; done += batch) {
+    for (const t of targets) {
+      for (let i = 0; i < batch; i++) {
+        const start = process.hrtime.bigint();
+        const r = await request(t, '/api/v1/namespaces/default');
+        if (r.status !== 200) throw new Error(`P1 ${t.name}: status ${r.status}`);
+        samples[t.name]?.push(ms(start));
+      }
+    }
+  }
+  const p = (q: number) =>
+    Object.fromEntries(targets.map((t) => [t.name, percentile(samples[t.name] ?? [], q)]));
+  const p50 = p(50);
+  const p99 = p(99);
+  const added = (name: string) => (p50[name] ?? 0) - (p50['direct'] ?? 0);
+  const ztkaAdded = added('ztka');
+  const proxyAdded = added('kubectl proxy');
+  return {
+    samples,
+    rows: [
+      { case: 'P1 small GET', metric: 'p50 latency', unit: 'ms', values: p50 },
+      { case: 'P1 small GET', metric: 'p99 latency', unit: 'ms', values: p99 },
+      {
+        case: 'P1 small GET',
+        metric: 'added p50 latency vs direct',
+        unit: 'ms',
+        values: { 'kubectl proxy': proxyAdded, ztka: ztkaAdded },
+        ratio: ztkaAdded / proxyAdded,
+        goal: 'ztka ≤ kubectl proxy',
+        met: ztkaAdded <= proxyAdded,
+      },
+    ],
+  };
+}
+
+/** P2: one LIST of many 10 KB ConfigMaps: throughput, and the controller's and agent's memory growth. */
+export async function p2(
+  env: TestEnv,
+  targets: Target[],
+  count: number,
+  pids: { controller: number | undefined; agent: number | undefined },
+): Promise<Row[]> {
+  const ns = `bench-list-${randomBytes(3).toString('hex')}`;
+  await env.admin(['create', 'namespace', ns]);
+  const direct = targets.find((t) => t.name === 'direct') as Target;
+  const value = 'x'.repeat(10 * 1024);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < count) {
+        const i = next++;
+        const body = JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: `cm-${i}` },
+          data: { v: value },
+        });
+        const r = await request(direct, `/api/v1/namespaces/${ns}/configmaps`, 'POST', body);
+        if (r.status !== 201) throw new Error(`P2 setup: status ${r.status}`);
+      }
+    }),
+  );
+  const uri = `/api/v1/namespaces/${ns}/configmaps`;
+  const speeds: Record<string, number[]> = Object.fromEntries(targets.map((t) => [t.name, []]));
+  let growth = { controller: 0, agent: 0 };
+  for (let round = 0; round < 3; round++) {
+    for (const t of targets) {
+      const run = async () => {
+        const start = process.hrtime.bigint();
+        const r = await request(t, uri);
+        if (r.status !== 200) throw new Error(`P2 ${t.name}: status ${r.status}`);
+        return r.bytes / MB / (ms(start) / 1000);
+      };
+      if (t.name === 'ztka') {
+        const { result, baseline, peak } = await peakRss([pids.controller, pids.agent], run);
+        speeds[t.name]?.push(result);
+        growth = {
+          controller: Math.max(growth.controller, (peak[0] ?? 0) - (baseline[0] ?? 0)),
+          agent: Math.max(growth.agent, (peak[1] ?? 0) - (baseline[1] ?? 0)),
+        };
+      } else {
+        speeds[t.name]?.push(await run());
+      }
+    }
+  }
+  await env.admin(['delete', 'namespace', ns, '--wait=false']);
+  const mbps = Object.fromEntries(targets.map((t) => [t.name, median(speeds[t.name] ?? [])]));
+  const ratio = (mbps['ztka'] ?? 0) / (mbps['direct'] ?? 1);
+  const peakGrowth = Math.max(growth.controller, growth.agent) / MB;
+  return [
+    {
+      case: `P2 LIST ${count} × 10 KB`,
+      metric: 'throughput',
+      unit: 'MB/s',
+      values: mbps,
+      ratio,
+      goal: '≥ 90% of direct',
+      met: ratio >= 0.9,
+    },
+    {
+      case: `P2 LIST ${count} × 10 KB`,
+      metric: 'peak RSS growth (controller / agent)',
+      unit: 'MB',
+      values: { 'ztka controller': growth.controller / MB, 'ztka agent': growth.agent / MB },
+      goal: '≤ 64 MB',
+      met: peakGrowth <= 64,
+    },
+  ];
+}
+
+/** P3: many concurrent clients hammering small GETs. */
+export async function p3(targets: Target[], clients: number, seconds: number): Promise<Row[]> {
+  const rates: Record<string, number> = {};
+  const errors: Record<string, number> = {};
+  for (const t of targets) {
+    let ok = 0;
+    let failed = 0;
+    const deadline = Date.now() + seconds * 1000;
+    const start = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: clients }, async () => {
+        while (Date.now() < deadline) {
+          try {
+            const r = await request(t, '/api/v1/namespaces/default');
+            if (r.status === 200) ok++;
+            else failed++;
+          } catch {
+            failed++;
+          }
+        }
+      }),
+    );
+    rates[t.name] = ok / (ms(start) / 1000);
+    errors[t.name] = failed;
+  }
+  const ratio = (rates['ztka'] ?? 0) / (rates['direct'] ?? 1);
+  return [
+    {
+      case: `P3 ${clients} concurrent clients`,
+      metric: 'requests/s',
+      unit: 'req/s',
+      values: rates,
+      ratio,
+      goal: '≥ 70% of direct',
+      met: ratio >= 0.7,
+    },
+    {
+      case: `P3 ${clients} concurrent clients`,
+      metric: 'errors',
+      unit: 'count',
+      values: errors,
+      goal: '0',
+      met: (errors['ztka'] ?? 1) === 0,
+    },
+  ];
+}
+
+/** P4: `kubectl exec … cat` of a large file in a kwok pod: streaming throughput through each path. */
+export async function p4(env: TestEnv, targets: Target[], megabytes: number): Promise<Row[]> {
+  const ns = `bench-exec-${randomBytes(3).toString('hex')}`;
+  await env.admin(['create', 'namespace', ns]);
+  const box = await podSandbox(env, ns, 'box');
+  await fs.writeFile(path.join(box.workDir, 'big.bin'), randomBytes(megabytes * MB));
+  await runningPod(env, ns, 'box');
+  const speeds: Record<string, number[]> = Object.fromEntries(targets.map((t) => [t.name, []]));
+  for (let round = 0; round < 3; round++) {
+    for (const t of targets) {
+      const start = process.hrtime.bigint();
+      const bytes = await new Promise<number>((resolve, reject) => {
+        const child = spawn(
+          kubectlPath(),
+          ['--kubeconfig', t.kubeconfig, '-n', ns, 'exec', 'box', '--', 'cat', 'big.bin'],
+          { env: kubectlEnv() },
+        );
+        let n = 0;
+        let err = '';
+        child.stdout.on('data', (c: Buffer) => (n += c.length));
+        child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+        child.on('exit', (code) => (code === 0 ? resolve(n) : reject(new Error(`P4 ${t.name}: ${err}`))));
+      });
+      if (bytes !== megabytes * MB) throw new Error(`P4 ${t.name}: got ${bytes} bytes of ${megabytes * MB}`);
+      speeds[t.name]?.push(bytes / MB / (ms(start) / 1000));
+    }
+  }
+  await env.admin(['delete', 'namespace', ns, '--wait=false']);
+  const mbps = Object.fromEntries(targets.map((t) => [t.name, median(speeds[t.name] ?? [])]));
+  const ratio = (mbps['ztka'] ?? 0) / (mbps['direct'] ?? 1);
+  return [
+    {
+      case: `P4 exec cat ${megabytes} MB`,
+      metric: 'throughput',
+      unit: 'MB/s',
+      values: mbps,
+      ratio,
+      goal: '≥ 80% of direct',
+      met: ratio >= 0.8,
+    },
+  ];
+}
+
+/**
+ * P5: many agents on one controller. Each simulated agent is the real tunnel client (WebSocket + HTTP/2
+ * server) answering every request itself, so the controller's side is exactly what real agents cost it.
+ */
+export async function p5(z: Ztka, count: number, controllerPid: number | undefined): Promise<Row[]> {
+  const log = pino({ level: 'silent' });
+  const credentials: string[] = [];
+  const prefix = `sim-${randomBytes(2).toString('hex')}`;
+  for (let i = 0; i < count; i++) {
+    const name = `${prefix}-${i}`;
+    const created = await z.api<{ bootstrapToken: { token: string } }>('POST', '/v1/clusters', {
+      name,
+      project: 'bench',
+    });
+    const reg = await z.api<{ credential: string }>(
+      'POST',
+      '/v1/agents/register',
+      {
+        token: created.body.bootstrapToken.token,
+        identity: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      },
+      null,
+    );
+    if (reg.status !== 200) throw new Error(`P5 registration ${i}: ${reg.status}`);
+    credentials.push(reg.body.credential);
+  }
+  const before = rss(controllerPid);
+  const start = process.hrtime.bigint();
+  const clients = credentials.map((credential, i) => {
+    const c = new TunnelClient({
+      controllerUrl: z.url,
+      ca: z.ca,
+      credential,
+      agentVersion: 'bench',
+      kubeVersion: 'v0.0.0',
+      clusterIdentity: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      log,
+      onStream: (stream) => {
+        stream.respond({ ':status': 200, 'content-type': 'application/json' });
+        stream.end('{"kind":"Status","status":"Success"}');
+      },
+    });
+    c.start();
+    return c;
+  });
+  await Promise.all(clients.map((c) => c.connected));
+  const connectSeconds = ms(start) / 1000;
+  await new Promise((r) => setTimeout(r, 1000));
+  const perAgent = (rss(controllerPid) - before) / count;
+
+  const target: Target = {
+    name: 'ztka',
+    base: '',
+    kubeconfig: '',
+    options: () => ({ headers: { authorization: `Bearer ${z.adminToken}` }, ca: z.ca }),
+  };
+  const latencies: number[] = [];
+  for (let i = 0; i < Math.min(500, count * 5); i++) {
+    const cluster = `${prefix}-${Math.floor(Math.random() * count)}`;
+    const t0 = process.hrtime.bigint();
+    const r = await request({ ...target, base: `${z.url}/k8s/clusters/${cluster}` }, '/version');
+    if (r.status !== 200) throw new Error(`P5 request: ${r.status}`);
+    latencies.push(ms(t0));
+  }
+  clients.forEach((c) => c.stop());
+  return [
+    {
+      case: `P5 ${count} agents`,
+      metric: 'time to connect all',
+      unit: 's',
+      values: { ztka: connectSeconds },
+    },
+    {
+      case: `P5 ${count} agents`,
+      metric: 'controller RSS per agent',
+      unit: 'KB',
+      values: { ztka: perAgent / 1024 },
+      goal: '≤ 150 KB',
+      met: perAgent / 1024 <= 150,
+    },
+    {
+      case: `P5 ${count} agents`,
+      metric: 'p99 request to a random agent',
+      unit: 'ms',
+      values: { ztka: percentile(latencies, 99) },
+    },
+  ];
+}

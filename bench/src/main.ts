@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// `npm run bench [-- --full | --smoke]`: starts the real control plane, a controller and an agent, then
+// measures ztka against direct access and `kubectl proxy` in the same run, and prints a table.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { repoRootPath, testEnv, Ztka } from '@ztka/testenv';
+import { p1, p2, p3, p4, p5, type Row, type Sizes } from './cases.js';
+import { percentile } from './stats.js';
+import { latencySvg, table, writeResults } from './report.js';
+import { openTargets } from './targets.js';
+
+const SIZES: Record<'smoke' | 'quick' | 'full', Sizes> = {
+  smoke: { p1Requests: 50, p2ConfigMaps: 20, p3Seconds: 1, p3Clients: 16, p4Megabytes: 1, p5Agents: 5 },
+  quick: {
+    p1Requests: 1000,
+    p2ConfigMaps: 1000,
+    p3Seconds: 5,
+    p3Clients: 256,
+    p4Megabytes: 20,
+    p5Agents: 200,
+  },
+  full: {
+    p1Requests: 5000,
+    p2ConfigMaps: 5000,
+    p3Seconds: 20,
+    p3Clients: 256,
+    p4Megabytes: 100,
+    p5Agents: 2000,
+  },
+};
+
+const { values } = parseArgs({
+  options: { full: { type: 'boolean' }, smoke: { type: 'boolean' }, out: { type: 'string' } },
+});
+const mode = values.smoke ? 'smoke' : values.full ? 'full' : 'quick';
+const sizes = SIZES[mode];
+const say = (line: string) => console.error(`bench: ${line}`);
+
+const env = await testEnv();
+const z = await Ztka.start();
+const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ztka-bench-'));
+let exitCode = 0;
+try {
+  await z.connectCluster('bench', env.kubeconfig);
+  const pids = z.pids();
+  const targets = await openTargets(env, z, 'bench', sizes.p3Clients, tmp);
+  const rows: Row[] = [];
+  try {
+    say(`P1: ${sizes.p1Requests} sequential small GETs per target`);
+    const first = await p1(targets.all, sizes.p1Requests);
+    rows.push(...first.rows);
+    say(`P2: LIST of ${sizes.p2ConfigMaps} ConfigMaps of 10 KB`);
+    rows.push(
+      ...(await p2(env, targets.all, sizes.p2ConfigMaps, {
+        controller: pids.controller,
+        agent: pids.agents['bench'],
+      })),
+    );
+    say(`P3: ${sizes.p3Clients} concurrent clients for ${sizes.p3Seconds}s per target`);
+    rows.push(...(await p3(targets.all, sizes.p3Clients, sizes.p3Seconds)));
+    say(`P4: exec cat of ${sizes.p4Megabytes} MB`);
+    rows.push(...(await p4(env, targets.all, sizes.p4Megabytes)));
+    say(`P5: ${sizes.p5Agents} simulated agents`);
+    rows.push(...(await p5(z, sizes.p5Agents, pids.controller)));
+    rows.push(
+      {
+        case: 'P6 audit ingest and query',
+        metric: 'not measured',
+        unit: '',
+        values: {},
+        note: 'the audit trail is not built yet',
+      },
+      {
+        case: 'P7 first access of a new user',
+        metric: 'not measured',
+        unit: '',
+        values: {},
+        note: 'JIT service accounts are not built yet',
+      },
+    );
+    console.log(`\n${table(rows)}\n`);
+    const stamp = new Date().toISOString().replace(/[:]/g, '-').replace(/\..*/, '');
+    const out =
+      values.out ??
+      (mode === 'smoke' ? path.join(tmp, 'results') : path.join(repoRootPath, 'bench', 'results'));
+    const files = await writeResults(
+      out,
+      `${stamp}${mode === 'quick' ? '' : `-${mode}`}`,
+      rows,
+      latencySvg(first.samples, percentile),
+      mode,
+    );
+    say(`wrote ${files.join(', ')}`);
+  } finally {
+    await targets.stop();
+  }
+} catch (err) {
+  console.error(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  exitCode = 1;
+} finally {
+  await z.stop();
+  await fs.rm(tmp, { recursive: true, force: true });
+}
+process.exit(exitCode);

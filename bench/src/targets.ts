@@ -1,0 +1,123 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+import { kubectlEnv, kubectlPath, type EnvState, type Ztka } from '@ztka/testenv';
+
+/** One way to reach the same kube-apiserver, measured side by side with the others. */
+export interface Target {
+  name: 'direct' | 'kubectl proxy' | 'ztka';
+  /** Base URL the kube API paths are appended to. */
+  base: string;
+  /** Options for node's http(s).request: TLS material, credential header, a keep-alive pool. */
+  options(): https.RequestOptions;
+  /** A kubeconfig for kubectl through this target. */
+  kubeconfig: string;
+}
+
+export interface Targets {
+  all: Target[];
+  stop(): Promise<void>;
+}
+
+/** The apiserver directly, `kubectl proxy` in front of it, and ztka's controller + agent. */
+export async function openTargets(
+  env: EnvState,
+  z: Ztka,
+  cluster: string,
+  concurrency: number,
+  dir: string,
+): Promise<Targets> {
+  const read = (f: string) => fs.readFile(path.join(env.pkiDir, f));
+  const [ca, cert, key] = await Promise.all([read('ca.crt'), read('admin.crt'), read('admin.key')]);
+  const pool = () => ({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
+
+  const directAgent = new https.Agent({ ...pool(), ca, cert, key });
+  const ztkaAgent = new https.Agent({ ...pool(), ca: z.ca });
+  const proxyAgent = new http.Agent(pool());
+
+  const proxy: ChildProcess = spawn(
+    kubectlPath(), // By default kubectl proxy refuses exec and attach; the comparison needs them allowed.
+    ['--kubeconfig', env.kubeconfig, 'proxy', '--port=0', '--reject-paths=^$'],
+    {
+      env: kubectlEnv(),
+    },
+  );
+  const proxyPort = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    proxy.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = out.match(/Starting to serve on 127\.0\.0\.1:(\d+)/);
+      if (m) resolve(Number(m[1]));
+    });
+    proxy.on('exit', (code) => reject(new Error(`kubectl proxy exited (${code}): ${out}`)));
+  });
+  const proxyKubeconfig = path.join(dir, 'proxy.kubeconfig');
+  await fs.writeFile(
+    proxyKubeconfig,
+    `apiVersion: v1\nkind: Config\nclusters: [{name: p, cluster: {server: "http://127.0.0.1:${proxyPort}"}}]\n` +
+      `users: [{name: p, user: {}}]\ncontexts: [{name: p, context: {cluster: p, user: p}}]\ncurrent-context: p\n`,
+  );
+
+  return {
+    all: [
+      {
+        name: 'direct',
+        base: env.apiserverUrl,
+        options: () => ({ agent: directAgent }),
+        kubeconfig: env.kubeconfig,
+      },
+      {
+        name: 'kubectl proxy',
+        base: `http://127.0.0.1:${proxyPort}`,
+        options: () => ({ agent: proxyAgent }),
+        kubeconfig: proxyKubeconfig,
+      },
+      {
+        name: 'ztka',
+        base: `${z.url}/k8s/clusters/${cluster}`,
+        options: () => ({ agent: ztkaAgent, headers: { authorization: `Bearer ${z.adminToken}` } }),
+        kubeconfig: await z.kubeconfig(cluster),
+      },
+    ],
+    stop: async () => {
+      proxy.kill();
+      for (const a of [directAgent, ztkaAgent, proxyAgent]) a.destroy();
+    },
+  };
+}
+
+export interface Reply {
+  status: number;
+  bytes: number;
+}
+
+/** One request, body drained and counted, never kept. */
+export function request(target: Target, uri: string, method = 'GET', body?: string): Promise<Reply> {
+  const url = `${target.base}${uri}`;
+  const client = url.startsWith('https:') ? https : http;
+  const base = target.options();
+  return new Promise((resolve, reject) => {
+    const req = client.request(
+      url,
+      {
+        ...base,
+        method,
+        headers: {
+          ...(base.headers ?? {}),
+          accept: 'application/json',
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
+      },
+      (res) => {
+        let bytes = 0;
+        res.on('data', (c: Buffer) => (bytes += c.length));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
