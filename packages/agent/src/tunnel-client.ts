@@ -6,6 +6,7 @@ import {
   AGENT_VERSION_HEADER,
   CLUSTER_IDENTITY_HEADER,
   KUBE_VERSION_HEADER,
+  TUNNEL_TUNING,
 } from '@ztka/protocol';
 
 export interface TunnelClientOptions {
@@ -51,9 +52,9 @@ export class TunnelClient {
   private markConnected!: () => void;
 
   constructor(private readonly opts: TunnelClientOptions) {
-    this.server = http2.createServer({ settings: { initialWindowSize: 4 << 20 } });
+    this.server = http2.createServer({ settings: TUNNEL_TUNING.http2 });
     this.server.on('stream', (stream, headers) => opts.onStream(stream, headers));
-    this.server.on('session', (session) => session.setLocalWindowSize(32 << 20));
+    this.server.on('session', (session) => session.setLocalWindowSize(TUNNEL_TUNING.sessionWindowSize));
     this.connected = new Promise((resolve) => (this.markConnected = resolve));
   }
 
@@ -102,7 +103,7 @@ export class TunnelClient {
       this.attempt = 0;
       opts.log.info({ controller: url.origin }, 'tunnel connected');
       armPingWatch();
-      this.server.emit('connection', createWebSocketStream(ws));
+      this.server.emit('connection', createWebSocketStream(ws, TUNNEL_TUNING.streamBuffer));
       this.markConnected();
     });
     ws.on('ping', armPingWatch);

@@ -1,6 +1,7 @@
 import http2 from 'node:http2';
 import type { Logger } from 'pino';
 import { createWebSocketStream, type WebSocket } from 'ws';
+import { TUNNEL_TUNING } from '@ztka/protocol';
 
 export interface AgentInfo {
   cluster: string;
@@ -32,15 +33,15 @@ export class AgentSession {
     private readonly log: Logger,
     keepalive: KeepaliveOptions,
   ) {
-    const duplex = createWebSocketStream(ws);
+    const duplex = createWebSocketStream(ws, TUNNEL_TUNING.streamBuffer);
     duplex.on('error', () => this.close('tunnel stream error'));
     this.h2 = http2.connect(`http://${info.cluster}.agent.ztka`, {
       createConnection: () => duplex,
       // A large window lets one stream (a big LIST, an exec copy) fill the tunnel instead of waiting for
       // window updates every 64 KiB.
-      settings: { initialWindowSize: 4 << 20, enablePush: false },
+      settings: TUNNEL_TUNING.http2,
     });
-    this.h2.on('connect', (session) => session.setLocalWindowSize(32 << 20));
+    this.h2.on('connect', (session) => session.setLocalWindowSize(TUNNEL_TUNING.sessionWindowSize));
     this.h2.on('error', (err) =>
       log.warn({ err: err.message, cluster: info.cluster }, 'tunnel session error'),
     );
