@@ -35,6 +35,8 @@ class Proc {
 export interface StartOptions {
   /** The address the controller listens on (default 127.0.0.1); `0.0.0.0` for every address. */
   listenHost?: string;
+  /** How often the controller pings agents; tests use 1 s so dead tunnels are noticed fast. */
+  agentPingIntervalMs?: number;
   /** The host of the public URL users and agents dial (default: listenHost, or 127.0.0.1 for a wildcard). */
   publicHost?: string;
 }
@@ -79,7 +81,7 @@ export class Ztka {
       '--log-level',
       'warn',
       '--agent-ping-interval-ms',
-      '1000',
+      String(opts.agentPingIntervalMs ?? 1000),
     ];
     const controller = Ztka.spawnController(args, adminToken);
     const caFile = path.join(dir, 'controller', 'tls', 'ca.crt');

@@ -58,6 +58,11 @@ export class TunnelClient {
     this.connected = new Promise((resolve) => (this.markConnected = resolve));
   }
 
+  /** Whether a tunnel is open right now. */
+  get isConnected(): boolean {
+    return this.ws?.readyState === WebSocket.OPEN;
+  }
+
   start(): void {
     this.dial();
   }
