@@ -11,7 +11,7 @@
 //
 // All times come from the injected clock and are stored as epoch milliseconds (see store/schema.ts).
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../store/schema.js';
 import { hashSecret, newSecret, parseToken, verifySecret } from '../store/secrets.js';
 
@@ -98,6 +98,17 @@ function normaliseVersion(version: unknown): string | null {
   if (typeof version !== 'string') return null;
   const trimmed = version.trim().slice(0, VERSION_MAX);
   return trimmed === '' ? null : trimmed;
+}
+
+/** The id of a cluster by name, inside a transaction; a RegistryError `not_found` when there is none. */
+async function clusterIdOf(trx: Transaction<Database>, clusterName: string): Promise<{ id: string }> {
+  const cluster = await trx
+    .selectFrom('clusters')
+    .select('id')
+    .where('name', '=', clusterName)
+    .executeTakeFirst();
+  if (!cluster) throw notFound(clusterName);
+  return cluster;
 }
 
 export class ClusterRegistry {
@@ -221,12 +232,7 @@ export class ClusterRegistry {
   async newBootstrapToken(clusterName: string): Promise<BootstrapToken> {
     const now = this.#clock();
     return this.#db.transaction().execute(async (trx) => {
-      const cluster = await trx
-        .selectFrom('clusters')
-        .select('id')
-        .where('name', '=', clusterName)
-        .executeTakeFirst();
-      if (!cluster) throw notFound(clusterName);
+      const cluster = await clusterIdOf(trx, clusterName);
       await trx
         .updateTable('bootstrap_tokens')
         .set({ expires_at: now })
@@ -352,12 +358,7 @@ export class ClusterRegistry {
   async revokeAgentCredentials(clusterName: string): Promise<number> {
     const now = this.#clock();
     return this.#db.transaction().execute(async (trx) => {
-      const cluster = await trx
-        .selectFrom('clusters')
-        .select('id')
-        .where('name', '=', clusterName)
-        .executeTakeFirst();
-      if (!cluster) throw notFound(clusterName);
+      const cluster = await clusterIdOf(trx, clusterName);
       const result = await trx
         .updateTable('agent_credentials')
         .set({ revoked_at: now })
