@@ -1,28 +1,9 @@
-import type { ClientRequest } from 'node:http';
-import https from 'node:https';
-import type { UpstreamTarget } from './upstream.js';
+import { upstreamCall, type UpstreamTarget } from './upstream.js';
 
 async function getJson<T>(target: UpstreamTarget, path: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    https
-      .get(
-        `${target.server}${path}`,
-        { agent: target.agent, headers: target.headers, timeout: 10_000 },
-        (res) => {
-          let body = '';
-          res.setEncoding('utf8').on('data', (c: string) => (body += c));
-          res.on('end', () => {
-            if (res.statusCode !== 200)
-              reject(new Error(`GET ${path}: ${res.statusCode} ${body.slice(0, 200)}`));
-            else resolve(JSON.parse(body) as T);
-          });
-        },
-      )
-      .on('error', reject)
-      .on('timeout', function (this: ClientRequest) {
-        this.destroy(new Error(`GET ${path}: timed out`));
-      });
-  });
+  const res = await upstreamCall(target, 'GET', path);
+  if (res.status !== 200) throw new Error(`GET ${path}: ${res.status} ${res.text.slice(0, 200)}`);
+  return JSON.parse(res.text) as T;
 }
 
 /** The cluster's Kubernetes version and identity (the UID of kube-system, which lives as long as the cluster). */

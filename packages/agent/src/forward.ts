@@ -1,46 +1,20 @@
 import http2 from 'node:http2';
 import https from 'node:https';
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import {
   AUDIT_ID_HEADER,
-  HOP_BY_HOP_HEADERS,
   IDENTITY_HEADER,
   UPGRADE_HEADER,
   UPGRADE_STATUS_HEADER,
   ZtkaError,
   decodeIdentity,
+  forwardableHeaders,
   kubeStatus,
 } from '@ztka/protocol';
 import type { CredentialProvider } from './upstream.js';
 
 const { HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_STATUS, NGHTTP2_CANCEL } = http2.constants;
-
-/** The request's headers as the apiserver should see them: no tunnel or pseudo headers, no credential. */
-function apiserverHeaders(headers: http2.IncomingHttpHeaders): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (
-      value === undefined ||
-      name.startsWith(':') ||
-      name.startsWith('x-ztka-') ||
-      HOP_BY_HOP_HEADERS.has(name)
-    )
-      continue;
-    if (name === 'authorization' || name.startsWith('impersonate-')) continue;
-    out[name] = value;
-  }
-  return out;
-}
-
-/** The apiserver's response headers as an HTTP/2 response may carry them. */
-function responseHeaders(res: IncomingMessage): http2.OutgoingHttpHeaders {
-  const out: http2.OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(res.headers as IncomingHttpHeaders)) {
-    if (value !== undefined && !HOP_BY_HOP_HEADERS.has(name)) out[name] = value;
-  }
-  return out;
-}
 
 function fail(stream: http2.ServerHttp2Stream, err: ZtkaError): void {
   if (stream.headersSent || stream.destroyed) {
@@ -74,7 +48,7 @@ export function createForwarder(credentials: CredentialProvider, log: Logger) {
     }
 
     const upgrade = headers[UPGRADE_HEADER];
-    const outgoing = apiserverHeaders(headers);
+    const outgoing: OutgoingHttpHeaders = forwardableHeaders(headers, { dropCredentials: true });
     Object.assign(outgoing, upstream.headers);
     // The cluster's own audit log records the controller's id, so the two logs can be joined.
     if (auditId) outgoing['audit-id'] = auditId;
@@ -99,12 +73,12 @@ export function createForwarder(credentials: CredentialProvider, log: Logger) {
       );
     });
     req.on('response', (res) => {
-      stream.respond({ ...responseHeaders(res), [HTTP2_HEADER_STATUS]: res.statusCode ?? 502 });
+      stream.respond({ ...forwardableHeaders(res.headers), [HTTP2_HEADER_STATUS]: res.statusCode ?? 502 });
       res.pipe(stream);
       res.on('error', () => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
     });
     req.on('upgrade', (res, socket, head) => {
-      const h = responseHeaders(res);
+      const h = forwardableHeaders(res.headers);
       stream.respond({
         ...h,
         [HTTP2_HEADER_STATUS]: 200,

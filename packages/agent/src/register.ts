@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
 import { AGENT_REGISTER_PATH } from '@ztka/protocol';
-import type { UpstreamTarget } from './upstream.js';
+import { upstreamCall, type UpstreamTarget } from './upstream.js';
 
 /** Where the agent keeps its long-lived credential between runs. */
 export interface CredentialStore {
@@ -23,32 +23,6 @@ export function fileStore(file: string): CredentialStore {
   };
 }
 
-function call(
-  target: UpstreamTarget,
-  method: string,
-  uri: string,
-  body?: object,
-): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      `${target.server}${uri}`,
-      {
-        method,
-        agent: target.agent,
-        headers: { ...target.headers, ...(body ? { 'content-type': 'application/merge-patch+json' } : {}) },
-        timeout: 15_000,
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8').on('data', (c: string) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body ? JSON.stringify(body) : undefined);
-  });
-}
-
 /**
  * The `credential` key of the agent's own Secret, for an agent in its cluster: it survives pod restarts,
  * and the agent's RBAC lets it read and write that one Secret only.
@@ -58,7 +32,7 @@ export function secretStore(target: UpstreamTarget, namespace: string, name: str
   return {
     describe: `secret ${namespace}/${name}`,
     load: async () => {
-      const res = await call(target, 'GET', uri);
+      const res = await upstreamCall(target, 'GET', uri);
       if (res.status !== 200)
         throw new Error(`reading secret ${namespace}/${name}: ${res.status} ${res.text.slice(0, 200)}`);
       const data = (JSON.parse(res.text) as { data?: Record<string, string> }).data ?? {};
@@ -67,7 +41,7 @@ export function secretStore(target: UpstreamTarget, namespace: string, name: str
         : undefined;
     },
     save: async (credential) => {
-      const res = await call(target, 'PATCH', uri, {
+      const res = await upstreamCall(target, 'PATCH', uri, {
         data: { credential: Buffer.from(credential).toString('base64') },
       });
       if (res.status !== 200)

@@ -32,10 +32,6 @@ export async function kubeconfigCredentials(kubeconfigPath: string | undefined):
   if (!cluster) throw new Error('the kubeconfig names no current cluster');
   const options: https.RequestOptions = {};
   await kc.applyToHTTPSOptions(options);
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(options.headers ?? {})) {
-    if (value !== undefined) headers[name.toLowerCase()] = String(value);
-  }
   // One TLS context for every connection: building it (parsing the key and certificates) costs more than the
   // handshake itself, and https.Agent would otherwise redo it for each new socket.
   const secureContext = tls.createSecureContext({
@@ -53,6 +49,63 @@ export async function kubeconfigCredentials(kubeconfigPath: string | undefined):
     secureContext,
     ...(options.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
   });
-  const target: UpstreamTarget = { server: cluster.server.replace(/\/+$/, ''), agent, headers };
-  return { forRequest: async () => target, own: async () => target };
+  const target: UpstreamTarget = {
+    server: cluster.server.replace(/\/+$/, ''),
+    agent,
+    headers: credentialHeaders(options),
+  };
+  // A pod's service-account token is rotated on disk; read the credential again now and then rather than
+  // once, so a long-running agent never presents an expired token.
+  let readAt = Date.now();
+  const current = async (): Promise<UpstreamTarget> => {
+    if (Date.now() - readAt > CREDENTIAL_REREAD_MS) {
+      readAt = Date.now();
+      const fresh: https.RequestOptions = {};
+      await kc.applyToHTTPSOptions(fresh);
+      target.headers = credentialHeaders(fresh);
+    }
+    return target;
+  };
+  return { forRequest: current, own: current };
+}
+
+const CREDENTIAL_REREAD_MS = 60_000;
+
+function credentialHeaders(options: https.RequestOptions): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    if (value !== undefined) headers[name.toLowerCase()] = String(value);
+  }
+  return headers;
+}
+
+/**
+ * One small request of the agent's own to its kube-apiserver (its identity, its Secret), answered in full.
+ * A merge patch when `body` is given. Gives up after 15 s.
+ */
+export function upstreamCall(
+  target: UpstreamTarget,
+  method: string,
+  uri: string,
+  body?: object,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      `${target.server}${uri}`,
+      {
+        method,
+        agent: target.agent,
+        headers: { ...target.headers, ...(body ? { 'content-type': 'application/merge-patch+json' } : {}) },
+        timeout: 15_000,
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${uri}: timed out`)));
+    req.on('error', reject);
+    req.end(body ? JSON.stringify(body) : undefined);
+  });
 }

@@ -11,3 +11,4 @@ export {
   type KubeResourceVerb,
   type KubeVerb,
 } from './kube-request.js';
+export { forwardableHeaders } from './headers.js';

@@ -9,8 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { parseAllDocuments } from 'yaml';
-import { renderKubeconfig, testEnv, type TestEnv } from '@ztka/testenv';
-import { Ztka } from '@ztka/testenv';
+import { renderKubeconfig, testEnv, Ztka, type TestEnv } from '@ztka/testenv';
 
 const agentMain = fileURLToPath(new URL('../../../packages/agent/dist/main.js', import.meta.url));
 const CLUSTER = 'registered';

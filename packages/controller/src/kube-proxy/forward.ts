@@ -2,8 +2,7 @@ import http2 from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
-import { UPGRADE_HEADER, UPGRADE_STATUS_HEADER, ZtkaError } from '@ztka/protocol';
-import { downstreamHeaders } from './headers.js';
+import { UPGRADE_HEADER, UPGRADE_STATUS_HEADER, ZtkaError, forwardableHeaders } from '@ztka/protocol';
 import { sendStatus, sendStatusOnSocket } from './respond.js';
 import { resolveTarget, type KubeProxyDeps, type ProxyTarget } from './target.js';
 
@@ -55,7 +54,7 @@ export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = ()
           req.pipe(stream);
           stream.on('response', (headers) => {
             status = Number(headers[':status']);
-            res.writeHead(status, downstreamHeaders(headers));
+            res.writeHead(status, forwardableHeaders(headers));
             // Watches and logs -f send a little at a time: pass each piece on at once.
             res.flushHeaders();
             // Counted only from here: a 'data' listener attached earlier would start the flow before the
@@ -122,7 +121,7 @@ function relayUpgrade(
 
   stream.on('response', (headers) => {
     status = Number(headers[UPGRADE_STATUS_HEADER] ?? headers[':status']);
-    const lines = Object.entries(downstreamHeaders(headers)).flatMap(([name, value]) =>
+    const lines = Object.entries(forwardableHeaders(headers)).flatMap(([name, value]) =>
       (Array.isArray(value) ? value : [value]).map((v) => `${name}: ${String(v)}\r\n`),
     );
     if (status === 101) {

@@ -6,13 +6,13 @@ import {
   IDENTITY_HEADER,
   ZtkaError,
   encodeIdentity,
+  forwardableHeaders,
   parseKubeRequest,
   type KubeRequest,
   type TunnelIdentity,
 } from '@ztka/protocol';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { AgentSession, TunnelRegistry } from '../tunnel/session.js';
-import { upstreamHeaders } from './headers.js';
 
 export interface KubeProxyDeps {
   tunnels: TunnelRegistry;
@@ -75,7 +75,7 @@ export async function resolveTarget(req: IncomingMessage, deps: KubeProxyDeps): 
   }
 
   const auditId = randomUUID();
-  const headers = upstreamHeaders(req.headers);
+  const headers: OutgoingHttpHeaders = forwardableHeaders(req.headers, { dropCredentials: true });
   headers[AUDIT_ID_HEADER] = auditId;
   headers[IDENTITY_HEADER] = encodeIdentity(identity);
   return {
