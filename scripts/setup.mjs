@@ -44,6 +44,16 @@ if (!fs.existsSync(stamp) || fs.readFileSync(stamp, 'utf8') !== lockHash) {
 say('compiling TypeScript');
 run(path.join(root, 'node_modules', '.bin', 'tsc'), ['-b']);
 
+// The executables (`ztka`, `ztka-controller`, `ztka-agent`) are tsc output, which tsc writes without the
+// execute bit; kubectl runs `ztka token` from PATH, so the bins must be executable.
+for (const pkg of ['cli', 'controller', 'agent']) {
+  const manifest = JSON.parse(fs.readFileSync(path.join(root, 'packages', pkg, 'package.json'), 'utf8'));
+  for (const target of Object.values(manifest.bin ?? {})) {
+    const file = path.join(root, 'packages', pkg, target);
+    if (fs.existsSync(file)) fs.chmodSync(file, 0o755);
+  }
+}
+
 // Web console: rebuild when any source is newer than the built page.
 const web = path.join(root, 'packages', 'web');
 const newest = (p) => {

@@ -60,6 +60,7 @@ export async function openTargets(
       `users: [{name: p, user: {}}]\ncontexts: [{name: p, context: {cluster: p, user: p}}]\ncurrent-context: p\n`,
   );
 
+  const token = await z.kubeToken(cluster);
   return {
     all: [
       {
@@ -77,7 +78,7 @@ export async function openTargets(
       {
         name: 'ztka',
         base: `${z.url}/k8s/clusters/${cluster}`,
-        options: () => ({ agent: ztkaAgent, headers: { authorization: `Bearer ${z.adminToken}` } }),
+        options: () => ({ agent: ztkaAgent, headers: { authorization: `Bearer ${token}` } }),
         kubeconfig: await z.kubeconfig(cluster),
       },
     ],

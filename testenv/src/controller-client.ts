@@ -1,6 +1,6 @@
 // The few calls tests and the demo make to a running ztka controller, in one place.
 import https from 'node:https';
-import { stringify } from 'yaml';
+import { parse } from 'yaml';
 
 export interface ApiResponse<T> {
   status: number;
@@ -31,29 +31,38 @@ export function controllerRequest<T = unknown>(
   });
 }
 
-/** A kubeconfig that reaches `cluster` through the controller with a bearer token, its CA embedded. */
-export function controllerKubeconfig(opts: {
-  url: string;
-  ca: string;
-  cluster: string;
-  token: string;
-  user?: string;
-}): string {
-  const user = opts.user ?? 'ztka';
-  return stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [
-      {
-        name: opts.cluster,
-        cluster: {
-          server: `${opts.url}/k8s/clusters/${opts.cluster}`,
-          'certificate-authority-data': Buffer.from(opts.ca).toString('base64'),
-        },
-      },
-    ],
-    users: [{ name: user, user: { token: opts.token } }],
-    contexts: [{ name: opts.cluster, context: { cluster: opts.cluster, user } }],
-    'current-context': opts.cluster,
-  });
+/** Logs in as a CLI would and returns the API key. */
+export async function loginApiKey(
+  opts: { url: string; ca: string },
+  username: string,
+  password: string,
+): Promise<string> {
+  const res = await controllerRequest<{ apiKey?: { key: string } }>(
+    { ...opts, token: null },
+    'POST',
+    '/v1/auth/login',
+    { username, password, client: 'cli', keyName: 'ztka tests' },
+  );
+  if (res.status !== 200 || !res.body.apiKey)
+    throw new Error(`login as ${username}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.apiKey.key;
+}
+
+/** Downloads a kubeconfig (YAML text) with an API key; `cluster` limits it to one cluster. */
+export async function downloadKubeconfig(
+  opts: { url: string; ca: string; token: string },
+  body: { cluster?: string; exec?: boolean } = {},
+): Promise<string> {
+  const res = await controllerRequest<string>(opts, 'POST', '/v1/kubeconfig', body);
+  if (res.status !== 200 || typeof res.body !== 'string')
+    throw new Error(`kubeconfig download: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** The bearer token held by a downloaded (non-exec) kubeconfig. */
+export function kubeconfigToken(kubeconfig: string): string {
+  const users = (parse(kubeconfig) as { users?: { user?: { token?: string } }[] }).users ?? [];
+  const token = users[0]?.user?.token;
+  if (!token) throw new Error('the kubeconfig holds no token');
+  return token;
 }

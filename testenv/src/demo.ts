@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 // `npm run demo`: the real local cluster, a controller on embedded SQLite, and a real agent that registers
 // cluster `desktop` (project `desktop`) through the bootstrap-token exchange and dials out to the
-// controller. Writes .demo/admin.kubeconfig, .demo/credentials.json and .demo/ready, then runs until
-// interrupted and stops everything it started.
+// controller; then creates two more users of project `desktop` (a PROJECT_READ_ONLY viewer and a
+// NAMESPACE_ADMIN of `team-a`). Writes .demo/<user>.kubeconfig and .demo/<user>.credentials.json beside the
+// admin's (.demo/admin.kubeconfig, .demo/credentials.json) and .demo/ready, then runs until interrupted and
+// stops everything it started.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { controllerKubeconfig, controllerRequest, type ApiResponse } from './controller-client.js';
+import { controllerRequest, downloadKubeconfig, loginApiKey, type ApiResponse } from './controller-client.js';
+import { kubectl } from './kubectl.js';
 import { down, up } from './controlplane.js';
 import { repoRoot } from './paths.js';
 import { canListen, freePort } from './ports.js';
@@ -60,6 +63,18 @@ async function stop(code: number): Promise<never> {
   process.exit(code);
 }
 
+/** The demo's people besides the admin: one per kind of access the seed's org would have. */
+const DEMO_USERS = [
+  { name: 'viewer', username: 'viewer@ztka.local', role: 'PROJECT_READ_ONLY', project: 'desktop' },
+  {
+    name: 'team-a-admin',
+    username: 'team-a-admin@ztka.local',
+    role: 'NAMESPACE_ADMIN',
+    project: 'desktop',
+    namespaces: ['team-a'],
+  },
+] as const;
+
 async function main(): Promise<void> {
   // A fresh cluster has a new identity, so the demo starts from a fresh controller too.
   await fsp.rm(dir, { recursive: true, force: true });
@@ -68,7 +83,7 @@ async function main(): Promise<void> {
   const cluster = await up({ log: (l) => console.error(`testenv: ${l}`) });
   const port = (await canListen(8443)) ? 8443 : await freePort();
   const url = `https://127.0.0.1:${port}`;
-  const adminToken = `ztka_admin_${randomBytes(32).toString('base64url')}`;
+  const adminPassword = randomBytes(18).toString('base64url');
   const root = (p: string) => path.join(repoRoot, p);
 
   start(
@@ -82,25 +97,26 @@ async function main(): Promise<void> {
       '--public-url',
       url,
     ],
-    {
-      ZTKA_ADMIN_TOKEN: adminToken,
-    },
+    { ZTKA_ADMIN_PASSWORD: adminPassword },
   );
   const caFile = path.join(dir, 'controller', 'tls', 'ca.crt');
   let ca = '';
   await waitFor('the controller', async () => {
     ca = await fsp.readFile(caFile, 'utf8');
-    return (await api(`${url}/healthz`, ca, adminToken, 'GET').catch(() => ({ status: 0 }))).status === 200;
+    return (await api(`${url}/healthz`, ca, '', 'GET').catch(() => ({ status: 0 }))).status === 200;
   });
+  const adminKey = await loginApiKey({ url, ca }, 'admin', adminPassword);
+  const call = async <T>(method: string, uri: string, body?: object): Promise<T> => {
+    const res = await api<T>(`${url}${uri}`, ca, adminKey, method, body);
+    if (res.status >= 300) throw new Error(`${method} ${uri}: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body;
+  };
 
-  const created = await api<{ bootstrapToken: { token: string } }>(
-    `${url}/v1/clusters`,
-    ca,
-    adminToken,
-    'POST',
-    { name: CLUSTER, project: 'desktop' },
-  );
-  if (created.status !== 201) throw new Error(`registering cluster ${CLUSTER} failed: ${created.status}`);
+  await call('POST', '/v1/projects', { name: 'desktop' });
+  const created = await call<{ bootstrapToken: { token: string } }>('POST', '/v1/clusters', {
+    name: CLUSTER,
+    project: 'desktop',
+  });
   start('agent', [
     root('packages/agent/dist/main.js'),
     '--controller-url',
@@ -112,27 +128,37 @@ async function main(): Promise<void> {
     '--credential-file',
     path.join(dir, 'agent', 'credential'),
     '--bootstrap-token',
-    created.body.bootstrapToken.token,
+    created.bootstrapToken.token,
   ]);
-  await waitFor('the agent to connect', async () => {
-    const res = await api<{ connected: boolean }>(`${url}/v1/clusters/${CLUSTER}`, ca, adminToken, 'GET');
-    return res.body.connected;
-  });
+  await waitFor(
+    'the agent to connect',
+    async () => (await call<{ connected: boolean }>('GET', `/v1/clusters/${CLUSTER}`)).connected,
+  );
 
-  const kubeconfig = path.join(dir, 'admin.kubeconfig');
-  await fsp.writeFile(
-    kubeconfig,
-    controllerKubeconfig({ url, ca, cluster: CLUSTER, token: adminToken, user: 'admin' }),
-    {
-      mode: 0o600,
-    },
+  const writePrivate = (file: string, text: string) =>
+    fsp.writeFile(path.join(dir, file), text, { mode: 0o600 });
+  const credentials = (username: string, password: string) =>
+    JSON.stringify({ url, username, password }, null, 2) + '\n';
+  await writePrivate(
+    'admin.kubeconfig',
+    await downloadKubeconfig({ url, ca, token: adminKey }, { cluster: CLUSTER }),
   );
-  // Until users and passwords exist, the bootstrap admin token is the admin's password.
-  await fsp.writeFile(
-    path.join(dir, 'credentials.json'),
-    JSON.stringify({ url, username: 'admin', password: adminToken }, null, 2) + '\n',
-    { mode: 0o600 },
-  );
+  await writePrivate('credentials.json', credentials('admin', adminPassword));
+
+  // The namespace the team-a admin is given, in the real cluster.
+  await kubectl(['create', 'namespace', 'team-a'], { kubeconfig: cluster.kubeconfig });
+  for (const user of DEMO_USERS) {
+    const password = randomBytes(12).toString('base64url');
+    const { name, username, ...role } = user;
+    await call('POST', '/v1/users', { username, password });
+    await call('POST', '/v1/role-assignments', { user: username, ...role });
+    const key = await loginApiKey({ url, ca }, username, password);
+    await writePrivate(
+      `${name}.kubeconfig`,
+      await downloadKubeconfig({ url, ca, token: key }, { cluster: CLUSTER }),
+    );
+    await writePrivate(`${name}.credentials.json`, credentials(username, password));
+  }
   await fsp.writeFile(path.join(dir, 'ready'), '');
 
   console.log(`
@@ -140,9 +166,13 @@ ztka demo is running.
 
   controller:  ${url}   (CA: .demo/controller/tls/ca.crt)
   cluster:     ${CLUSTER} (project desktop), a real kube-apiserver behind a real agent tunnel
-  credentials: .demo/credentials.json
+  admin:       admin / ${adminPassword}   (.demo/credentials.json)
+  also:        ${DEMO_USERS.map((u) => `${u.username} (${u.role}${'namespaces' in u ? ` of ${u.namespaces.join(',')}` : ''})`).join(', ')}
+               credentials and kubeconfigs in .demo/<name>.credentials.json and .demo/<name>.kubeconfig
 
   kubectl --kubeconfig .demo/admin.kubeconfig get ns
+  kubectl --kubeconfig .demo/viewer.kubeconfig get pods -A
+  ztka login --server ${url} --ca-file .demo/controller/tls/ca.crt --username admin
 
 Logs are in .demo/logs/. Press Ctrl-C to stop everything.`);
 }

@@ -25,7 +25,14 @@ export { renderKubeconfig, type Credential, type KubeconfigSpec } from './kubeco
 export { canListen, freePort } from './ports.js';
 export { repoRoot as repoRootPath } from './paths.js';
 export { Ztka, type AgentOptions, type StartOptions } from './ztka.js';
-export { controllerKubeconfig, controllerRequest, type ApiResponse } from './controller-client.js';
+export { ZtkaCli, ztkaBinDir, ztkaMain, type CliResult } from './ztka-cli.js';
+export {
+  controllerRequest,
+  downloadKubeconfig,
+  kubeconfigToken,
+  loginApiKey,
+  type ApiResponse,
+} from './controller-client.js';
 export type { KubectlOptions, KubectlResult, KubectlVersion } from './kubectl.js';
 export type { PodSandbox, PortForwardRule } from './kwok.js';
 export type { EnvState } from './state.js';

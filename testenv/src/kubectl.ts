@@ -22,6 +22,8 @@ export interface KubectlOptions {
   version?: KubectlVersion;
   input?: string | Buffer;
   timeoutMs?: number;
+  /** Extra environment (e.g. PATH for an exec-credential plugin). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface KubectlResult {
@@ -47,7 +49,11 @@ export function kubectl(args: readonly string[], opts: KubectlOptions): Promise<
     const child = execFile(
       kubectlPath(opts.version),
       ['--kubeconfig', opts.kubeconfig, '--cache-dir', cacheDir(opts.version), ...args],
-      { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, env: kubectlEnv() },
+      {
+        timeout: opts.timeoutMs ?? 60_000,
+        maxBuffer: 64 * 1024 * 1024,
+        env: { ...kubectlEnv(), ...opts.env },
+      },
       (err, stdout, stderr) => {
         if (err)
           reject(new KubectlError(args, typeof err.code === 'number' ? err.code : null, stdout, stderr));

@@ -7,7 +7,13 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { controllerKubeconfig, controllerRequest, type ApiResponse } from './controller-client.js';
+import {
+  controllerRequest,
+  downloadKubeconfig,
+  kubeconfigToken,
+  loginApiKey,
+  type ApiResponse,
+} from './controller-client.js';
 import { repoRoot } from './paths.js';
 import { freePort } from './ports.js';
 
@@ -39,6 +45,8 @@ export interface StartOptions {
   agentPingIntervalMs?: number;
   /** The host of the public URL users and agents dial (default: listenHost, or 127.0.0.1 for a wildcard). */
   publicHost?: string;
+  /** Extra environment for the controller (e.g. ZTKA_KUBE_TOKEN_TTL_SECONDS). */
+  env?: Record<string, string>;
 }
 
 export interface AgentOptions {
@@ -53,10 +61,14 @@ export class Ztka {
     readonly url: string,
     readonly caFile: string,
     readonly ca: string,
-    readonly adminToken: string,
+    /** The first admin's password (from ZTKA_ADMIN_PASSWORD). */
+    readonly adminPassword: string,
+    /** An API key of the first admin, from a CLI login. */
+    readonly adminKey: string,
     readonly dir: string,
     private controller: Proc,
     private readonly controllerArgs: string[],
+    private readonly controllerEnv: Record<string, string>,
   ) {}
 
   /** Starts a controller with a fresh data directory, on a free loopback port unless `opts` say otherwise. */
@@ -68,7 +80,7 @@ export class Ztka {
     const port = await freePort(listenHost);
     const bracket = (h: string) => (h.includes(':') ? `[${h}]` : h);
     const url = `https://${bracket(publicHost)}:${port}`;
-    const adminToken = `ztka_admin_${randomBytes(24).toString('base64url')}`;
+    const adminPassword = randomBytes(18).toString('base64url');
     const args = [
       controllerMain,
       '--data-dir',
@@ -83,11 +95,14 @@ export class Ztka {
       '--agent-ping-interval-ms',
       String(opts.agentPingIntervalMs ?? 1000),
     ];
-    const controller = Ztka.spawnController(args, adminToken);
+    const controller = Ztka.spawnController(args, adminPassword, opts.env ?? {});
     const caFile = path.join(dir, 'controller', 'tls', 'ca.crt');
     for (let i = 0; ; i++) {
       const ca = await fs.readFile(caFile, 'utf8').catch(() => '');
-      if (ca && (await healthy(url, ca))) return new Ztka(url, caFile, ca, adminToken, dir, controller, args);
+      if (ca && (await healthy(url, ca))) {
+        const adminKey = await loginApiKey({ url, ca }, 'admin', adminPassword);
+        return new Ztka(url, caFile, ca, adminPassword, adminKey, dir, controller, args, opts.env ?? {});
+      }
       if (controller.child.exitCode !== null || i > 200) {
         throw new Error(`the controller did not start:\n${controller.output}`);
       }
@@ -95,21 +110,21 @@ export class Ztka {
     }
   }
 
-  private static spawnController(args: string[], adminToken: string): Proc {
+  private static spawnController(args: string[], adminPassword: string, env: Record<string, string>): Proc {
     return new Proc(
       spawn(process.execPath, args, {
-        env: { ...process.env, ZTKA_ADMIN_TOKEN: adminToken },
+        env: { ...process.env, ...env, ZTKA_ADMIN_PASSWORD: adminPassword },
         stdio: ['ignore', 'pipe', 'pipe'],
       }),
     );
   }
 
-  /** A JSON request to the controller's API, as the bootstrap admin unless `token` says otherwise. */
+  /** A JSON request to the controller's API, as the first admin unless `token` says otherwise. */
   api<T = unknown>(
     method: string,
     uri: string,
     body?: unknown,
-    token: string | null = this.adminToken,
+    token: string | null = this.adminKey,
   ): Promise<ApiResponse<T>> {
     return controllerRequest<T>({ url: this.url, ca: this.ca, token }, method, uri, body);
   }
@@ -121,6 +136,9 @@ export class Ztka {
     project = 'desktop',
     opts: AgentOptions = {},
   ): Promise<void> {
+    const project_ = await this.api('POST', '/v1/projects', { name: project });
+    if (project_.status !== 201 && project_.status !== 409)
+      throw new Error(`creating project ${project}: ${project_.status} ${JSON.stringify(project_.body)}`);
     const created = await this.api<{ bootstrapToken: { token: string } }>('POST', '/v1/clusters', {
       name: cluster,
       project,
@@ -191,18 +209,56 @@ export class Ztka {
     }
   }
 
-  /** A kubeconfig that reaches `cluster` through the controller with `token`. */
-  async kubeconfig(cluster: string, token = this.adminToken): Promise<string> {
+  /**
+   * Downloads a kubeconfig for `cluster` with an API key (the first admin's unless given) into a file and
+   * returns its path; `exec` asks for the `ztka token` variant.
+   */
+  async kubeconfig(cluster: string, apiKey = this.adminKey, opts: { exec?: boolean } = {}): Promise<string> {
     const file = path.join(this.dir, `${cluster}-${randomBytes(3).toString('hex')}.kubeconfig`);
-    await fs.writeFile(file, controllerKubeconfig({ url: this.url, ca: this.ca, cluster, token }), {
-      mode: 0o600,
-    });
+    const yaml = await downloadKubeconfig(
+      { url: this.url, ca: this.ca, token: apiKey },
+      { cluster, ...opts },
+    );
+    await fs.writeFile(file, yaml, { mode: 0o600 });
     return file;
+  }
+
+  /**
+   * A kube credential (the token of a fresh kubeconfig) for `cluster`, or for every cluster the user can
+   * reach when none is named; as the first admin unless another API key is given.
+   */
+  async kubeToken(cluster?: string, apiKey = this.adminKey): Promise<string> {
+    const body = cluster === undefined ? {} : { cluster };
+    return kubeconfigToken(await downloadKubeconfig({ url: this.url, ca: this.ca, token: apiKey }, body));
+  }
+
+  /**
+   * Creates a user with a password and the given role assignments, logs them in as the CLI does and
+   * returns their API key.
+   */
+  async createUser(
+    username: string,
+    roles: { role: string; project?: string; namespaces?: string[] }[] = [],
+  ): Promise<{ username: string; password: string; apiKey: string }> {
+    const password = randomBytes(12).toString('base64url');
+    const created = await this.api('POST', '/v1/users', { username, password });
+    if (created.status !== 201)
+      throw new Error(`creating ${username}: ${created.status} ${JSON.stringify(created.body)}`);
+    for (const r of roles) {
+      const res = await this.api('POST', '/v1/role-assignments', { user: username, ...r });
+      if (res.status !== 201)
+        throw new Error(`assigning ${r.role} to ${username}: ${res.status} ${JSON.stringify(res.body)}`);
+    }
+    return {
+      username,
+      password,
+      apiKey: await loginApiKey({ url: this.url, ca: this.ca }, username, password),
+    };
   }
 
   async restartController(): Promise<void> {
     await this.controller.stop();
-    this.controller = Ztka.spawnController(this.controllerArgs, this.adminToken);
+    this.controller = Ztka.spawnController(this.controllerArgs, this.adminPassword, this.controllerEnv);
     for (let i = 0; !(await healthy(this.url, this.ca)); i++) {
       if (i > 200) throw new Error(`the controller did not restart:\n${this.controller.output}`);
       await sleep(100);

@@ -21,6 +21,11 @@ export const ConfigSchema = Type.Object(
     logLevel: Type.Union(['trace', 'debug', 'info', 'warn', 'error', 'fatal'].map((l) => Type.Literal(l))),
     bootstrapTokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 30 * 24 * 3600 }),
     agentPingIntervalMs: Type.Integer({ minimum: 100, maximum: 300_000 }),
+    kubeTokenTtlSeconds: Type.Integer({
+      minimum: 1,
+      maximum: 900,
+      description: 'lifetime of kube tokens from /v1/tokens (the exec-credential plugin), at most 15 min',
+    }),
     agentImage: Type.String({
       minLength: 1,
       maxLength: 512,
@@ -38,6 +43,7 @@ const DEFAULTS = {
   logLevel: 'info',
   bootstrapTokenTtlSeconds: 24 * 3600,
   agentPingIntervalMs: 15_000,
+  kubeTokenTtlSeconds: 900,
   agentImage: `ztka/agent:${PRODUCT_VERSION}`,
 } as const;
 
@@ -52,10 +58,15 @@ const SETTINGS = [
   ['log-level', 'ZTKA_LOG_LEVEL', 'logLevel'],
   ['bootstrap-token-ttl-seconds', 'ZTKA_BOOTSTRAP_TOKEN_TTL_SECONDS', 'bootstrapTokenTtlSeconds'],
   ['agent-ping-interval-ms', 'ZTKA_AGENT_PING_INTERVAL_MS', 'agentPingIntervalMs'],
+  ['kube-token-ttl-seconds', 'ZTKA_KUBE_TOKEN_TTL_SECONDS', 'kubeTokenTtlSeconds'],
   ['agent-image', 'ZTKA_AGENT_IMAGE', 'agentImage'],
 ] as const;
 
-const INTEGER_KEYS = new Set<string>(['bootstrapTokenTtlSeconds', 'agentPingIntervalMs']);
+const INTEGER_KEYS = new Set<string>([
+  'bootstrapTokenTtlSeconds',
+  'agentPingIntervalMs',
+  'kubeTokenTtlSeconds',
+]);
 
 export class ConfigError extends Error {}
 

@@ -13,17 +13,23 @@ const usage = `Usage: ztka-controller [options]
   --tls-key-file FILE     its key                                               ZTKA_TLS_KEY_FILE
   --tls-ca-file FILE      CA that agents should trust for it                    ZTKA_TLS_CA_FILE
   --log-level LEVEL       trace, debug, info, warn, error                       ZTKA_LOG_LEVEL
+  --kube-token-ttl-seconds N  lifetime of exec-credential tokens (<= 900)      ZTKA_KUBE_TOKEN_TTL_SECONDS
   --config FILE           YAML or JSON file with the same settings (camelCase)  ZTKA_CONFIG
-  --version, --help`;
+  --version, --help
+
+On first start the org "default" and user "admin" are created; the admin's password is taken from
+ZTKA_ADMIN_PASSWORD or generated and printed once.`;
 
 async function main(argv: string[]): Promise<void> {
   if (argv.includes('--version')) return void console.log(`ztka-controller ${PRODUCT_VERSION}`);
   if (argv.includes('--help') || argv.includes('-h')) return void console.log(usage);
   const config = loadConfig(argv);
   const server = await startController(config);
-  if (server.adminTokenCreated) {
+  if (server.adminPasswordCreated) {
     // Shown once: only its hash is stored.
-    console.error(`\nBootstrap admin token (shown only now): ${server.adminTokenCreated}\n`);
+    console.error(
+      `\nFirst admin created. Username: admin  Password (shown only now): ${server.adminPasswordCreated}\n`,
+    );
   }
   const stop = () => void server.close().then(() => process.exit(0));
   process.on('SIGINT', stop);

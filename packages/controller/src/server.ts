@@ -4,12 +4,29 @@ import fs from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { AGENT_CONNECT_PATH, CLUSTER_PROXY_PREFIX, ZtkaError } from '@ztka/protocol';
-import { registerRoutes } from './api/routes.js';
-import { loadBootstrapAdmin } from './auth/bootstrap-admin.js';
+import { AGENT_CONNECT_PATH, CLUSTER_PROXY_PREFIX } from '@ztka/protocol';
+import { Access } from './access/authorize.js';
+import { registerAuthRoutes } from './api/auth-routes.js';
+import { registerClusterRoutes } from './api/cluster-routes.js';
+import type { ApiDeps } from './api/context.js';
+import { registerCredentialRoutes } from './api/credential-routes.js';
+import { installErrorHandler } from './api/error-handler.js';
+import { registerOpenApi, registerOpenApiRoute } from './api/openapi.js';
+import { registerOrgRoutes } from './api/org-routes.js';
+import { SystemEvents } from './audit/system-events.js';
+import { Authenticator, bearerToken } from './auth/authenticate.js';
+import { bootstrapOrg } from './auth/bootstrap.js';
+import { CredentialStore } from './auth/credentials.js';
+import { LoginThrottle } from './auth/login-throttle.js';
 import { ClusterRegistry } from './clusters/registry.js';
+import { ChangeFeed } from './org/changes.js';
+import { GroupDirectory } from './org/groups.js';
+import { ProjectStore } from './org/projects.js';
+import { RoleAssignments } from './org/role-assignments.js';
+import { SettingsStore } from './org/settings.js';
+import { UserDirectory } from './org/users.js';
 import type { Config } from './config.js';
 import { createKubeProxy } from './kube-proxy/forward.js';
 import { createMetrics } from './observability/metrics.js';
@@ -21,12 +38,14 @@ import { TunnelRegistry } from './tunnel/session.js';
 
 /** Longest request head the controller reads; longer ones get 431 before any work is done. */
 const MAX_HEADER_BYTES = 64 * 1024;
+/** Expired and revoked credentials are kept this long (for the credentials list), then deleted. */
+const CREDENTIAL_RETENTION_MS = 7 * 24 * 3600_000;
 
 export interface ControllerServer {
   url: string;
   caCertPem: string;
-  /** Set only on the start that generated the bootstrap admin token. */
-  adminTokenCreated: string | undefined;
+  /** Set only on the start that created the first admin with a generated password. */
+  adminPasswordCreated: string | undefined;
   registry: ClusterRegistry;
   tunnels: TunnelRegistry;
   log: Logger;
@@ -35,7 +54,7 @@ export interface ControllerServer {
 
 export async function startController(
   config: Config,
-  opts: { log?: Logger; adminToken?: string } = {},
+  opts: { log?: Logger; adminPassword?: string } = {},
 ): Promise<ControllerServer> {
   const log = opts.log ?? pino({ name: 'ztka-controller', level: config.logLevel });
   await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
@@ -58,7 +77,16 @@ export async function startController(
   });
   // No tunnel survives a restart: whatever the store says, every cluster is disconnected until it dials in.
   await registry.resetConnections();
-  const admin = await loadBootstrapAdmin(config.dataDir, opts.adminToken ?? process.env['ZTKA_ADMIN_TOKEN']);
+  const changes = new ChangeFeed();
+  const users = new UserDirectory(db, changes);
+  const roles = new RoleAssignments(db, changes);
+  const settings = new SettingsStore(db, changes);
+  const credentials = new CredentialStore(db, changes);
+  const authenticator = new Authenticator(credentials, changes);
+  const access = new Access(db, roles, settings, changes);
+  const boot = await bootstrapOrg(db, users, roles, {
+    adminPassword: opts.adminPassword ?? process.env['ZTKA_ADMIN_PASSWORD'],
+  });
   const metrics = createMetrics();
   const tunnels = new TunnelRegistry();
 
@@ -71,8 +99,12 @@ export async function startController(
   const kubeProxy = createKubeProxy(
     {
       tunnels,
-      authenticate: admin.authenticate,
-      clusterExists: async (name) => (await registry.getCluster(name)) !== undefined,
+      // Only kube credentials reach clusters: API keys and session cookies never do.
+      authenticate: async (req) => {
+        const token = bearerToken(req.headers);
+        return token === undefined ? undefined : authenticator.verify(token, ['kubeconfig', 'kube_token']);
+      },
+      authorize: (principal, cluster) => access.kubeIdentity(principal, cluster),
     },
     (target, outcome) => {
       metrics.proxyRequests.inc({
@@ -94,6 +126,11 @@ export async function startController(
   const app = Fastify({
     loggerInstance: fastifyLog,
     bodyLimit: 1 << 20,
+    // Unknown fields are refused rather than silently dropped, and a number is not a string: a request
+    // that does not say exactly what it means is a 400 naming the field.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // The client's own address is what login throttling and the audit record; no proxy headers trusted.
+    trustProxy: false,
     serverFactory: (handler) => {
       server = https.createServer(
         { cert: tls.certPem, key: tls.keyPem, maxHeaderSize: MAX_HEADER_BYTES },
@@ -107,30 +144,8 @@ export async function startController(
     },
   });
 
-  app.setErrorHandler((err: unknown, req, reply) => {
-    if (err instanceof ZtkaError)
-      return reply.code(err.status).send({ code: err.code, message: err.message });
-    const validation = err as { validation?: unknown; message?: string; statusCode?: number };
-    if (validation.validation)
-      return reply.code(400).send({ code: 'bad_request', message: validation.message });
-    if (validation.statusCode && validation.statusCode < 500) {
-      // Fastify's own refusals (body too large, bad content type, malformed JSON) in our error shape.
-      const code = validation.statusCode === 413 ? 'payload_too_large' : 'bad_request';
-      return reply.code(validation.statusCode).send({ code, message: validation.message });
-    }
-    req.log.error({ err }, 'request failed');
-    return reply.code(500).send({ code: 'internal', message: 'internal error' });
-  });
-  app.setNotFoundHandler((req, reply) =>
-    reply
-      .code(404)
-      .send({ code: 'not_found', message: `no route for ${req.method} ${req.url.split('?')[0]}` }),
-  );
+  installErrorHandler(app);
 
-  const requireAdmin = async (req: FastifyRequest, _reply: FastifyReply) => {
-    if (!(await admin.authenticate(req.raw)))
-      throw new ZtkaError('unauthorized', 'a valid ztka credential is required');
-  };
   app.get('/healthz', async () => 'ok');
   app.get('/readyz', async (_req, reply) => {
     try {
@@ -144,14 +159,37 @@ export async function startController(
     metrics.connectedAgents.set(tunnels.size);
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  registerRoutes(app, {
-    registry,
-    requireAdmin,
+  const deps: ApiDeps = {
     publicUrl: config.publicUrl,
     caCertPem: tls.caCertPem,
     agentImage: config.agentImage,
-  });
+    kubeTokenTtlMs: config.kubeTokenTtlSeconds * 1000,
+    registry,
+    tunnels,
+    changes,
+    users,
+    groups: new GroupDirectory(db, changes),
+    projects: new ProjectStore(db),
+    roles,
+    settings,
+    credentials,
+    authenticator,
+    access,
+    throttle: new LoginThrottle(),
+    events: new SystemEvents(db),
+  };
+  await registerOpenApi(app, config.publicUrl);
+  registerAuthRoutes(app, deps);
+  registerOrgRoutes(app, deps);
+  registerClusterRoutes(app, deps);
+  registerCredentialRoutes(app, deps);
+  registerOpenApiRoute(app);
   await app.ready();
+  const pruneTimer = setInterval(() => {
+    credentials
+      .prune(CREDENTIAL_RETENTION_MS)
+      .catch((err: unknown) => log.warn({ err }, 'credential prune failed'));
+  }, 3600_000).unref();
 
   server.on('upgrade', (req, socket, head) => {
     const url = req.url ?? '';
@@ -173,11 +211,12 @@ export async function startController(
   return {
     url,
     caCertPem: tls.caCertPem,
-    adminTokenCreated: admin.created,
+    adminPasswordCreated: boot.generatedPassword,
     registry,
     tunnels,
     log,
     close: async () => {
+      clearInterval(pruneTimer);
       tunnels.closeAll('controller shutting down');
       server.closeAllConnections();
       await app.close();

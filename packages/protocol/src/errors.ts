@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   not_found: { status: 404, reason: 'NotFound' },
   conflict: { status: 409, reason: 'Conflict' },
   payload_too_large: { status: 413, reason: 'RequestEntityTooLarge' },
+  too_many_requests: { status: 429, reason: 'TooManyRequests' },
   headers_too_large: { status: 431, reason: 'BadRequest' },
   internal: { status: 500, reason: 'InternalError' },
   cluster_unavailable: { status: 503, reason: 'ServiceUnavailable' },
@@ -21,15 +22,28 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 export class ZtkaError extends Error {
   readonly status: number;
+  /** The request field at fault (a JSON pointer such as `/name`), for `bad_request` and `conflict`. */
+  readonly field: string | undefined;
+  /** Seconds the caller should wait, for `too_many_requests`. */
+  readonly retryAfterSeconds: number | undefined;
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; field?: string; retryAfterSeconds?: number },
   ) {
     super(message, options);
     this.name = 'ZtkaError';
     this.status = ERROR_CODES[code].status;
+    this.field = options?.field;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
+}
+
+/** The REST API's error body: one shape for every failure. */
+export function apiErrorBody(err: ZtkaError): { code: ErrorCode; message: string; field?: string } {
+  return err.field === undefined
+    ? { code: err.code, message: err.message }
+    : { code: err.code, message: err.message, field: err.field };
 }
 
 /** The `metav1.Status` kubectl prints as `Error from server (<Reason>): <message>`. */

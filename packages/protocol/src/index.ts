@@ -1,7 +1,15 @@
 export { CLUSTER_PROXY_PREFIX, SYSTEM_NAMESPACE } from './constants.js';
 export { PRODUCT_VERSION } from './version.js';
 export * from './tunnel.js';
-export { ERROR_CODES, ZtkaError, kubeStatus, type ErrorCode, type KubeStatus } from './errors.js';
+export {
+  ERROR_CODES,
+  ZtkaError,
+  apiErrorBody,
+  kubeStatus,
+  type ErrorCode,
+  type KubeStatus,
+} from './errors.js';
+export * from './roles.js';
 export {
   KubeRequestError,
   MAX_KUBE_PATH_LENGTH,

@@ -25,8 +25,16 @@ export const CLUSTER_IDENTITY_HEADER = 'x-ztka-cluster-identity';
 /** The person a proxied request acts for, as the agent needs it to pick the upstream credential. */
 export interface TunnelIdentity {
   user: string;
+  /** The effective role for this cluster (one of ROLES). */
   role: string;
+  /** For namespace roles: the namespaces the role applies in. */
   namespaces?: string[];
+  /**
+   * For NAMESPACE_ADMIN: further namespaces where the person also holds NAMESPACE_READ_ONLY, so both
+   * assignments take effect rather than only the higher one.
+   */
+  readOnlyNamespaces?: string[];
+  channel?: string;
   sessionId?: string;
 }
 

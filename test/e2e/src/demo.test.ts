@@ -41,6 +41,21 @@ test('the demo serves kubectl through the controller and stops cleanly', async (
     >;
     assert.deepEqual(Object.keys(creds).sort(), ['password', 'url', 'username']);
     assert.match(output, /kubectl --kubeconfig .*admin\.kubeconfig get ns/);
+
+    // The two other people of project desktop, each with the access of their role.
+    const as = (name: string, args: string[]) =>
+      kubectl(args, { kubeconfig: path.join(demoDir, `${name}.kubeconfig`) });
+    for (const name of ['viewer', 'team-a-admin']) {
+      const file = JSON.parse(
+        await fs.readFile(path.join(demoDir, `${name}.credentials.json`), 'utf8'),
+      ) as Record<string, string>;
+      assert.deepEqual(Object.keys(file).sort(), ['password', 'url', 'username']);
+      assert.equal((await fs.stat(path.join(demoDir, `${name}.kubeconfig`))).mode & 0o777, 0o600);
+    }
+    assert.match((await as('viewer', ['get', 'ns', '-o', 'name'])).stdout, /namespace\/team-a/);
+    await assert.rejects(as('viewer', ['create', 'configmap', 'x', '-n', 'team-a']), /Forbidden/);
+    await as('team-a-admin', ['create', 'configmap', 'from-demo', '-n', 'team-a']);
+    await assert.rejects(as('team-a-admin', ['get', 'pods', '-n', 'kube-system']), /Forbidden/);
   } finally {
     demo.kill('SIGINT');
     assert.equal(await exited, 0, output);

@@ -31,6 +31,7 @@ describe('cluster registration with the bootstrap manifest', () => {
   before(async () => {
     env = await testEnv();
     z = await Ztka.start();
+    assert.equal((await z.api('POST', '/v1/projects', { name: 'desktop' })).status, 201);
     const created = await z.api('POST', '/v1/clusters', { name: CLUSTER, project: 'desktop' });
     assert.equal(created.status, 201);
   });
@@ -157,11 +158,12 @@ describe('cluster registration with the bootstrap manifest', () => {
     // The agent now acts as its own least-privilege service account, which may not exec: the apiserver
     // answers the WebSocket upgrade with 403, and that must arrive as such (kubectl >= 1.30 relies on a
     // non-101 answer to fall back to SPDY or to print the error).
+    const token = await z.kubeToken(CLUSTER);
     const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const ws = new WebSocket(
         `${z.url.replace('https', 'wss')}/k8s/clusters/${CLUSTER}/api/v1/namespaces/default/pods/nobody/exec?command=ls&stdout=true`,
         ['v5.channel.k8s.io'],
-        { ca: z.ca, headers: { authorization: `Bearer ${z.adminToken}` } },
+        { ca: z.ca, headers: { authorization: `Bearer ${token}` } },
       );
       ws.on('unexpected-response', (_req, res) => {
         let text = '';

@@ -64,12 +64,19 @@ describe('the tunnel and the proxy', () => {
   });
 
   test('an unknown cluster is a 404 Status, a missing or wrong credential a 401', async () => {
-    const unknown = await z.api<Status>('GET', '/k8s/clusters/nowhere/api/v1/namespaces');
+    const kubeToken = await z.kubeToken();
+    const unknown = await z.api<Status>(
+      'GET',
+      '/k8s/clusters/nowhere/api/v1/namespaces',
+      undefined,
+      kubeToken,
+    );
     assert.equal(unknown.status, 404);
     assert.equal(unknown.body.kind, 'Status');
     assert.match(unknown.body.message, /unknown cluster "nowhere"/);
 
-    for (const token of [null, 'ztka_admin_wrong', 'x'.repeat(600)]) {
+    // An API key (z.adminKey) is a credential for the REST API only: it never reaches a cluster.
+    for (const token of [null, 'ztka_admin_wrong', 'x'.repeat(600), z.adminKey]) {
       const res = await z.api<Status>('GET', `/k8s/clusters/${CLUSTER}/api/v1/namespaces`, undefined, token);
       assert.equal(res.status, 401, `token ${String(token).slice(0, 20)}`);
       assert.equal(res.body.reason, 'Unauthorized');

@@ -398,6 +398,12 @@ export class ClusterRegistry {
     await this.#updateCluster(clusterName, { connected: 0, last_seen_at: this.#clock() });
   }
 
+  /** Deletes a cluster with its tokens and agent credentials (foreign keys cascade); false if unknown. */
+  async deleteCluster(clusterName: string): Promise<boolean> {
+    const result = await this.#db.deleteFrom('clusters').where('name', '=', clusterName).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
   /**
    * Marks every cluster disconnected. Call at controller start: tunnels do not survive a restart, so any
    * `connected` flag left over from the previous process is stale.
@@ -415,10 +421,16 @@ export class ClusterRegistry {
    * All clusters, ordered by name; or only those in projects named `project` (in any org, unless `org` is
    * given too).
    */
-  async listClusters(project?: string, org?: string): Promise<ClusterView[]> {
+  async listClusters(
+    project?: string,
+    org?: string,
+    projectIds?: ReadonlySet<string>,
+  ): Promise<ClusterView[]> {
+    if (projectIds !== undefined && projectIds.size === 0) return [];
     let query = this.#views();
     if (project !== undefined) query = query.where('projects.name', '=', project);
     if (org !== undefined) query = query.where('orgs.name', '=', org);
+    if (projectIds !== undefined) query = query.where('projects.id', 'in', [...projectIds]);
     const rows = await query.orderBy('clusters.name').execute();
     return rows.map(toView);
   }

@@ -12,20 +12,26 @@ import {
   type TunnelIdentity,
 } from '@ztka/protocol';
 import type { OutgoingHttpHeaders } from 'node:http';
+import { guardKubeRequest } from '../access/kube-guard.js';
+import type { Principal } from '../auth/credentials.js';
 import type { AgentSession, TunnelRegistry } from '../tunnel/session.js';
 
 export interface KubeProxyDeps {
   tunnels: TunnelRegistry;
-  /** Who is asking, or undefined when the request carries no valid credential. */
-  authenticate(req: IncomingMessage): Promise<TunnelIdentity | undefined>;
-  /** Whether a cluster of this name is registered (connected or not). */
-  clusterExists(name: string): Promise<boolean>;
+  /** Who is asking, or undefined when the request carries no valid kube credential. */
+  authenticate(req: IncomingMessage): Promise<Principal | undefined>;
+  /**
+   * Whether the principal may reach this cluster now, and as which role: throws a ZtkaError (403 for a
+   * cluster outside their projects, whether it exists or not).
+   */
+  authorize(principal: Principal, cluster: string): Promise<TunnelIdentity>;
 }
 
 /** A kube request resolved to the tunnel it will travel and everything audit needs to know about it. */
 export interface ProxyTarget {
   auditId: string;
   cluster: string;
+  principal: Principal;
   identity: TunnelIdentity;
   kube: KubeRequest;
   method: string;
@@ -49,10 +55,11 @@ export async function resolveTarget(req: IncomingMessage, deps: KubeProxyDeps): 
   const cluster = slash === -1 ? rest : rest.slice(0, slash);
   const path = slash === -1 ? '/' : rest.slice(slash);
 
-  const identity = await deps.authenticate(req);
-  if (!identity) throw new ZtkaError('unauthorized', 'Unauthorized: a valid ztka credential is required');
+  const principal = await deps.authenticate(req);
+  if (!principal) throw new ZtkaError('unauthorized', 'Unauthorized: a valid ztka credential is required');
   if (!CLUSTER_NAME.test(cluster))
     throw new ZtkaError('not_found', `unknown cluster "${cluster.slice(0, 64)}"`);
+  const identity = await deps.authorize(principal, cluster);
 
   let kube: KubeRequest;
   try {
@@ -63,16 +70,15 @@ export async function resolveTarget(req: IncomingMessage, deps: KubeProxyDeps): 
     });
   }
 
+  guardKubeRequest(identity, kube);
+
+  // authorize() has established that the cluster exists and that the caller may know it.
   const session = deps.tunnels.get(cluster);
-  if (!session) {
-    if (await deps.clusterExists(cluster)) {
-      throw new ZtkaError(
-        'cluster_unavailable',
-        `cluster ${cluster} is not connected: its agent has no tunnel open`,
-      );
-    }
-    throw new ZtkaError('not_found', `unknown cluster "${cluster}"`);
-  }
+  if (!session)
+    throw new ZtkaError(
+      'cluster_unavailable',
+      `cluster ${cluster} is not connected: its agent has no tunnel open`,
+    );
 
   const auditId = randomUUID();
   const headers: OutgoingHttpHeaders = forwardableHeaders(req.headers, { dropCredentials: true });
@@ -81,6 +87,7 @@ export async function resolveTarget(req: IncomingMessage, deps: KubeProxyDeps): 
   return {
     auditId,
     cluster,
+    principal,
     identity,
     kube,
     method: req.method ?? 'GET',

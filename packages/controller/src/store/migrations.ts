@@ -74,9 +74,116 @@ const migration001: Migration = {
   },
 };
 
+// Identity: users, groups, role assignments, every credential a person holds, org settings, system events.
+const migration002: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('users')
+      .addColumn('id', 'text', (c) => c.primaryKey().notNull())
+      .addColumn('org_id', 'text', (c) => c.notNull().references('orgs.id').onDelete('cascade'))
+      .addColumn('username', 'text', (c) => c.notNull().unique())
+      .addColumn('password_hash', 'text')
+      .addColumn('disabled_at', 'bigint')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('groups')
+      .addColumn('id', 'text', (c) => c.primaryKey().notNull())
+      .addColumn('org_id', 'text', (c) => c.notNull().references('orgs.id').onDelete('cascade'))
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addUniqueConstraint('groups_org_id_name_unique', ['org_id', 'name'])
+      .execute();
+
+    await db.schema
+      .createTable('group_members')
+      .addColumn('group_id', 'text', (c) => c.notNull().references('groups.id').onDelete('cascade'))
+      .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addPrimaryKeyConstraint('group_members_pk', ['group_id', 'user_id'])
+      .execute();
+    await db.schema.createIndex('group_members_user_id_idx').on('group_members').column('user_id').execute();
+
+    await db.schema
+      .createTable('role_assignments')
+      .addColumn('id', 'text', (c) => c.primaryKey().notNull())
+      .addColumn('org_id', 'text', (c) => c.notNull().references('orgs.id').onDelete('cascade'))
+      .addColumn('user_id', 'text', (c) => c.references('users.id').onDelete('cascade'))
+      .addColumn('group_id', 'text', (c) => c.references('groups.id').onDelete('cascade'))
+      .addColumn('role', 'text', (c) => c.notNull())
+      .addColumn('project_id', 'text', (c) => c.references('projects.id').onDelete('cascade'))
+      .addColumn('namespaces', 'text', (c) => c.notNull().defaultTo(''))
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex('role_assignments_user_id_idx')
+      .on('role_assignments')
+      .column('user_id')
+      .execute();
+    await db.schema
+      .createIndex('role_assignments_group_id_idx')
+      .on('role_assignments')
+      .column('group_id')
+      .execute();
+
+    await db.schema
+      .createTable('credentials')
+      .addColumn('id', 'text', (c) => c.primaryKey().notNull())
+      .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('secret_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('channel', 'text')
+      .addColumn('cluster_id', 'text', (c) => c.references('clusters.id').onDelete('cascade'))
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint')
+      .addColumn('last_used_at', 'bigint')
+      .addColumn('revoked_at', 'bigint')
+      .execute();
+    await db.schema.createIndex('credentials_user_id_idx').on('credentials').column('user_id').execute();
+
+    await db.schema
+      .createTable('org_settings')
+      .addColumn('org_id', 'text', (c) => c.primaryKey().notNull().references('orgs.id').onDelete('cascade'))
+      .addColumn('kubeconfig_validity_s', 'bigint', (c) => c.notNull())
+      .addColumn('sa_lifetime_s', 'bigint', (c) => c.notNull())
+      .addColumn('web_kubectl', 'integer', (c) => c.notNull())
+      .addColumn('cli_kubectl', 'integer', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('system_events')
+      .addColumn('id', 'text', (c) => c.primaryKey().notNull())
+      .addColumn('org_id', 'text')
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('actor', 'text')
+      .addColumn('source_ip', 'text')
+      .addColumn('detail', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('system_events_at_idx').on('system_events').column('at').execute();
+  },
+
+  async down(db: Kysely<unknown>): Promise<void> {
+    for (const table of [
+      'system_events',
+      'org_settings',
+      'credentials',
+      'role_assignments',
+      'group_members',
+      'groups',
+      'users',
+    ]) {
+      await db.schema.dropTable(table).execute();
+    }
+  },
+};
+
 /** All migrations, keyed by name; Kysely applies them in name order. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '001_initial': migration001,
+  '002_identity': migration002,
 });
 
 class InMemoryMigrationProvider implements MigrationProvider {

@@ -64,10 +64,95 @@ export interface AgentCredentialsTable {
   revoked_at: EpochMs | null;
 }
 
+export interface UsersTable {
+  id: string;
+  org_id: string;
+  /** Lowercased; unique across the controller so a login needs no org. */
+  username: string;
+  /** scrypt hash (auth/passwords.ts); null until a password is set. */
+  password_hash: string | null;
+  disabled_at: EpochMs | null;
+  created_at: EpochMs;
+}
+
+export interface GroupsTable {
+  id: string;
+  org_id: string;
+  name: string;
+  created_at: EpochMs;
+}
+
+export interface GroupMembersTable {
+  group_id: string;
+  user_id: string;
+}
+
+export interface RoleAssignmentsTable {
+  id: string;
+  org_id: string;
+  /** Exactly one of user_id and group_id is set. */
+  user_id: string | null;
+  group_id: string | null;
+  role: string;
+  /** Set for project and namespace roles, null for org-wide ones. */
+  project_id: string | null;
+  /** Comma-separated sorted namespaces for namespace roles, '' otherwise. */
+  namespaces: string;
+  created_at: EpochMs;
+}
+
+/** Every credential a person holds: console sessions, API keys, kubeconfig credentials and kube tokens. */
+export interface CredentialsTable {
+  /** The lookup id embedded in the token (`<prefix>_<id>.<secret>`). */
+  id: string;
+  user_id: string;
+  kind: 'session' | 'api_key' | 'kubeconfig' | 'kube_token';
+  name: string;
+  /** SHA-256 hex of the token's secret part. */
+  secret_hash: string;
+  /** Which way kubectl traffic made with it arrives: 'cli' or 'web-shell'; null for sessions and API keys. */
+  channel: string | null;
+  /** Kube tokens are bound to one cluster. */
+  cluster_id: string | null;
+  created_at: EpochMs;
+  expires_at: EpochMs | null;
+  last_used_at: EpochMs | null;
+  revoked_at: EpochMs | null;
+}
+
+export interface OrgSettingsTable {
+  org_id: string;
+  kubeconfig_validity_s: number;
+  sa_lifetime_s: number;
+  web_kubectl: IntBool;
+  cli_kubectl: IntBool;
+  updated_at: EpochMs;
+}
+
+export interface SystemEventsTable {
+  id: string;
+  org_id: string | null;
+  at: EpochMs;
+  /** e.g. `login`, `login_failed`, `user_disabled`, `kubeconfig_downloaded`. */
+  kind: string;
+  /** The username acting (or attempting to), if any. */
+  actor: string | null;
+  source_ip: string | null;
+  /** JSON object with the event's details; never a secret. */
+  detail: string;
+}
+
 export interface Database {
   orgs: OrgsTable;
   projects: ProjectsTable;
   clusters: ClustersTable;
   bootstrap_tokens: BootstrapTokensTable;
   agent_credentials: AgentCredentialsTable;
+  users: UsersTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  role_assignments: RoleAssignmentsTable;
+  credentials: CredentialsTable;
+  org_settings: OrgSettingsTable;
+  system_events: SystemEventsTable;
 }

@@ -1,0 +1,114 @@
+// What a principal may do, decided from their current assignments. The proxy asks on every request, so
+// assignments and cluster scopes are cached per org-change generation (and for at most a second, for
+// changes made by another replica).
+import type { Kysely } from 'kysely';
+import { ZtkaError, type TunnelIdentity } from '@ztka/protocol';
+import type { Principal } from '../auth/credentials.js';
+import type { ChangeFeed } from '../org/changes.js';
+import type { RoleAssignments } from '../org/role-assignments.js';
+import type { SettingsStore } from '../org/settings.js';
+import type { Database } from '../store/schema.js';
+import { apiPowers, effectiveAccess, type ApiPowers, type Assignment } from './effective.js';
+
+const CACHE_TTL_MS = 1000;
+const CACHE_MAX = 10_000;
+
+export interface ClusterScope {
+  clusterId: string;
+  projectId: string;
+  orgId: string;
+}
+
+class GenerationCache<V> {
+  readonly #entries = new Map<string, { generation: number; at: number; value: V }>();
+  constructor(
+    private readonly changes: ChangeFeed,
+    private readonly clock: () => number,
+  ) {}
+  async get(key: string, load: () => Promise<V>): Promise<V> {
+    const now = this.clock();
+    const hit = this.#entries.get(key);
+    if (hit && hit.generation === this.changes.generation && now - hit.at < CACHE_TTL_MS) return hit.value;
+    const generation = this.changes.generation;
+    const value = await load();
+    if (this.#entries.size >= CACHE_MAX) this.#entries.clear();
+    this.#entries.set(key, { generation, at: now, value });
+    return value;
+  }
+}
+
+/**
+ * The same refusal for a cluster that does not exist and one the caller may not reach, on the proxy and
+ * the API alike: someone without access learns nothing about which clusters exist.
+ */
+export const noClusterAccess = (cluster: string): ZtkaError =>
+  new ZtkaError('forbidden', `Forbidden: you have no access to cluster ${JSON.stringify(cluster)}`);
+
+export class Access {
+  readonly #assignments: GenerationCache<Assignment[]>;
+  readonly #scopes: GenerationCache<ClusterScope | undefined>;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly roles: RoleAssignments,
+    private readonly settings: SettingsStore,
+    changes: ChangeFeed,
+    clock: () => number = Date.now,
+  ) {
+    this.#assignments = new GenerationCache(changes, clock);
+    this.#scopes = new GenerationCache(changes, clock);
+  }
+
+  assignments(userId: string): Promise<Assignment[]> {
+    return this.#assignments.get(userId, () => this.roles.forUser(userId));
+  }
+
+  async powers(principal: Principal): Promise<ApiPowers> {
+    return apiPowers(await this.assignments(principal.userId));
+  }
+
+  clusterScope(cluster: string): Promise<ClusterScope | undefined> {
+    return this.#scopes.get(cluster, async () => {
+      const row = await this.db
+        .selectFrom('clusters')
+        .innerJoin('projects', 'projects.id', 'clusters.project_id')
+        .select(['clusters.id as clusterId', 'projects.id as projectId', 'projects.org_id as orgId'])
+        .where('clusters.name', '=', cluster)
+        .executeTakeFirst();
+      return row;
+    });
+  }
+
+  /**
+   * Whether `principal` may send kube requests to `cluster` now, and as what. Only kube credentials
+   * (kubeconfig credentials, kube tokens) reach clusters; the channel must be open in the org's settings; a
+   * token bound to another cluster is refused. Throws ZtkaError 403 (404 only to an org admin, for a cluster
+   * that does not exist).
+   */
+  async kubeIdentity(principal: Principal, cluster: string): Promise<TunnelIdentity> {
+    const scope = await this.clusterScope(cluster);
+    const assignments = await this.assignments(principal.userId);
+    const access =
+      scope && scope.orgId === principal.orgId ? effectiveAccess(assignments, scope.projectId) : undefined;
+    if (!scope || !access) {
+      if (!scope && apiPowers(assignments).orgReader)
+        throw new ZtkaError('not_found', `unknown cluster "${cluster}"`);
+      throw noClusterAccess(cluster);
+    }
+    if (principal.clusterId !== null && principal.clusterId !== scope.clusterId)
+      throw new ZtkaError(
+        'forbidden',
+        `Forbidden: this token was issued for another cluster, not ${cluster}`,
+      );
+    const channel = principal.channel ?? 'cli';
+    const settings = await this.settings.get(principal.orgId);
+    if (channel === 'cli' && !settings.cliKubectl)
+      throw new ZtkaError(
+        'forbidden',
+        'Forbidden: kubectl from the command line is switched off for this org',
+      );
+    if (channel === 'web-shell' && !settings.webKubectl)
+      throw new ZtkaError('forbidden', 'Forbidden: the browser kubectl shell is switched off for this org');
+    return { user: principal.username, channel, ...access };
+  }
+}

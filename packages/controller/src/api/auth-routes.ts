@@ -1,0 +1,128 @@
+// Login, logout and whoami. A console login gets a session cookie plus the CSRF token that must accompany
+// its writes; a CLI login gets an API key. Failures say nothing about which part was wrong, cost the same
+// time whether the user exists or not, are throttled per account and address, and are recorded.
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import { ZtkaError } from '@ztka/protocol';
+import { SESSION_COOKIE, bearerToken, csrfTokenFor, sessionCookie } from '../auth/authenticate.js';
+import { dummyHash, hashPassword, needsRehash, verifyPassword } from '../auth/passwords.js';
+import { caller, type ApiDeps } from './context.js';
+import { Body, Password, Username, errors } from './schemas.js';
+
+export const SESSION_TTL_MS = 12 * 3600_000;
+export const CLI_KEY_TTL_MS = 30 * 24 * 3600_000;
+
+const LoginBody = Body({
+  username: Username,
+  password: Password,
+  client: Type.Optional(Type.Union([Type.Literal('console'), Type.Literal('cli')])),
+  keyName: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+});
+
+const invalidLogin = () => new ZtkaError('unauthorized', 'invalid username or password');
+
+export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.post<{ Body: Static<typeof LoginBody> }>(
+    '/v1/auth/login',
+    { schema: { tags: ['auth'], body: LoginBody, response: errors(400, 401, 429) } },
+    async (req, reply) => {
+      const username = req.body.username.toLowerCase();
+      const wait = deps.throttle.waitMs(username, req.ip);
+      if (wait > 0) {
+        const retryAfterSeconds = Math.ceil(wait / 1000);
+        reply.header('retry-after', String(retryAfterSeconds));
+        throw new ZtkaError(
+          'too_many_requests',
+          `too many failed logins: try again in ${retryAfterSeconds} s`,
+          {
+            retryAfterSeconds,
+          },
+        );
+      }
+      const user = await deps.users.find(username);
+      const ok = await verifyPassword(req.body.password, user?.passwordHash ?? (await dummyHash()));
+      if (!user || !ok || user.disabled) {
+        deps.throttle.failed(username, req.ip);
+        const reason = !user ? 'unknown user' : !ok ? 'wrong password' : 'user disabled';
+        await deps.events.record({
+          kind: 'login_failed',
+          orgId: user?.orgId ?? null,
+          actor: username,
+          sourceIp: req.ip,
+          detail: { reason },
+        });
+        throw invalidLogin();
+      }
+      deps.throttle.succeeded(username);
+      if (user.passwordHash && needsRehash(user.passwordHash))
+        await deps.users.setPassword(user, await hashPassword(req.body.password));
+
+      const client = req.body.client ?? 'console';
+      await deps.events.record({
+        kind: 'login',
+        orgId: user.orgId,
+        actor: user.username,
+        sourceIp: req.ip,
+        detail: { client },
+      });
+      if (client === 'cli') {
+        const key = await deps.credentials.issue(user.id, 'api_key', {
+          name: req.body.keyName ?? `cli login from ${req.ip}`,
+          ttlMs: CLI_KEY_TTL_MS,
+        });
+        return { user: user.username, apiKey: { id: key.id, key: key.token, expiresAt: key.expiresAt } };
+      }
+      const session = await deps.credentials.issue(user.id, 'session', {
+        name: String(req.headers['user-agent'] ?? 'console').slice(0, 200),
+        ttlMs: SESSION_TTL_MS,
+      });
+      reply.header(
+        'set-cookie',
+        `${SESSION_COOKIE}=${session.token}; Path=/; Max-Age=${SESSION_TTL_MS / 1000}; HttpOnly; Secure; SameSite=Strict`,
+      );
+      return { user: user.username, csrfToken: csrfTokenFor(session.token), expiresAt: session.expiresAt };
+    },
+  );
+
+  app.post(
+    '/v1/auth/logout',
+    { schema: { tags: ['auth'], response: errors(401, 403) } },
+    async (req, reply) => {
+      const c = await caller(deps, req);
+      await deps.credentials.revoke(c.principal.credentialId);
+      await deps.events.record({
+        kind: 'logout',
+        orgId: c.principal.orgId,
+        actor: c.principal.username,
+        sourceIp: req.ip,
+        detail: { credential: c.principal.kind },
+      });
+      if (bearerToken(req.headers) === undefined && sessionCookie(req.headers) !== undefined)
+        reply.header(
+          'set-cookie',
+          `${SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict`,
+        );
+      return reply.code(204).send();
+    },
+  );
+
+  app.get('/v1/auth/whoami', { schema: { tags: ['auth'], response: errors(401) } }, async (req) => {
+    const c = await caller(deps, req);
+    const user = await deps.users.get(c.principal.orgId, c.principal.username);
+    const { groups } = await deps.users.view(user);
+    const all = await deps.roles.list(c.principal.orgId, {});
+    return {
+      username: c.principal.username,
+      org: 'default',
+      groups,
+      roles: all.filter(
+        (a) => a.user === c.principal.username || (a.group !== undefined && groups.includes(a.group)),
+      ),
+      credential: {
+        id: c.principal.credentialId,
+        kind: c.principal.kind,
+        expiresAt: c.principal.expiresAt === null ? null : new Date(c.principal.expiresAt).toISOString(),
+      },
+    };
+  });
+}

@@ -1,0 +1,176 @@
+// Clusters and agent registration. A caller sees the clusters of the projects where they hold a role; one
+// outside them gets the same 403 whether it exists or not.
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import { AGENT_REGISTER_PATH, ZtkaError } from '@ztka/protocol';
+import { noClusterAccess } from '../access/authorize.js';
+import { canManageClusters, canSeeProject } from '../access/effective.js';
+import type { ClusterView } from '../clusters/registry.js';
+import { RegistryError } from '../clusters/registry.js';
+import { bootstrapManifest } from '../clusters/manifest.js';
+import { DEFAULT_ORG } from '../auth/bootstrap.js';
+import { caller, recordAction, type ApiDeps, type Caller } from './context.js';
+import { Body, Label, NameParams, PAGE_PARAMS, errors, page } from './schemas.js';
+import { pageOf } from '../org/page.js';
+
+const RegisterBody = Body({
+  token: Type.String({ minLength: 1, maxLength: 512 }),
+  identity: Type.String({ minLength: 1, maxLength: 128 }),
+});
+const CreateClusterBody = Body({ name: Label, project: Label });
+const ListQuery = Type.Object(
+  { project: Type.Optional(Label), ...PAGE_PARAMS },
+  { additionalProperties: false },
+);
+
+/** Registry errors as API errors; an invalid token says the same whatever made it invalid. */
+function apiError(err: unknown): unknown {
+  if (!(err instanceof RegistryError)) return err;
+  switch (err.code) {
+    case 'invalid_name':
+    case 'invalid_argument':
+      return new ZtkaError('bad_request', err.message, { cause: err });
+    case 'not_found':
+      return new ZtkaError('not_found', err.message, { cause: err });
+    case 'conflict':
+      return new ZtkaError('conflict', err.message, { cause: err, field: '/name' });
+    case 'identity_mismatch':
+      return new ZtkaError('forbidden', 'this token belongs to another cluster', { cause: err });
+    default:
+      return new ZtkaError('unauthorized', 'the bootstrap token is invalid, expired or already used', {
+        cause: err,
+      });
+  }
+}
+
+/** The cluster if the caller may see it (and, with `manage`, administer it); the same 403 otherwise. */
+async function visibleCluster(deps: ApiDeps, c: Caller, name: string, manage = false): Promise<ClusterView> {
+  const scope = await deps.access.clusterScope(name);
+  const allowed =
+    scope !== undefined &&
+    scope.orgId === c.principal.orgId &&
+    (manage ? canManageClusters(c.powers, scope.projectId) : canSeeProject(c.powers, scope.projectId));
+  const cluster = allowed ? await deps.registry.getCluster(name) : undefined;
+  if (cluster) return cluster;
+  if (!scope && c.powers.orgReader)
+    throw new ZtkaError('not_found', `unknown cluster ${JSON.stringify(name)}`);
+  throw noClusterAccess(name);
+}
+
+export function registerClusterRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const { registry } = deps;
+
+  app.post<{ Body: Static<typeof RegisterBody> }>(
+    AGENT_REGISTER_PATH,
+    { schema: { tags: ['agents'], body: RegisterBody, response: errors(400, 401, 403) } },
+    async (req) => {
+      try {
+        const { clusterName, agentCredential } = await registry.exchangeBootstrapToken(
+          req.body.token,
+          req.body.identity,
+        );
+        req.log.info({ cluster: clusterName }, 'agent registered');
+        await deps.events.record({
+          kind: 'agent_registered',
+          sourceIp: req.ip,
+          detail: { cluster: clusterName },
+        });
+        return { cluster: clusterName, credential: agentCredential };
+      } catch (err) {
+        throw apiError(err);
+      }
+    },
+  );
+
+  app.post<{ Body: Static<typeof CreateClusterBody> }>(
+    '/v1/clusters',
+    { schema: { tags: ['clusters'], body: CreateClusterBody, response: errors(400, 401, 403, 404, 409) } },
+    async (req, reply) => {
+      const c = await caller(deps, req);
+      const projectId = await deps.projects.find(c.principal.orgId, req.body.project);
+      if (!projectId || !canManageClusters(c.powers, projectId)) {
+        if (!projectId && c.powers.orgAdmin)
+          throw new ZtkaError('not_found', `project ${JSON.stringify(req.body.project)} not found`, {
+            field: '/project',
+          });
+        throw new ZtkaError(
+          'forbidden',
+          `you may not create clusters in project ${JSON.stringify(req.body.project)}`,
+        );
+      }
+      try {
+        const { cluster, bootstrapToken } = await registry.createCluster({ ...req.body, org: DEFAULT_ORG });
+        deps.changes.emit({ kind: 'clusters' });
+        await recordAction(deps, req, c, 'cluster_created', {
+          cluster: cluster.name,
+          project: cluster.project,
+        });
+        reply.code(201);
+        return {
+          cluster,
+          bootstrapToken,
+          manifestUrl: `${deps.publicUrl}/v1/clusters/${encodeURIComponent(req.body.name)}/bootstrap.yaml`,
+        };
+      } catch (err) {
+        throw apiError(err);
+      }
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof ListQuery> }>(
+    '/v1/clusters',
+    { schema: { tags: ['clusters'], querystring: ListQuery, response: errors(400, 401) } },
+    async (req) => {
+      const c = await caller(deps, req);
+      const visible = c.powers.visibleProjects ?? undefined;
+      const clusters = await registry.listClusters(req.query.project, DEFAULT_ORG, visible);
+      return pageOf(clusters, page(req.query), (x) => x.name);
+    },
+  );
+
+  app.get<{ Params: Static<typeof NameParams> }>(
+    '/v1/clusters/:name',
+    { schema: { tags: ['clusters'], params: NameParams, response: errors(401, 403, 404) } },
+    async (req) => visibleCluster(deps, await caller(deps, req), req.params.name),
+  );
+
+  app.delete<{ Params: Static<typeof NameParams> }>(
+    '/v1/clusters/:name',
+    { schema: { tags: ['clusters'], params: NameParams, response: errors(401, 403, 404) } },
+    async (req, reply) => {
+      const c = await caller(deps, req);
+      await visibleCluster(deps, c, req.params.name, true);
+      await registry.deleteCluster(req.params.name);
+      deps.tunnels.get(req.params.name)?.close('cluster deleted');
+      deps.changes.emit({ kind: 'clusters' });
+      await recordAction(deps, req, c, 'cluster_deleted', { cluster: req.params.name });
+      return reply.code(204).send();
+    },
+  );
+
+  // Each download mints a fresh single-use token (revoking the previous unused one), so the manifest can
+  // be fetched again if the first copy was lost, and a leaked old copy is worthless.
+  app.get<{ Params: Static<typeof NameParams> }>(
+    '/v1/clusters/:name/bootstrap.yaml',
+    { schema: { tags: ['clusters'], params: NameParams, response: errors(401, 403, 404) } },
+    async (req, reply) => {
+      const c = await caller(deps, req);
+      await visibleCluster(deps, c, req.params.name, true);
+      try {
+        const token = await registry.newBootstrapToken(req.params.name);
+        await recordAction(deps, req, c, 'bootstrap_manifest_issued', { cluster: req.params.name });
+        return reply.type('application/yaml').send(
+          bootstrapManifest({
+            cluster: req.params.name,
+            controllerUrl: deps.publicUrl,
+            caCertPem: deps.caCertPem,
+            bootstrapToken: token.token,
+            image: deps.agentImage,
+          }),
+        );
+      } catch (err) {
+        throw apiError(err);
+      }
+    },
+  );
+}

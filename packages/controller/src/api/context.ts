@@ -1,0 +1,86 @@
+// What every route needs: the stores, the authenticated caller and their powers. Routes get one object of
+// dependencies (no container); `caller()` authenticates once per request and remembers the result.
+import type { FastifyRequest } from 'fastify';
+import { ZtkaError } from '@ztka/protocol';
+import type { Access } from '../access/authorize.js';
+import type { ApiPowers } from '../access/effective.js';
+import type { Authenticator } from '../auth/authenticate.js';
+import type { CredentialStore, Principal } from '../auth/credentials.js';
+import type { LoginThrottle } from '../auth/login-throttle.js';
+import type { SystemEvents } from '../audit/system-events.js';
+import type { ClusterRegistry } from '../clusters/registry.js';
+import type { ChangeFeed } from '../org/changes.js';
+import type { GroupDirectory } from '../org/groups.js';
+import type { ProjectStore } from '../org/projects.js';
+import type { RoleAssignments } from '../org/role-assignments.js';
+import type { SettingsStore } from '../org/settings.js';
+import type { UserDirectory } from '../org/users.js';
+import type { TunnelRegistry } from '../tunnel/session.js';
+
+export interface ApiDeps {
+  publicUrl: string;
+  caCertPem: string;
+  agentImage: string;
+  /** Lifetime of kube tokens from /v1/tokens; at most 15 minutes. */
+  kubeTokenTtlMs: number;
+  registry: ClusterRegistry;
+  changes: ChangeFeed;
+  tunnels: TunnelRegistry;
+  users: UserDirectory;
+  groups: GroupDirectory;
+  projects: ProjectStore;
+  roles: RoleAssignments;
+  settings: SettingsStore;
+  credentials: CredentialStore;
+  authenticator: Authenticator;
+  access: Access;
+  throttle: LoginThrottle;
+  events: SystemEvents;
+}
+
+export interface Caller {
+  principal: Principal;
+  powers: ApiPowers;
+}
+
+const callers = new WeakMap<FastifyRequest, Caller>();
+
+/** The authenticated caller of a REST request (401/403 ZtkaError otherwise). */
+export async function caller(deps: ApiDeps, req: FastifyRequest): Promise<Caller> {
+  const known = callers.get(req);
+  if (known) return known;
+  const principal = await deps.authenticator.forApi(req.method, req.headers);
+  const result = { principal, powers: await deps.access.powers(principal) };
+  callers.set(req, result);
+  return result;
+}
+
+export async function requireOrgAdmin(deps: ApiDeps, req: FastifyRequest): Promise<Caller> {
+  const c = await caller(deps, req);
+  if (!c.powers.orgAdmin) throw new ZtkaError('forbidden', 'only an org ADMIN may do this');
+  return c;
+}
+
+export async function requireOrgReader(deps: ApiDeps, req: FastifyRequest): Promise<Caller> {
+  const c = await caller(deps, req);
+  if (!c.powers.orgReader)
+    throw new ZtkaError('forbidden', 'only an org ADMIN or ADMIN_READ_ONLY may see this');
+  return c;
+}
+
+/** Records a system event for an action the caller took. */
+export function recordAction(
+  deps: ApiDeps,
+  req: FastifyRequest,
+  c: Caller,
+  kind: string,
+  detail: Record<string, unknown>,
+): Promise<void> {
+  return deps.events.record({
+    kind,
+    orgId: c.principal.orgId,
+    actor: c.principal.username,
+    sourceIp: req.ip,
+    detail,
+  });
+}

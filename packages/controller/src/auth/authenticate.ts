@@ -1,0 +1,101 @@
+// Request → principal. Bearer tokens (API keys, kubeconfig credentials, kube tokens) and the console's
+// session cookie, with the CSRF check that cookie-authenticated writes need. Verified credentials are cached
+// briefly (the proxy authenticates every kubectl call), and the cache empties on every org change, so a
+// revocation applies to the very next request; the TTL bounds staleness for changes made by another
+// controller replica sharing the database.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { ZtkaError } from '@ztka/protocol';
+import type { ChangeFeed } from '../org/changes.js';
+import type { CredentialKind, CredentialStore, Principal } from './credentials.js';
+
+export const SESSION_COOKIE = '__Host-ztka_session';
+export const CSRF_HEADER = 'x-csrf-token';
+const CACHE_TTL_MS = 1000;
+const CACHE_MAX = 10_000;
+
+/** The CSRF token of a session: derived from its secret, so nothing more is stored and only its holder knows it. */
+export function csrfTokenFor(sessionToken: string): string {
+  return createHash('sha256').update(`ztka-csrf:${sessionToken}`).digest('base64url');
+}
+
+export function bearerToken(headers: IncomingHttpHeaders): string | undefined {
+  const header = headers.authorization;
+  if (typeof header !== 'string' || header.length > 1024) return undefined;
+  const [scheme, token] = header.trim().split(/\s+/, 2);
+  return scheme?.toLowerCase() === 'bearer' && token ? token : undefined;
+}
+
+export function sessionCookie(headers: IncomingHttpHeaders): string | undefined {
+  const cookie = headers.cookie;
+  if (typeof cookie !== 'string' || cookie.length > 8192) return undefined;
+  for (const part of cookie.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq !== -1 && part.slice(0, eq).trim() === SESSION_COOKIE) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export class Authenticator {
+  readonly #cache = new Map<string, { generation: number; at: number; principal: Principal | undefined }>();
+
+  constructor(
+    private readonly credentials: CredentialStore,
+    private readonly changes: ChangeFeed,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** The principal behind a token of one of `kinds`, or undefined. */
+  async verify(token: string, kinds: readonly CredentialKind[]): Promise<Principal | undefined> {
+    const key = createHash('sha256').update(token).digest('base64url');
+    const now = this.clock();
+    const hit = this.#cache.get(key);
+    let principal: Principal | undefined;
+    if (hit && hit.generation === this.changes.generation && now - hit.at < CACHE_TTL_MS) {
+      principal = hit.principal;
+    } else {
+      const generation = this.changes.generation;
+      principal = await this.credentials.verify(token, ['session', 'api_key', 'kubeconfig', 'kube_token']);
+      if (this.#cache.size >= CACHE_MAX) this.#cache.clear();
+      this.#cache.set(key, { generation, at: now, principal });
+    }
+    if (!principal || !kinds.includes(principal.kind)) return undefined;
+    if (principal.expiresAt !== null && principal.expiresAt <= now) return undefined;
+    return principal;
+  }
+
+  /**
+   * The caller of a REST request: a bearer API key, or the session cookie. A cookie-authenticated request
+   * that changes anything must carry the session's CSRF token. Throws 401/403 as ZtkaError.
+   */
+  async forApi(method: string, headers: IncomingHttpHeaders): Promise<Principal> {
+    const bearer = bearerToken(headers);
+    if (bearer !== undefined) {
+      const principal = await this.verify(bearer, ['api_key']);
+      if (!principal) throw new ZtkaError('unauthorized', 'the API key is invalid, expired or revoked');
+      return principal;
+    }
+    const session = sessionCookie(headers);
+    if (session !== undefined) {
+      const principal = await this.verify(session, ['session']);
+      if (!principal) throw new ZtkaError('unauthorized', 'the session has ended: log in again');
+      if (!SAFE_METHODS.has(method)) {
+        const sent = headers[CSRF_HEADER];
+        const expected = Buffer.from(csrfTokenFor(session));
+        if (
+          typeof sent !== 'string' ||
+          sent.length !== expected.length ||
+          !timingSafeEqual(Buffer.from(sent), expected)
+        )
+          throw new ZtkaError(
+            'forbidden',
+            `a request authenticated by the session cookie must send ${CSRF_HEADER}`,
+          );
+      }
+      return principal;
+    }
+    throw new ZtkaError('unauthorized', 'authentication required: log in or send an API key');
+  }
+}

@@ -1,0 +1,74 @@
+// Org settings: how long kubeconfig credentials and JIT service accounts live, and which kubectl channels
+// are open. Read on every proxied request, so cached until the next change.
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/schema.js';
+import type { ChangeFeed } from './changes.js';
+
+export interface OrgSettings {
+  kubeconfigValiditySeconds: number;
+  saLifetimeSeconds: number;
+  webKubectl: boolean;
+  cliKubectl: boolean;
+}
+
+export const DEFAULT_SETTINGS: OrgSettings = Object.freeze({
+  kubeconfigValiditySeconds: 30 * 24 * 3600,
+  saLifetimeSeconds: 8 * 3600,
+  webKubectl: true,
+  cliKubectl: true,
+});
+
+/** Bounds: a kubeconfig lives 10 min to 1 year; a JIT service account 10 min (its token's floor) to 30 days. */
+export const SETTING_BOUNDS = {
+  kubeconfigValiditySeconds: { minimum: 600, maximum: 365 * 24 * 3600 },
+  saLifetimeSeconds: { minimum: 600, maximum: 30 * 24 * 3600 },
+} as const;
+
+export class SettingsStore {
+  readonly #cache = new Map<string, { generation: number; settings: OrgSettings }>();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly changes: ChangeFeed,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async get(orgId: string): Promise<OrgSettings> {
+    const cached = this.#cache.get(orgId);
+    if (cached && cached.generation === this.changes.generation) return cached.settings;
+    const generation = this.changes.generation;
+    const row = await this.db
+      .selectFrom('org_settings')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .executeTakeFirst();
+    const settings: OrgSettings = row
+      ? {
+          kubeconfigValiditySeconds: Number(row.kubeconfig_validity_s),
+          saLifetimeSeconds: Number(row.sa_lifetime_s),
+          webKubectl: row.web_kubectl === 1,
+          cliKubectl: row.cli_kubectl === 1,
+        }
+      : DEFAULT_SETTINGS;
+    this.#cache.set(orgId, { generation, settings });
+    return settings;
+  }
+
+  async update(orgId: string, patch: Partial<OrgSettings>): Promise<OrgSettings> {
+    const next = { ...(await this.get(orgId)), ...patch };
+    const values = {
+      kubeconfig_validity_s: next.kubeconfigValiditySeconds,
+      sa_lifetime_s: next.saLifetimeSeconds,
+      web_kubectl: next.webKubectl ? 1 : 0,
+      cli_kubectl: next.cliKubectl ? 1 : 0,
+      updated_at: this.clock(),
+    } as const;
+    await this.db
+      .insertInto('org_settings')
+      .values({ org_id: orgId, ...values })
+      .onConflict((oc) => oc.column('org_id').doUpdateSet(values))
+      .execute();
+    this.changes.emit({ kind: 'settings', orgId });
+    return next;
+  }
+}
