@@ -23,3 +23,17 @@ test('an unknown command fails with exit code 2 and names the command', async ()
     },
   );
 });
+
+test('ztka help and bare ztka print the usage with every command group on stdout', async () => {
+  for (const args of [['help'], [], ['--help']]) {
+    const { stdout, stderr } = await run(process.execPath, [main, ...args]);
+    assert.equal(stderr, '');
+    assert.match(stdout, /^Usage: ztka /);
+    for (const group of ['login', 'clusters', 'kubeconfig', 'token', 'settings', 'roles', 'api-keys']) {
+      assert.match(stdout, new RegExp(`\\n  ${group}\\b`), `${args.join(' ')} lists ${group}`);
+    }
+  }
+  const { stdout } = await run(process.execPath, [main, 'help', 'clusters', 'list']);
+  assert.match(stdout, /^Usage: ztka clusters list \[options\]/);
+  assert.match(stdout, /-o, --output <format>/);
+});

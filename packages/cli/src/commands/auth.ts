@@ -1,0 +1,137 @@
+// login, logout, whoami: getting an API key, giving it back, and seeing what it may do.
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import type { Command } from 'commander';
+import { describeAssignment, type LoginAnswer, type Whoami } from '../api.js';
+import { ApiError, Client } from '../client.js';
+import { normalizeServer, readConfig, requireLogin, writeConfig, type StoredConfig } from '../config.js';
+import { CliError, UsageError } from '../errors.js';
+import { forgetTokens } from '../exec-credential.js';
+import { cell, outputOption, renderData, renderFields, write, type OutputFormat } from '../output.js';
+import { readPassword } from '../password.js';
+import { connect, serverOption } from '../session.js';
+
+// Revoking the key a new login replaces is a courtesy; it must not hold the new login up for long.
+const REVOKE_OLD_KEY_TIMEOUT_MS = 5_000;
+
+async function readCaFile(file: string): Promise<string> {
+  let pem: string;
+  try {
+    pem = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read --ca-file ${file}: ${(err as Error).message}`);
+  }
+  try {
+    new X509Certificate(pem);
+  } catch {
+    throw new UsageError(`--ca-file ${file} does not hold a PEM certificate`);
+  }
+  return pem;
+}
+
+async function login(opts: {
+  server: string;
+  username: string;
+  passwordStdin?: boolean;
+  caFile?: string;
+}): Promise<void> {
+  const server = normalizeServer(opts.server);
+  const ca = opts.caFile === undefined ? undefined : await readCaFile(opts.caFile);
+  const previous = await readConfig();
+  const password = await readPassword({ fromStdin: opts.passwordStdin === true });
+  const answer = await new Client({ server, ca }).json<LoginAnswer>('POST', '/v1/auth/login', {
+    username: opts.username,
+    password,
+    client: 'cli',
+    keyName: `ztka-cli@${os.hostname()}`,
+  });
+  const key = answer?.apiKey;
+  if (
+    typeof key?.key !== 'string' ||
+    key.key === '' ||
+    (typeof key.id !== 'string' && typeof key.id !== 'number')
+  ) {
+    throw new CliError(`the server at ${server} did not return an API key`);
+  }
+  const user = typeof answer.user === 'string' ? answer.user : answer.user?.username;
+  const username = typeof user === 'string' && user !== '' ? user : opts.username;
+
+  const config: StoredConfig = { server, username, apiKey: key.key, apiKeyId: String(key.id) };
+  if (ca !== undefined) config.ca = ca;
+  await writeConfig(config);
+
+  // The replaced key would otherwise stay valid, unused, until it expires.
+  if (previous?.apiKey !== undefined && previous.server === server && previous.apiKey !== key.key) {
+    await new Client({
+      server,
+      ca: previous.ca,
+      apiKey: previous.apiKey,
+      timeoutMs: REVOKE_OLD_KEY_TIMEOUT_MS,
+    })
+      .request('POST', '/v1/auth/logout')
+      .catch(() => undefined);
+    if (previous.apiKeyId !== undefined) await forgetTokens(previous.apiKeyId).catch(() => undefined);
+  }
+  write(`Logged in to ${server} as ${username}\n`);
+}
+
+async function logout(opts: { server?: string }): Promise<void> {
+  const login = await requireLogin(opts.server);
+  try {
+    await new Client({ server: login.server, ca: login.ca, apiKey: login.apiKey }).request(
+      'POST',
+      '/v1/auth/logout',
+    );
+  } catch (err) {
+    // 401: the key is already expired or revoked, which is what logout wants.
+    if (!(err instanceof ApiError && err.status === 401)) throw err;
+  }
+  const config: StoredConfig = { server: login.server, username: login.username };
+  if (login.ca !== undefined) config.ca = login.ca;
+  await writeConfig(config);
+  await forgetTokens(login.apiKeyId);
+  write('Logged out\n');
+}
+
+async function whoami(opts: { output: OutputFormat; server?: string }): Promise<void> {
+  const { client } = await connect(opts.server);
+  const me = await client.json<Whoami>('GET', '/v1/auth/whoami');
+  if (opts.output !== 'table') {
+    write(renderData(me, opts.output));
+    return;
+  }
+  const fields: [string, string | string[]][] = [
+    ['USERNAME', cell(me.username)],
+    ['ORG', cell(me.org)],
+    ['ROLES', (me.roles ?? []).map(describeAssignment)],
+  ];
+  if (me.credential?.kind !== undefined) {
+    fields.push(['CREDENTIAL', `${me.credential.kind} ${me.credential.id ?? ''}`.trim()]);
+  }
+  write(renderFields(fields));
+}
+
+export function registerAuth(program: Command): void {
+  program
+    .command('login')
+    .description('sign in to a controller and store an API key')
+    .requiredOption('--server <url>', 'controller URL, https://host[:port]')
+    .requiredOption('--username <name>', 'your username or email')
+    .option('--password-stdin', 'read the password from stdin instead of asking')
+    .option('--ca-file <file>', 'PEM CA certificate to trust for this controller (default: system trust)')
+    .action(login);
+
+  program
+    .command('logout')
+    .description('revoke the stored API key and remove it')
+    .addOption(serverOption())
+    .action(logout);
+
+  program
+    .command('whoami')
+    .description('show your user, org and role assignments')
+    .addOption(outputOption())
+    .addOption(serverOption())
+    .action(whoami);
+}

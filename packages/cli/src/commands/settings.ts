@@ -1,0 +1,108 @@
+// settings get|set: the org's settings under CLI names, durations and switches in human form.
+import type { Command } from 'commander';
+import type { Settings } from '../api.js';
+import { formatDuration, parseDuration } from '../duration.js';
+import { UsageError } from '../errors.js';
+import { cell, outputOption, renderData, renderTable, write, type OutputFormat } from '../output.js';
+import { connect, serverOption } from '../session.js';
+
+type Field = keyof Settings;
+type Kind = 'duration' | 'boolean';
+
+export const SETTINGS: Readonly<Record<string, { field: Field; kind: Kind }>> = {
+  'kubeconfig-validity': { field: 'kubeconfigValiditySeconds', kind: 'duration' },
+  'sa-lifetime': { field: 'saLifetimeSeconds', kind: 'duration' },
+  'web-kubectl': { field: 'webKubectl', kind: 'boolean' },
+  'cli-kubectl': { field: 'cliKubectl', kind: 'boolean' },
+};
+
+const TRUE = new Set(['on', 'true', 'enabled']);
+const FALSE = new Set(['off', 'false', 'disabled']);
+
+export function parseSwitch(text: string): boolean {
+  const value = text.trim().toLowerCase();
+  if (TRUE.has(value)) return true;
+  if (FALSE.has(value)) return false;
+  throw new Error(`invalid switch "${text}": use on/off, true/false or enabled/disabled`);
+}
+
+function settingOf(key: string): { field: Field; kind: Kind } {
+  const setting = SETTINGS[key];
+  if (setting === undefined) {
+    throw new UsageError(`unknown setting "${key}": use one of ${Object.keys(SETTINGS).join(', ')}`);
+  }
+  return setting;
+}
+
+/** The API value of `text` for `key`, as the PATCH body carries it. */
+export function parseSetting(key: string, text: string): Settings {
+  const { field, kind } = settingOf(key);
+  try {
+    return { [field]: kind === 'duration' ? parseDuration(text) : parseSwitch(text) };
+  } catch (err) {
+    throw new UsageError(`${key}: ${(err as Error).message}`);
+  }
+}
+
+export function formatSetting(kind: Kind, value: unknown): string {
+  if (kind === 'duration' && typeof value === 'number') return formatDuration(value);
+  if (kind === 'boolean' && typeof value === 'boolean') return value ? 'enabled' : 'disabled';
+  return cell(value);
+}
+
+function show(settings: Settings, key: string | undefined, format: OutputFormat): void {
+  const keys = key === undefined ? Object.keys(SETTINGS) : [key];
+  if (format !== 'table') {
+    const data: Record<string, unknown> =
+      key === undefined ? { ...settings } : { [settingOf(key).field]: settings[settingOf(key).field] };
+    write(renderData(data, format));
+    return;
+  }
+  if (key !== undefined) {
+    const { field, kind } = settingOf(key);
+    write(`${formatSetting(kind, settings[field])}\n`);
+    return;
+  }
+  const rows = keys.map((k) => {
+    const { field, kind } = settingOf(k);
+    return { key: k, value: formatSetting(kind, settings[field]) };
+  });
+  write(
+    renderTable(rows, [
+      { header: 'KEY', value: (r) => r.key },
+      { header: 'VALUE', value: (r) => r.value },
+    ]),
+  );
+}
+
+export function registerSettings(program: Command): void {
+  const settings = program.command('settings').description("show and change the org's settings");
+  const keys = Object.keys(SETTINGS).join(', ');
+
+  settings
+    .command('get')
+    .description('show every setting, or one')
+    .argument('[key]', `one of ${keys}`)
+    .addOption(outputOption())
+    .addOption(serverOption())
+    .action(async (key: string | undefined, opts: { output: OutputFormat; server?: string }) => {
+      if (key !== undefined) settingOf(key);
+      const { client } = await connect(opts.server);
+      show(await client.json<Settings>('GET', '/v1/settings'), key, opts.output);
+    });
+
+  settings
+    .command('set')
+    .description('change a setting (admins): durations like 8h or 30d, switches on/off')
+    .argument('<key>', `one of ${keys}`)
+    .argument('<value>', 'the new value')
+    .addOption(serverOption())
+    .action(async (key: string, value: string, opts: { server?: string }) => {
+      const body = parseSetting(key, value);
+      const { client } = await connect(opts.server);
+      const updated = await client.json<Settings | undefined>('PATCH', '/v1/settings', body);
+      const { field, kind } = settingOf(key);
+      const shown = updated?.[field] ?? body[field];
+      write(`${key} set to ${formatSetting(kind, shown)}\n`);
+    });
+}

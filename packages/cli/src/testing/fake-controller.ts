@@ -1,0 +1,150 @@
+// A stand-in for the controller in tests: a loopback HTTP or HTTPS server that answers from a route table
+// and records every request, so tests can check what the CLI sent as well as what it printed.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  /** The body parsed as JSON, when it is JSON. */
+  json: unknown;
+}
+
+export interface Reply {
+  status?: number;
+  json?: unknown;
+  text?: string;
+  contentType?: string;
+  /** Never answer: for timeouts. */
+  hang?: boolean;
+}
+
+export type Handler = (req: RecordedRequest) => Reply | Promise<Reply>;
+
+export interface FakeController {
+  url: string;
+  /** PEM of the self-signed certificate, for an HTTPS fake. */
+  certPem?: string;
+  requests: RecordedRequest[];
+  close(): Promise<void>;
+}
+
+let selfSigned: { key: string; cert: string } | undefined;
+
+/** A self-signed certificate for 127.0.0.1, made once per test process. */
+export function selfSignedCert(): { key: string; cert: string } {
+  if (selfSigned !== undefined) return selfSigned;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ztka-cert-'));
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-days',
+        '1',
+        '-keyout',
+        path.join(dir, 'k'),
+        '-out',
+        path.join(dir, 'c'),
+      ],
+      { stdio: 'ignore' },
+    );
+    selfSigned = {
+      key: readFileSync(path.join(dir, 'k'), 'utf8'),
+      cert: readFileSync(path.join(dir, 'c'), 'utf8'),
+    };
+    return selfSigned;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Routes are keyed `METHOD /path`; anything else is a 404 in the API's error shape. */
+export async function startFake(
+  routes: Record<string, Handler>,
+  options: { tls?: boolean } = {},
+): Promise<FakeController> {
+  const requests: RecordedRequest[] = [];
+  const hanging = new Set<http.ServerResponse>();
+  const listener = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://fake');
+      const body = Buffer.concat(chunks).toString('utf8');
+      let json: unknown;
+      try {
+        json = body === '' ? undefined : JSON.parse(body);
+      } catch {
+        json = undefined;
+      }
+      const recorded: RecordedRequest = {
+        method: req.method ?? '',
+        path: url.pathname,
+        query: url.searchParams,
+        headers: req.headers,
+        body,
+        json,
+      };
+      requests.push(recorded);
+      const handler = routes[`${recorded.method} ${recorded.path}`];
+      const reply: Promise<Reply> = handler
+        ? Promise.resolve(handler(recorded))
+        : Promise.resolve({ status: 404, json: { code: 'not_found', message: `no route ${url.pathname}` } });
+      void reply.then((r) => {
+        if (r.hang === true) {
+          hanging.add(res);
+          return;
+        }
+        const status = r.status ?? 200;
+        if (r.json !== undefined) {
+          res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(r.json));
+        } else if (r.text !== undefined) {
+          res.writeHead(status, { 'content-type': r.contentType ?? 'text/plain' }).end(r.text);
+        } else {
+          res.writeHead(status === 200 ? 204 : status).end();
+        }
+      });
+    });
+  };
+  let certPem: string | undefined;
+  let server: http.Server;
+  if (options.tls === true) {
+    const { key, cert } = selfSignedCert();
+    certPem = cert;
+    server = https.createServer({ key, cert }, listener);
+  } else {
+    server = http.createServer(listener);
+  }
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const fake: FakeController = {
+    url: `${options.tls === true ? 'https' : 'http'}://127.0.0.1:${port}`,
+    requests,
+    close: async () => {
+      for (const res of hanging) res.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  if (certPem !== undefined) fake.certPem = certPem;
+  return fake;
+}
