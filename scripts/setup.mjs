@@ -44,13 +44,28 @@ if (!fs.existsSync(stamp) || fs.readFileSync(stamp, 'utf8') !== lockHash) {
 say('compiling TypeScript');
 run(path.join(root, 'node_modules', '.bin', 'tsc'), ['-b']);
 
-// The executables (`ztka`, `ztka-controller`, `ztka-agent`) are tsc output, which tsc writes without the
-// execute bit; kubectl runs `ztka token` from PATH, so the bins must be executable.
+// The executables (`ztka`, `ztka-controller`, `ztka-agent`) are tsc output: tsc writes them without the
+// execute bit, and on a fresh clone they do not exist yet when `npm ci` links node_modules/.bin, so npm
+// skips them. Make them executable and link them here, so `npx ztka` works and kubectl finds `ztka token`.
 for (const pkg of ['cli', 'controller', 'agent']) {
   const manifest = JSON.parse(fs.readFileSync(path.join(root, 'packages', pkg, 'package.json'), 'utf8'));
-  for (const target of Object.values(manifest.bin ?? {})) {
+  for (const [name, target] of Object.entries(manifest.bin ?? {})) {
     const file = path.join(root, 'packages', pkg, target);
-    if (fs.existsSync(file)) fs.chmodSync(file, 0o755);
+    if (!fs.existsSync(file)) continue;
+    fs.chmodSync(file, 0o755);
+    const link = path.join(root, 'node_modules', '.bin', name);
+    const wanted = path.relative(path.dirname(link), file);
+    let current;
+    try {
+      current = fs.readlinkSync(link);
+    } catch {
+      current = undefined;
+    }
+    if (current !== wanted) {
+      fs.rmSync(link, { force: true });
+      fs.mkdirSync(path.dirname(link), { recursive: true });
+      fs.symlinkSync(wanted, link);
+    }
   }
 }
 
