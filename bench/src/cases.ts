@@ -17,6 +17,7 @@ export interface Sizes {
   p3Clients: number;
   p4Megabytes: number;
   p5Agents: number;
+  p7People: number;
 }
 
 /** One row of the results table: a metric per target, and how ztka compares with its goal. */
@@ -341,5 +342,49 @@ export async function p5(z: Ztka, count: number, controllerPid: number | undefin
       goal: 'all connected, 0 failed',
       met: connectedAtEnd === count && failed === 0,
     },
+  ];
+}
+
+/**
+ * P7: a person's first kubectl call, which makes their just-in-time service account, its binding and a
+ * TokenRequest token in the cluster, against their second call, which the agent serves from its cache.
+ * Each person is new; the ztka target's connection pool is reused so only the JIT work differs.
+ */
+export async function p7(z: Ztka, ztka: Target, cluster: string, people: number): Promise<Row[]> {
+  const first: number[] = [];
+  const cached: number[] = [];
+  const tag = randomBytes(2).toString('hex');
+  for (let i = 0; i < people; i++) {
+    const user = await z.createUser(`p7-${tag}-${i}@example.com`, [
+      { role: 'PROJECT_READ_ONLY', project: 'desktop' },
+    ]);
+    const token = await z.kubeToken(cluster, user.apiKey);
+    const base = ztka.options();
+    const asUser: Target = {
+      ...ztka,
+      options: () => ({ ...base, headers: { ...(base.headers ?? {}), authorization: `Bearer ${token}` } }),
+    };
+    for (const into of [first, cached]) {
+      const start = process.hrtime.bigint();
+      const r = await request(asUser, '/api/v1/namespaces/default');
+      if (r.status !== 200) throw new Error(`P7 ${user.username}: status ${r.status}`);
+      into.push(ms(start));
+    }
+  }
+  const firstP50 = percentile(first, 50);
+  const row = (metric: string, value: number, extra: Partial<Row> = {}): Row => ({
+    case: 'P7 first access of a new user',
+    metric,
+    unit: 'ms',
+    values: { ztka: value },
+    ...extra,
+  });
+  return [
+    row('p50 latency, first call (SA + binding + token)', firstP50, {
+      goal: '≤ 100 ms',
+      met: firstP50 <= 100,
+    }),
+    row('p99 latency, first call', percentile(first, 99), { note: `${people} new people` }),
+    row('p50 latency, second call (cached)', percentile(cached, 50)),
   ];
 }

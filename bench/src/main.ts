@@ -6,13 +6,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRootPath, testEnv, Ztka } from '@ztka/testenv';
-import { p1, p2, p3, p4, p5, type Row, type Sizes } from './cases.js';
+import { p1, p2, p3, p4, p5, p7, type Row, type Sizes } from './cases.js';
 import { percentile } from './stats.js';
 import { latencySvg, table, writeResults } from './report.js';
 import { openTargets } from './targets.js';
 
 const SIZES: Record<'smoke' | 'quick' | 'full', Sizes> = {
-  smoke: { p1Requests: 50, p2ConfigMaps: 20, p3Seconds: 1, p3Clients: 16, p4Megabytes: 1, p5Agents: 5 },
+  smoke: {
+    p1Requests: 50,
+    p2ConfigMaps: 20,
+    p3Seconds: 1,
+    p3Clients: 16,
+    p4Megabytes: 1,
+    p5Agents: 5,
+    p7People: 3,
+  },
   quick: {
     p1Requests: 1000,
     p2ConfigMaps: 1000,
@@ -20,6 +28,7 @@ const SIZES: Record<'smoke' | 'quick' | 'full', Sizes> = {
     p3Clients: 256,
     p4Megabytes: 20,
     p5Agents: 200,
+    p7People: 30,
   },
   full: {
     p1Requests: 5000,
@@ -28,6 +37,7 @@ const SIZES: Record<'smoke' | 'quick' | 'full', Sizes> = {
     p3Clients: 256,
     p4Megabytes: 100,
     p5Agents: 2000,
+    p7People: 100,
   },
 };
 
@@ -43,7 +53,7 @@ const { values } = parseArgs({
 });
 const mode = values.smoke ? 'smoke' : values.full ? 'full' : 'quick';
 const sizes = { ...SIZES[mode], ...(values.agents ? { p5Agents: Number(values.agents) } : {}) };
-const wanted = new Set((values.cases ?? 'P1,P2,P3,P4,P5').split(',').map((c) => c.trim().toUpperCase()));
+const wanted = new Set((values.cases ?? 'P1,P2,P3,P4,P5,P7').split(',').map((c) => c.trim().toUpperCase()));
 const want = (c: string) => wanted.has(c);
 const say = (line: string) => console.error(`bench: ${line}`);
 
@@ -83,22 +93,18 @@ try {
       say(`P5: ${sizes.p5Agents} simulated agents`);
       rows.push(...(await p5(z, sizes.p5Agents, pids.controller)));
     }
-    rows.push(
-      {
-        case: 'P6 audit ingest and query',
-        metric: 'not measured',
-        unit: '',
-        values: {},
-        note: 'the audit trail is not built yet',
-      },
-      {
-        case: 'P7 first access of a new user',
-        metric: 'not measured',
-        unit: '',
-        values: {},
-        note: 'JIT service accounts are not built yet',
-      },
-    );
+    rows.push({
+      case: 'P6 audit ingest and query',
+      metric: 'not measured',
+      unit: '',
+      values: {},
+      note: 'the audit trail is not built yet',
+    });
+    if (want('P7')) {
+      say(`P7: first access of ${sizes.p7People} new people`);
+      const ztka = targets.all.find((t) => t.name === 'ztka');
+      if (ztka) rows.push(...(await p7(z, ztka, 'bench', sizes.p7People)));
+    }
     console.log(`\n${table(rows)}\n`);
     const stamp = new Date().toISOString().replace(/[:]/g, '-').replace(/\..*/, '');
     const out =

@@ -14,6 +14,7 @@ import {
   loginApiKey,
   type ApiResponse,
 } from './controller-client.js';
+import { kubectl } from './kubectl.js';
 import { repoRoot } from './paths.js';
 import { freePort } from './ports.js';
 
@@ -52,10 +53,19 @@ export interface StartOptions {
 export interface AgentOptions {
   /** A command prefix the agent runs under, e.g. `['ip', 'netns', 'exec', name]` to run it in a namespace. */
   netnsExec?: readonly string[];
+  /**
+   * Where the agent keeps people's service accounts. Tests share one cluster, so each agent gets a
+   * namespace of its own (`ztka-jit-<random>`) unless told otherwise; `stop()` deletes it.
+   */
+  jitNamespace?: string;
+  /** How often the agent sweeps expired service accounts (default 1 s in tests). */
+  sweepIntervalMs?: number;
 }
 
 export class Ztka {
   private readonly agents = new Map<string, Proc>();
+  /** Each agent's JIT namespace and the kubeconfig of its cluster, for cleanup. */
+  readonly jitNamespaces = new Map<string, { namespace: string; kubeconfig: string }>();
 
   private constructor(
     readonly url: string,
@@ -155,6 +165,12 @@ export class Ztka {
     bootstrapToken?: string,
     opts: AgentOptions = {},
   ): Promise<void> {
+    // A restarted agent keeps its namespace: its service accounts must survive the restart.
+    const jitNamespace =
+      opts.jitNamespace ??
+      this.jitNamespaces.get(cluster)?.namespace ??
+      `ztka-jit-${randomBytes(4).toString('hex')}`;
+    this.jitNamespaces.set(cluster, { namespace: jitNamespace, kubeconfig });
     const args = [
       agentMain,
       '--controller-url',
@@ -167,6 +183,10 @@ export class Ztka {
       path.join(this.dir, `agent-${cluster}`, 'credential'),
       '--log-level',
       'warn',
+      '--jit-namespace',
+      jitNamespace,
+      '--sweep-interval-ms',
+      String(opts.sweepIntervalMs ?? 1000),
       ...(bootstrapToken ? ['--bootstrap-token', bootstrapToken] : []),
     ];
     const [command, ...argv] = [...(opts.netnsExec ?? []), process.execPath, ...args] as [
@@ -268,6 +288,29 @@ export class Ztka {
   async stop(): Promise<void> {
     await Promise.all([...this.agents.values()].map((a) => a.stop()));
     await this.controller.stop();
+    // What the agents made in their clusters: the JIT namespaces and the cluster-wide bindings.
+    await Promise.all(
+      [...this.jitNamespaces.values()].map(async ({ namespace, kubeconfig }) => {
+        const run = (args: string[]) =>
+          kubectl(args, { kubeconfig, timeoutMs: 20_000 }).catch(() => undefined);
+        await run([
+          'delete',
+          'clusterrolebinding',
+          '-l',
+          `ztka.dev/jit-namespace=${namespace}`,
+          '--wait=false',
+        ]);
+        await run([
+          'delete',
+          'rolebinding',
+          '-A',
+          '-l',
+          `ztka.dev/jit-namespace=${namespace}`,
+          '--wait=false',
+        ]);
+        await run(['delete', 'namespace', namespace, '--ignore-not-found', '--wait=false']);
+      }),
+    );
     await fs.rm(this.dir, { recursive: true, force: true });
   }
 }

@@ -3,12 +3,14 @@
 import fs from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { PRODUCT_VERSION } from '@ztka/protocol';
+import { CONTROL_HEADER, PRODUCT_VERSION, SYSTEM_NAMESPACE } from '@ztka/protocol';
 import { clusterInfo } from './cluster-info.js';
 import { createForwarder } from './forward.js';
 import { fileStore, obtainCredential, secretStore } from './register.js';
 import { TunnelClient } from './tunnel-client.js';
-import { kubeconfigCredentials } from './upstream.js';
+import { asPerson, kubeconfigCredentials } from './upstream.js';
+import { createControlHandler } from './control.js';
+import { JitServiceAccounts } from './jit/service-accounts.js';
 
 const usage = `Usage: ztka-agent --controller-url URL --ca-file FILE [options]
 
@@ -21,6 +23,8 @@ controller and serves the kube API requests that arrive through that tunnel.
   --credential-file FILE   where the agent keeps its own credential         (ZTKA_CREDENTIAL_FILE)
   --credential-secret NS/NAME  keep it in this Secret instead (in-cluster)  (ZTKA_CREDENTIAL_SECRET)
   --kubeconfig FILE        reach the cluster with this kubeconfig instead of in-cluster config
+  --jit-namespace NS       where people's service accounts live (default ztka-system)   (ZTKA_JIT_NAMESPACE)
+  --sweep-interval-ms N    how often expired service accounts are removed (default 60000) (ZTKA_SWEEP_INTERVAL_MS)
   --log-level LEVEL        trace, debug, info (default), warn, error
   --version, --help`;
 
@@ -32,6 +36,8 @@ const { values } = parseArgs({
     'credential-file': { type: 'string' },
     'credential-secret': { type: 'string' },
     kubeconfig: { type: 'string' },
+    'jit-namespace': { type: 'string' },
+    'sweep-interval-ms': { type: 'string' },
     'log-level': { type: 'string' },
     version: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
@@ -51,8 +57,17 @@ async function main(): Promise<void> {
   }
   const log = pino({ name: 'ztka-agent', level: values['log-level'] ?? env['ZTKA_LOG_LEVEL'] ?? 'info' });
   const ca = await fs.readFile(caFile, 'utf8');
-  const credentials = await kubeconfigCredentials(values.kubeconfig ?? env['KUBECONFIG']);
-  const own = await credentials.own();
+  const access = await kubeconfigCredentials(values.kubeconfig ?? env['KUBECONFIG']);
+  const own = await access.own();
+  const sweepMs = Number(values['sweep-interval-ms'] ?? env['ZTKA_SWEEP_INTERVAL_MS'] ?? 60_000);
+  if (!Number.isSafeInteger(sweepMs) || sweepMs < 100)
+    throw new Error('--sweep-interval-ms must be an integer ≥ 100');
+  const jit = new JitServiceAccounts({
+    own: () => access.own(),
+    namespace: values['jit-namespace'] ?? env['ZTKA_JIT_NAMESPACE'] ?? SYSTEM_NAMESPACE,
+    log,
+  });
+  const credentials = asPerson(access, (identity) => jit.tokenFor(identity));
   const info = await clusterInfo(own);
   const secret = values['credential-secret'] ?? env['ZTKA_CREDENTIAL_SECRET'];
   const [secretNs, secretName] = secret?.split('/') ?? [];
@@ -71,6 +86,14 @@ async function main(): Promise<void> {
   });
   log.info({ kubeVersion: info.kubeVersion, identity: info.identity }, 'starting');
   const forward = createForwarder(credentials, log);
+  const control = createControlHandler(jit, log);
+  const sweeper = setInterval(() => {
+    jit
+      .sweep()
+      .catch((err: unknown) =>
+        log.warn({ err: err instanceof Error ? err.message : String(err) }, 'sweep failed'),
+      );
+  }, sweepMs);
   const client = new TunnelClient({
     controllerUrl,
     ca,
@@ -78,11 +101,13 @@ async function main(): Promise<void> {
     agentVersion: PRODUCT_VERSION,
     kubeVersion: info.kubeVersion,
     clusterIdentity: info.identity,
-    onStream: (stream, headers) => void forward(stream, headers),
+    onStream: (stream, headers) =>
+      void (headers[CONTROL_HEADER] ? control(stream, headers) : forward(stream, headers)),
     log,
   });
   client.start();
   const stop = () => {
+    clearInterval(sweeper);
     client.stop();
     process.exit(0);
   };

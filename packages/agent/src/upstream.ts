@@ -14,8 +14,8 @@ export interface UpstreamTarget {
 }
 
 /**
- * The seam through which each request gets its upstream credential. The agent's own credential serves until
- * just-in-time service accounts plug in here and act as the person behind each request.
+ * The seam through which each request gets its upstream credential: `asPerson` plugs in the person's
+ * just-in-time service account.
  */
 export interface CredentialProvider {
   forRequest(identity: TunnelIdentity): Promise<UpstreamTarget>;
@@ -23,8 +23,31 @@ export interface CredentialProvider {
   own(): Promise<UpstreamTarget>;
 }
 
-/** The credential of a kubeconfig (--kubeconfig) or of the pod's service account (in-cluster). */
-export async function kubeconfigCredentials(kubeconfigPath: string | undefined): Promise<CredentialProvider> {
+/** The agent's own access: the credential of a kubeconfig (--kubeconfig) or of the pod's service account. */
+export interface OwnAccess {
+  own(): Promise<UpstreamTarget>;
+  /**
+   * Connection settings that trust the apiserver but present no client certificate, for requests made
+   * with someone else's bearer token: the apiserver tries a client certificate before a bearer token, so a
+   * pool that carries the agent's certificate would make every person the agent.
+   */
+  anonymousAgent: https.Agent;
+}
+
+function pool(secureContext: tls.SecureContext, rejectUnauthorized: boolean): https.Agent {
+  return new https.Agent({
+    keepAlive: true,
+    // Watches and streams hold a connection each; the apiserver, not the agent, should set the limit. Idle
+    // connections are kept for the next burst instead of being closed and re-handshaken.
+    maxSockets: Infinity,
+    maxFreeSockets: 1024,
+    scheduling: 'lifo',
+    secureContext,
+    ...(rejectUnauthorized ? {} : { rejectUnauthorized: false }),
+  });
+}
+
+export async function kubeconfigCredentials(kubeconfigPath: string | undefined): Promise<OwnAccess> {
   const kc = new KubeConfig();
   if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
   else kc.loadFromCluster();
@@ -39,16 +62,9 @@ export async function kubeconfigCredentials(kubeconfigPath: string | undefined):
     ...(options.cert ? { cert: options.cert } : {}),
     ...(options.key ? { key: options.key } : {}),
   });
-  const agent = new https.Agent({
-    keepAlive: true,
-    // Watches and streams hold a connection each; the apiserver, not the agent, should set the limit. Idle
-    // connections are kept for the next burst instead of being closed and re-handshaken.
-    maxSockets: Infinity,
-    maxFreeSockets: 1024,
-    scheduling: 'lifo',
-    secureContext,
-    ...(options.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
-  });
+  const verify = options.rejectUnauthorized !== false;
+  const agent = pool(secureContext, verify);
+  const anonymousAgent = pool(tls.createSecureContext(options.ca ? { ca: options.ca } : {}), verify);
   const target: UpstreamTarget = {
     server: cluster.server.replace(/\/+$/, ''),
     agent,
@@ -66,7 +82,25 @@ export async function kubeconfigCredentials(kubeconfigPath: string | undefined):
     }
     return target;
   };
-  return { forRequest: current, own: current };
+  return { own: current, anonymousAgent };
+}
+
+/** Every request as the person behind it: their just-in-time service account's token, on a pool without the agent's certificate. */
+export function asPerson(
+  access: OwnAccess,
+  tokenFor: (identity: TunnelIdentity) => Promise<string>,
+): CredentialProvider {
+  return {
+    own: () => access.own(),
+    forRequest: async (identity) => {
+      const own = await access.own();
+      return {
+        server: own.server,
+        agent: access.anonymousAgent,
+        headers: { authorization: `Bearer ${await tokenFor(identity)}` },
+      };
+    },
+  };
 }
 
 const CREDENTIAL_REREAD_MS = 60_000;
@@ -80,8 +114,8 @@ function credentialHeaders(options: https.RequestOptions): Record<string, string
 }
 
 /**
- * One small request of the agent's own to its kube-apiserver (its identity, its Secret), answered in full.
- * A merge patch when `body` is given. Gives up after 15 s.
+ * One small request of the agent's own to its kube-apiserver (its identity, its Secret, service accounts),
+ * answered in full. A body is sent as a merge patch for PATCH and as JSON otherwise. Gives up after 15 s.
  */
 export function upstreamCall(
   target: UpstreamTarget,
@@ -89,13 +123,14 @@ export function upstreamCall(
   uri: string,
   body?: object,
 ): Promise<{ status: number; text: string }> {
+  const contentType = method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
   return new Promise((resolve, reject) => {
     const req = https.request(
       `${target.server}${uri}`,
       {
         method,
         agent: target.agent,
-        headers: { ...target.headers, ...(body ? { 'content-type': 'application/merge-patch+json' } : {}) },
+        headers: { ...target.headers, ...(body ? { 'content-type': contentType } : {}) },
         timeout: 15_000,
       },
       (res) => {

@@ -6,8 +6,9 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { AGENT_CONNECT_PATH, CLUSTER_PROXY_PREFIX } from '@ztka/protocol';
+import { AGENT_CONNECT_PATH, CLUSTER_PROXY_PREFIX, type TunnelIdentity } from '@ztka/protocol';
 import { Access } from './access/authorize.js';
+import { Revocations } from './access/revocation.js';
 import { registerAuthRoutes } from './api/auth-routes.js';
 import { registerClusterRoutes } from './api/cluster-routes.js';
 import type { ApiDeps } from './api/context.js';
@@ -89,6 +90,7 @@ export async function startController(
   });
   const metrics = createMetrics();
   const tunnels = new TunnelRegistry();
+  const revocations = new Revocations(db, access, tunnels, log, changes);
 
   const handleAgentUpgrade = createAgentEndpoint({
     directory: registry,
@@ -105,6 +107,17 @@ export async function startController(
         return token === undefined ? undefined : authenticator.verify(token, ['kubeconfig', 'kube_token']);
       },
       authorize: (principal, cluster) => access.kubeIdentity(principal, cluster),
+      track: (target, end) =>
+        revocations.track({
+          recheck: async () => {
+            const principal = await credentials.reverify(target.principal.credentialId);
+            const now =
+              principal && (await access.kubeIdentity(principal, target.cluster).catch(() => undefined));
+            // The same role in the same namespaces; other fields (the SA lifetime) may change freely.
+            const lane = (i: TunnelIdentity) => JSON.stringify([i.role, i.namespaces, i.readOnlyNamespaces]);
+            if (!now || lane(now) !== lane(target.identity)) end();
+          },
+        }),
     },
     (target, outcome) => {
       metrics.proxyRequests.inc({

@@ -20,3 +20,4 @@ export {
   type KubeVerb,
 } from './kube-request.js';
 export { forwardableHeaders } from './headers.js';
+export * from './rbac.js';

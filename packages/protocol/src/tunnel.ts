@@ -36,7 +36,18 @@ export interface TunnelIdentity {
   readOnlyNamespaces?: string[];
   channel?: string;
   sessionId?: string;
+  /** How long the person's just-in-time service account lives after each use (the org's setting). */
+  saLifetimeSeconds?: number;
 }
+
+/**
+ * A stream the controller opens to tell the agent something rather than to proxy a request: its path is
+ * one of CONTROL_PATHS and its body JSON. `revoke` {users: [...]} deletes those people's service accounts
+ * at once; `sync` {users: [...]} deletes every service account whose person is not in the list (sent when
+ * an agent connects, so one that was offline during a revocation converges).
+ */
+export const CONTROL_HEADER = 'x-ztka-control';
+export const CONTROL_PATHS = { revoke: '/ztka/v1/revoke', sync: '/ztka/v1/sync' } as const;
 
 export function encodeIdentity(identity: TunnelIdentity): string {
   return Buffer.from(JSON.stringify(identity)).toString('base64url');

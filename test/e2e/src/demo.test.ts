@@ -53,9 +53,38 @@ test('the demo serves kubectl through the controller and stops cleanly', async (
       assert.equal((await fs.stat(path.join(demoDir, `${name}.kubeconfig`))).mode & 0o777, 0o600);
     }
     assert.match((await as('viewer', ['get', 'ns', '-o', 'name'])).stdout, /namespace\/team-a/);
-    await assert.rejects(as('viewer', ['create', 'configmap', 'x', '-n', 'team-a']), /Forbidden/);
+    // The seed's check: the read-only person's first call made their service account in ztka-system,
+    // bound to exactly the read-only role (asked as the cluster's own admin).
+    const clusterAdmin = { kubeconfig: path.join(stateDir, 'admin.kubeconfig') };
+    const sa = await kubectl(
+      [
+        'get',
+        'sa',
+        'viewer-64ztka-46local',
+        '-n',
+        'ztka-system',
+        '-o',
+        'jsonpath={.metadata.creationTimestamp}',
+      ],
+      clusterAdmin,
+    );
+    assert.ok(Date.now() - Date.parse(sa.stdout) < 120_000, sa.stdout);
+    const bindings = await kubectl(
+      [
+        'get',
+        'clusterrolebindings,rolebindings',
+        '-A',
+        '-l',
+        'ztka.dev/service-account=viewer-64ztka-46local',
+        '-o',
+        'jsonpath={.items[*].roleRef.name}',
+      ],
+      clusterAdmin,
+    );
+    assert.equal(bindings.stdout, 'ztka-read-only');
+    await assert.rejects(as('viewer', ['create', 'configmap', 'x', '-n', 'team-a']), /forbidden/i);
     await as('team-a-admin', ['create', 'configmap', 'from-demo', '-n', 'team-a']);
-    await assert.rejects(as('team-a-admin', ['get', 'pods', '-n', 'kube-system']), /Forbidden/);
+    await assert.rejects(as('team-a-admin', ['get', 'pods', '-n', 'kube-system']), /forbidden/i);
   } finally {
     demo.kill('SIGINT');
     assert.equal(await exited, 0, output);

@@ -39,7 +39,8 @@ describe('cluster registration with the bootstrap manifest', () => {
   after(async () => {
     agent?.kill('SIGKILL');
     await z?.stop();
-    // The manifest's cluster-wide objects are shared state: remove them so other tests start clean.
+    // The manifest's cluster-wide objects are shared state: remove them so other tests start clean. The
+    // ztka-read-only ClusterRole stays: other tests' agents may be binding people to it right now.
     await env
       .admin([
         'delete',
@@ -47,8 +48,8 @@ describe('cluster registration with the bootstrap manifest', () => {
         '--wait=false',
         'namespace/ztka-system',
         'clusterrole/ztka-agent',
-        'clusterrole/ztka-read-only',
         'clusterrolebinding/ztka-agent',
+        'clusterrolebinding/ztka-jit.ztka-system.admin',
       ])
       .catch(() => {});
   });
@@ -155,9 +156,10 @@ describe('cluster registration with the bootstrap manifest', () => {
   });
 
   test('an upgrade the cluster refuses reaches the client as that status, not as a broken 101', async () => {
-    // The agent now acts as its own least-privilege service account, which may not exec: the apiserver
-    // answers the WebSocket upgrade with 403, and that must arrive as such (kubectl >= 1.30 relies on a
-    // non-101 answer to fall back to SPDY or to print the error).
+    // The agent runs as its own least-privilege service account and acts for the admin through the admin's
+    // just-in-time service account, which its RBAC lets it create and bind. Exec into a pod that does not
+    // exist: the apiserver answers the WebSocket upgrade with 404, and that must arrive as such (kubectl
+    // >= 1.30 relies on a non-101 answer to fall back to SPDY or to print the error).
     const token = await z.kubeToken(CLUSTER);
     const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const ws = new WebSocket(
@@ -173,10 +175,29 @@ describe('cluster registration with the bootstrap manifest', () => {
       ws.on('open', () => reject(new Error('the upgrade succeeded')));
       ws.on('error', () => {});
     });
-    assert.equal(status, 403);
+    assert.equal(status, 404, body);
     const parsed = JSON.parse(body) as { kind: string; reason: string; message: string };
     assert.equal(parsed.kind, 'Status');
-    assert.equal(parsed.reason, 'Forbidden');
-    assert.match(parsed.message, /system:serviceaccount:ztka-system:ztka-agent/);
+    assert.equal(parsed.reason, 'NotFound');
+    assert.match(parsed.message, /pods "nobody" not found/);
+    // The admin's service account exists, made with nothing more than the manifest's RBAC.
+    const sa = await env.admin([
+      'get',
+      'serviceaccount',
+      'admin',
+      '-n',
+      'ztka-system',
+      '-o',
+      'jsonpath={.metadata.annotations}',
+    ]);
+    assert.match(sa, /"ztka.dev\/role":"ADMIN"/);
+    const binding = await env.admin([
+      'get',
+      'clusterrolebinding',
+      'ztka-jit.ztka-system.admin',
+      '-o',
+      'jsonpath={.roleRef.name}',
+    ]);
+    assert.equal(binding, 'cluster-admin');
   });
 });

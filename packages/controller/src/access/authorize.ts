@@ -109,6 +109,6 @@ export class Access {
       );
     if (channel === 'web-shell' && !settings.webKubectl)
       throw new ZtkaError('forbidden', 'Forbidden: the browser kubectl shell is switched off for this org');
-    return { user: principal.username, channel, ...access };
+    return { user: principal.username, channel, ...access, saLifetimeSeconds: settings.saLifetimeSeconds };
   }
 }

@@ -54,6 +54,21 @@ export interface CredentialView {
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
 
+interface CredentialRow {
+  id: string;
+  kind: CredentialKind;
+  secretHash: string;
+  channel: string | null;
+  clusterId: string | null;
+  expiresAt: number | null;
+  revokedAt: number | null;
+  lastUsedAt: number | null;
+  userId: string;
+  username: string;
+  orgId: string;
+  disabledAt: number | null;
+}
+
 export function kindOfToken(token: string): CredentialKind | undefined {
   const prefix = token.slice(0, token.indexOf('_'));
   return (Object.keys(CREDENTIAL_PREFIXES) as CredentialKind[]).find(
@@ -104,7 +119,24 @@ export class CredentialStore {
     if (!kind || !kinds.includes(kind)) return undefined;
     const parsed = parseToken(token, CREDENTIAL_PREFIXES[kind]);
     if (!parsed) return undefined;
-    const row = await this.db
+    const row = await this.#load(parsed.id);
+    // Hash even for an unknown id, so timing does not tell which ids exist.
+    const matches = verifySecret(parsed.secret, row?.secretHash ?? DUMMY_HASH);
+    if (!row || !matches || row.kind !== kind) return undefined;
+    return this.#live(row);
+  }
+
+  /**
+   * The principal of a credential already verified once, if it is still live: how a request in flight
+   * (a watch, an exec) is checked again after a revocation.
+   */
+  async reverify(credentialId: string): Promise<Principal | undefined> {
+    const row = await this.#load(credentialId);
+    return row ? this.#live(row) : undefined;
+  }
+
+  #load(id: string): Promise<CredentialRow | undefined> {
+    return this.db
       .selectFrom('credentials')
       .innerJoin('users', 'users.id', 'credentials.user_id')
       .select([
@@ -121,13 +153,13 @@ export class CredentialStore {
         'users.org_id as orgId',
         'users.disabled_at as disabledAt',
       ])
-      .where('credentials.id', '=', parsed.id)
+      .where('credentials.id', '=', id)
       .executeTakeFirst();
-    // Hash even for an unknown id, so timing does not tell which ids exist.
-    const matches = verifySecret(parsed.secret, row?.secretHash ?? DUMMY_HASH);
+  }
+
+  async #live(row: CredentialRow): Promise<Principal | undefined> {
     const now = this.clock();
-    if (!row || !matches || row.kind !== kind || row.revokedAt !== null || row.disabledAt !== null)
-      return undefined;
+    if (row.revokedAt !== null || row.disabledAt !== null) return undefined;
     const expiresAt = row.expiresAt === null ? null : Number(row.expiresAt);
     if (expiresAt !== null && expiresAt <= now) return undefined;
     if (row.lastUsedAt === null || now - Number(row.lastUsedAt) > LAST_USED_RESOLUTION_MS) {
@@ -135,7 +167,7 @@ export class CredentialStore {
     }
     return {
       credentialId: row.id,
-      kind,
+      kind: row.kind,
       userId: row.userId,
       username: row.username,
       orgId: row.orgId,

@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { SYSTEM_NAMESPACE } from '@ztka/protocol';
+import { READ_ONLY_ROLE, SYSTEM_NAMESPACE, readOnlyClusterRole } from '@ztka/protocol';
 
 export interface BootstrapManifestInput {
   cluster: string;
@@ -11,84 +11,11 @@ export interface BootstrapManifestInput {
 
 /** Name of the agent's ServiceAccount, Secret, roles and Deployment. */
 export const AGENT_NAME = 'ztka-agent';
-/** The ClusterRole read-only users' just-in-time service accounts are bound to. */
-export const READ_ONLY_ROLE = 'ztka-read-only';
 /** Cluster roles the agent may bind a user's service account to, and nothing else. */
 export const BINDABLE_ROLES = ['cluster-admin', 'admin', 'view', READ_ONLY_ROLE];
 
 const labels = { 'app.kubernetes.io/name': AGENT_NAME, 'app.kubernetes.io/part-of': 'ztka' };
-const RO = ['get', 'list', 'watch'];
 const RW = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
-
-/**
- * Everything but secrets in the core group (no deny rules exist in RBAC, so the readable resources are
- * listed), and every resource of the other groups, read-only. No subresource that runs or opens anything
- * (exec, attach, portforward, proxy) is granted.
- */
-export function readOnlyClusterRole(): object {
-  return {
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'ClusterRole',
-    metadata: { name: READ_ONLY_ROLE, labels },
-    rules: [
-      {
-        apiGroups: [''],
-        resources: [
-          'bindings',
-          'componentstatuses',
-          'configmaps',
-          'endpoints',
-          'events',
-          'limitranges',
-          'namespaces',
-          'namespaces/status',
-          'nodes',
-          'nodes/status',
-          'persistentvolumeclaims',
-          'persistentvolumeclaims/status',
-          'persistentvolumes',
-          'persistentvolumes/status',
-          'pods',
-          'pods/log',
-          'pods/status',
-          'podtemplates',
-          'replicationcontrollers',
-          'replicationcontrollers/scale',
-          'replicationcontrollers/status',
-          'resourcequotas',
-          'resourcequotas/status',
-          'serviceaccounts',
-          'services',
-          'services/status',
-        ],
-        verbs: RO,
-      },
-      {
-        apiGroups: [
-          'admissionregistration.k8s.io',
-          'apiextensions.k8s.io',
-          'apiregistration.k8s.io',
-          'apps',
-          'autoscaling',
-          'batch',
-          'certificates.k8s.io',
-          'coordination.k8s.io',
-          'discovery.k8s.io',
-          'events.k8s.io',
-          'flowcontrol.apiserver.k8s.io',
-          'networking.k8s.io',
-          'node.k8s.io',
-          'policy',
-          'rbac.authorization.k8s.io',
-          'scheduling.k8s.io',
-          'storage.k8s.io',
-        ],
-        resources: ['*'],
-        verbs: RO,
-      },
-    ],
-  };
-}
 
 /**
  * The manifest an administrator applies to a cluster to install its agent: namespace, the agent's
@@ -102,7 +29,7 @@ export function bootstrapManifest(input: BootstrapManifestInput): string {
   const docs: object[] = [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels } },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: AGENT_NAME, namespace: ns, labels } },
-    readOnlyClusterRole(),
+    readOnlyClusterRole(labels),
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'Role',

@@ -51,6 +51,11 @@ export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = ()
           let bytesOut = 0;
           let status = 0;
           const stream = openStream(target);
+          const untrack = deps.track(target, () => {
+            // No longer allowed: a watch or log stream ends now, not when the client hangs up.
+            if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+            res.destroy();
+          });
           req.pipe(stream);
           stream.on('response', (headers) => {
             status = Number(headers[':status']);
@@ -79,6 +84,7 @@ export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = ()
                 );
               else res.destroy();
             }
+            untrack();
             observe(target, { status, bytesOut, durationMs: Date.now() - started });
           });
           // The client went away: stop the work in the cluster too (a watch, a log stream).
@@ -96,7 +102,11 @@ export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = ()
     handleUpgrade(req, socket, head) {
       socket.on('error', () => socket.destroy());
       resolveTarget(req, deps).then(
-        (target) => relayUpgrade(req, socket, head, target, observe),
+        (target) => {
+          const untrack = deps.track(target, () => socket.destroy());
+          socket.on('close', untrack);
+          relayUpgrade(req, socket, head, target, observe);
+        },
         (err: unknown) => sendStatusOnSocket(socket, asZtkaError(err)),
       );
     },

@@ -25,6 +25,11 @@ export interface KubeProxyDeps {
    * cluster outside their projects, whether it exists or not).
    */
   authorize(principal: Principal, cluster: string): Promise<TunnelIdentity>;
+  /**
+   * Watches a request in flight: `end` is called if, after a change (a revocation, a lost role), the
+   * request would no longer be allowed as it was. Returns the function to call when the request is over.
+   */
+  track(target: ProxyTarget, end: () => void): () => void;
 }
 
 /** A kube request resolved to the tunnel it will travel and everything audit needs to know about it. */

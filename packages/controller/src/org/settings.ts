@@ -18,10 +18,13 @@ export const DEFAULT_SETTINGS: OrgSettings = Object.freeze({
   cliKubectl: true,
 });
 
-/** Bounds: a kubeconfig lives 10 min to 1 year; a JIT service account 10 min (its token's floor) to 30 days. */
+/**
+ * Bounds: a kubeconfig lives 10 min to 1 year; a JIT service account 10 s to 30 days of idleness (its
+ * tokens may outlive a shorter lifetime on paper, but die with the service account when it is deleted).
+ */
 export const SETTING_BOUNDS = {
   kubeconfigValiditySeconds: { minimum: 600, maximum: 365 * 24 * 3600 },
-  saLifetimeSeconds: { minimum: 600, maximum: 30 * 24 * 3600 },
+  saLifetimeSeconds: { minimum: 10, maximum: 30 * 24 * 3600 },
 } as const;
 
 export class SettingsStore {

@@ -1,7 +1,7 @@
 import http2 from 'node:http2';
 import type { Logger } from 'pino';
 import { createWebSocketStream, type WebSocket } from 'ws';
-import { TUNNEL_TUNING } from '@ztka/protocol';
+import { CONTROL_HEADER, TUNNEL_TUNING } from '@ztka/protocol';
 
 export interface AgentInfo {
   cluster: string;
@@ -70,6 +70,27 @@ export class AgentSession {
     else this.closeHandlers.push(handler);
   }
 
+  /** Sends a control message (CONTROL_PATHS) to the agent; resolves with the agent's status. */
+  control(path: string, body: object, timeoutMs = 30_000): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const stream = this.h2.request({
+        ':method': 'POST',
+        ':path': path,
+        [CONTROL_HEADER]: '1',
+        'content-type': 'application/json',
+      });
+      stream.setTimeout(timeoutMs, () => stream.close(http2.constants.NGHTTP2_CANCEL));
+      let status = 0;
+      stream.on('response', (headers) => (status = Number(headers[':status'])));
+      stream.on('error', reject);
+      stream.on('close', () =>
+        status ? resolve(status) : reject(new Error('control stream closed unanswered')),
+      );
+      stream.resume();
+      stream.end(JSON.stringify(body));
+    });
+  }
+
   /** Ends the tunnel: in-flight streams fail at once, so their clients get an answer rather than a hang. */
   close(reason: string): void {
     if (this.closed) return;
@@ -85,11 +106,13 @@ export class AgentSession {
 /** The live tunnel of each connected cluster. A cluster has at most one: a newer connection replaces it. */
 export class TunnelRegistry {
   private readonly sessions = new Map<string, AgentSession>();
+  private readonly addListeners: Array<(session: AgentSession) => void> = [];
 
   add(session: AgentSession): void {
     const cluster = session.info.cluster;
     this.sessions.get(cluster)?.close('replaced by a newer connection');
     this.sessions.set(cluster, session);
+    for (const listener of this.addListeners) listener(session);
     session.onClose(() => {
       if (this.sessions.get(cluster) === session) this.sessions.delete(cluster);
     });
@@ -98,6 +121,15 @@ export class TunnelRegistry {
   get(cluster: string): AgentSession | undefined {
     const session = this.sessions.get(cluster);
     return session?.isOpen ? session : undefined;
+  }
+
+  /** Called for every new tunnel, e.g. to bring its agent's service accounts up to date. */
+  onAdd(listener: (session: AgentSession) => void): void {
+    this.addListeners.push(listener);
+  }
+
+  open(): AgentSession[] {
+    return [...this.sessions.values()].filter((s) => s.isOpen);
   }
 
   get size(): number {

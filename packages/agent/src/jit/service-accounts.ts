@@ -1,0 +1,348 @@
+// Just-in-time service accounts: each person reaches the cluster as their own service account in the JIT
+// namespace, bound to the RBAC of their effective role, with a TokenRequest token that never leaves the
+// agent. Created on first use, converged when the role changes, kept alive by use, deleted by the sweeper
+// when idle past the org's lifetime, and at once when the controller revokes the person.
+import {
+  isRole,
+  readOnlyClusterRole,
+  bindingsFor,
+  READ_ONLY_ROLE,
+  type JitBinding,
+  type TunnelIdentity,
+} from '@ztka/protocol';
+import type { Logger } from 'pino';
+import { upstreamCall, type UpstreamTarget } from '../upstream.js';
+import { serviceAccountName } from './names.js';
+
+const RBAC = '/apis/rbac.authorization.k8s.io/v1';
+export const JIT_LABEL = 'ztka.dev/jit';
+const SA_LABEL = 'ztka.dev/service-account';
+const NS_LABEL = 'ztka.dev/jit-namespace';
+const A = {
+  user: 'ztka.dev/user',
+  role: 'ztka.dev/role',
+  namespaces: 'ztka.dev/namespaces',
+  readOnlyNamespaces: 'ztka.dev/read-only-namespaces',
+  createdAt: 'ztka.dev/created-at',
+  lastUsedAt: 'ztka.dev/last-used-at',
+  expiresAt: 'ztka.dev/expires-at',
+} as const;
+
+/** The TokenRequest floor the apiserver enforces, and our ceiling: a leaked token dies within an hour. */
+const MIN_TOKEN_S = 600;
+const MAX_TOKEN_S = 3600;
+/** A cached token is replaced this long before it expires, so no request carries one about to die. */
+const TOKEN_MARGIN_MS = 60_000;
+const DEFAULT_LIFETIME_S = 8 * 3600;
+
+interface Entry {
+  name: string;
+  user: string;
+  roleKey: string;
+  token: string;
+  tokenExpiresAt: number;
+  saExpiresAt: number;
+  lifetimeMs: number;
+  /** When the expiry annotation was last moved forward. */
+  extendedAt: number;
+}
+
+interface KubeList<T> {
+  items?: T[];
+}
+interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  annotations?: Record<string, string>;
+  labels?: Record<string, string>;
+}
+interface Binding {
+  metadata: ObjectMeta;
+  roleRef: { name: string };
+}
+
+export class KubeCallError extends Error {
+  constructor(
+    readonly status: number,
+    what: string,
+    text: string,
+  ) {
+    super(`${what}: ${status} ${text.slice(0, 300)}`);
+  }
+}
+
+const roleKeyOf = (id: TunnelIdentity) =>
+  [id.role, (id.namespaces ?? []).join(','), (id.readOnlyNamespaces ?? []).join(',')].join('|');
+
+export interface JitOptions {
+  own: () => Promise<UpstreamTarget>;
+  namespace: string;
+  log: Logger;
+  clock?: () => number;
+}
+
+export class JitServiceAccounts {
+  readonly #cache = new Map<string, Entry>();
+  readonly #pending = new Map<string, Promise<Entry>>();
+  readonly #clock: () => number;
+  #prepared: Promise<void> | undefined;
+  #readOnlyRole: Promise<void> | undefined;
+
+  constructor(private readonly opts: JitOptions) {
+    this.#clock = opts.clock ?? Date.now;
+  }
+
+  get namespace(): string {
+    return this.opts.namespace;
+  }
+
+  /** The bearer token to send for this person, creating or converging their service account if needed. */
+  async tokenFor(identity: TunnelIdentity): Promise<string> {
+    if (!isRole(identity.role)) throw new Error(`unknown role ${identity.role}`);
+    const name = serviceAccountName(identity.user);
+    const now = this.#clock();
+    const hit = this.#cache.get(name);
+    if (
+      hit &&
+      hit.user === identity.user &&
+      hit.roleKey === roleKeyOf(identity) &&
+      hit.tokenExpiresAt - now > TOKEN_MARGIN_MS &&
+      hit.saExpiresAt > now
+    ) {
+      this.#touch(hit, identity, now);
+      return hit.token;
+    }
+    let pending = this.#pending.get(name);
+    if (!pending) {
+      pending = this.#ensure(name, identity).finally(() => this.#pending.delete(name));
+      this.#pending.set(name, pending);
+    }
+    return (await pending).token;
+  }
+
+  /** Deletes a person's service account and bindings (its tokens die with it). */
+  async revoke(username: string): Promise<void> {
+    await this.#remove(serviceAccountName(username));
+  }
+
+  /** Deletes the service accounts of everyone not in `allowed` (usernames). */
+  async sync(allowed: readonly string[]): Promise<number> {
+    const keep = new Set(allowed.map(serviceAccountName));
+    let removed = 0;
+    for (const sa of await this.#list()) {
+      if (!keep.has(sa.name)) {
+        await this.#remove(sa.name);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** Deletes every service account whose expiry has passed. Returns how many. */
+  async sweep(): Promise<number> {
+    const now = this.#clock();
+    let removed = 0;
+    for (const sa of await this.#list()) {
+      const expires = Date.parse(sa.annotations?.[A.expiresAt] ?? '');
+      if (!(expires > now)) {
+        await this.#remove(sa.name);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  async #call(method: string, uri: string, body?: object): Promise<{ status: number; text: string }> {
+    return upstreamCall(await this.opts.own(), method, uri, body);
+  }
+
+  async #json<T>(method: string, uri: string, body?: object, ok: number[] = [200, 201]): Promise<T> {
+    const res = await this.#call(method, uri, body);
+    if (!ok.includes(res.status)) throw new KubeCallError(res.status, `${method} ${uri}`, res.text);
+    return (res.text ? JSON.parse(res.text) : {}) as T;
+  }
+
+  /**
+   * The JIT namespace exists: in a cluster the manifest made it, and the agent may not even read
+   * namespaces there; beside a cluster (--kubeconfig) the agent makes it when a create says it is missing.
+   */
+  #createNamespace(): Promise<void> {
+    this.#prepared ??= this.#json(
+      'POST',
+      '/api/v1/namespaces',
+      { metadata: { name: this.opts.namespace } },
+      [201, 409],
+    )
+      .then(() => undefined)
+      .catch((err: unknown) => {
+        this.#prepared = undefined;
+        throw err;
+      });
+    return this.#prepared;
+  }
+
+  /** Likewise the read-only ClusterRole: the manifest installs it; a 403 on reading it means just that. */
+  #ensureReadOnlyRole(): Promise<void> {
+    this.#readOnlyRole ??= (async () => {
+      const got = await this.#call('GET', `${RBAC}/clusterroles/${READ_ONLY_ROLE}`);
+      if (got.status === 404)
+        await this.#json(
+          'POST',
+          `${RBAC}/clusterroles`,
+          readOnlyClusterRole({ 'app.kubernetes.io/part-of': 'ztka' }),
+          [201, 409],
+        );
+      else if (got.status !== 200 && got.status !== 403)
+        throw new KubeCallError(got.status, `GET clusterrole ${READ_ONLY_ROLE}`, got.text);
+    })().catch((err: unknown) => {
+      this.#readOnlyRole = undefined;
+      throw err;
+    });
+    return this.#readOnlyRole;
+  }
+
+  async #ensure(name: string, identity: TunnelIdentity): Promise<Entry> {
+    const role = identity.role;
+    if (!isRole(role)) throw new Error(`unknown role ${role}`);
+    const ns = this.opts.namespace;
+    const now = this.#clock();
+    const lifetimeMs = (identity.saLifetimeSeconds ?? DEFAULT_LIFETIME_S) * 1000;
+    const saExpiresAt = now + lifetimeMs;
+    const desired = bindingsFor(role, identity.namespaces, identity.readOnlyNamespaces);
+    if (desired.some((b) => b.clusterRole === READ_ONLY_ROLE)) await this.#ensureReadOnlyRole();
+
+    const annotations = {
+      [A.user]: identity.user,
+      [A.role]: role,
+      [A.namespaces]: (identity.namespaces ?? []).join(','),
+      [A.readOnlyNamespaces]: (identity.readOnlyNamespaces ?? []).join(','),
+      [A.lastUsedAt]: new Date(now).toISOString(),
+      [A.expiresAt]: new Date(saExpiresAt).toISOString(),
+    };
+    const labels = { [JIT_LABEL]: 'true', 'app.kubernetes.io/managed-by': 'ztka' };
+    const account = {
+      metadata: { name, labels, annotations: { ...annotations, [A.createdAt]: new Date(now).toISOString() } },
+    };
+    let created = await this.#call('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, account);
+    if (created.status === 404) {
+      await this.#createNamespace();
+      created = await this.#call('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, account);
+    }
+    if (created.status === 409) {
+      await this.#json('PATCH', `/api/v1/namespaces/${ns}/serviceaccounts/${name}`, {
+        metadata: { labels, annotations },
+      });
+    } else if (created.status !== 201) {
+      throw new KubeCallError(created.status, `create service account ${name}`, created.text);
+    }
+    await this.#converge(name, desired);
+
+    const expirationSeconds = Math.max(MIN_TOKEN_S, Math.min(MAX_TOKEN_S, Math.floor(lifetimeMs / 1000)));
+    const tr = await this.#json<{ status?: { token?: string; expirationTimestamp?: string } }>(
+      'POST',
+      `/api/v1/namespaces/${ns}/serviceaccounts/${name}/token`,
+      { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds } },
+    );
+    const token = tr.status?.token;
+    if (!token) throw new Error(`the TokenRequest for ${name} returned no token`);
+    const entry: Entry = {
+      name,
+      user: identity.user,
+      roleKey: roleKeyOf(identity),
+      token,
+      tokenExpiresAt: Date.parse(tr.status?.expirationTimestamp ?? '') || now + expirationSeconds * 1000,
+      saExpiresAt,
+      lifetimeMs,
+      extendedAt: now,
+    };
+    this.#cache.set(name, entry);
+    this.opts.log.info({ serviceAccount: name, role }, 'just-in-time service account ready');
+    return entry;
+  }
+
+  /** Makes the service account's bindings exactly `desired`: missing ones created, others deleted. */
+  async #converge(name: string, desired: JitBinding[]): Promise<void> {
+    const ns = this.opts.namespace;
+    const bindingName = `ztka-jit.${ns}.${name}`;
+    const selector = encodeURIComponent(`${SA_LABEL}=${name},${NS_LABEL}=${ns}`);
+    const [crbs, rbs] = await Promise.all([
+      this.#json<KubeList<Binding>>('GET', `${RBAC}/clusterrolebindings?labelSelector=${selector}`),
+      this.#json<KubeList<Binding>>('GET', `${RBAC}/rolebindings?labelSelector=${selector}`),
+    ]);
+    const existing = [...(crbs.items ?? []), ...(rbs.items ?? [])];
+    const matches = (b: Binding, d: JitBinding) =>
+      b.roleRef.name === d.clusterRole && (b.metadata.namespace ?? undefined) === d.namespace;
+    const stale = existing.filter((b) => !desired.some((d) => matches(b, d)));
+    const missing = desired.filter((d) => !existing.some((b) => matches(b, d)));
+    await Promise.all(stale.map((b) => this.#deleteBinding(b.metadata)));
+    await Promise.all(
+      missing.map((d) =>
+        this.#json(
+          'POST',
+          d.namespace ? `${RBAC}/namespaces/${d.namespace}/rolebindings` : `${RBAC}/clusterrolebindings`,
+          {
+            metadata: {
+              name: bindingName,
+              ...(d.namespace ? { namespace: d.namespace } : {}),
+              labels: { [SA_LABEL]: name, [NS_LABEL]: ns, 'app.kubernetes.io/managed-by': 'ztka' },
+            },
+            roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: d.clusterRole },
+            subjects: [{ kind: 'ServiceAccount', name, namespace: ns }],
+          },
+        ),
+      ),
+    );
+  }
+
+  async #deleteBinding(meta: ObjectMeta): Promise<void> {
+    const uri = meta.namespace
+      ? `${RBAC}/namespaces/${meta.namespace}/rolebindings/${meta.name}`
+      : `${RBAC}/clusterrolebindings/${meta.name}`;
+    await this.#json('DELETE', uri, undefined, [200, 202, 404]);
+  }
+
+  async #list(): Promise<ObjectMeta[]> {
+    const list = await this.#json<KubeList<{ metadata: ObjectMeta }>>(
+      'GET',
+      `/api/v1/namespaces/${this.opts.namespace}/serviceaccounts?labelSelector=${encodeURIComponent(`${JIT_LABEL}=true`)}`,
+      undefined,
+      [200],
+    );
+    return (list.items ?? []).map((i) => i.metadata);
+  }
+
+  async #remove(name: string): Promise<void> {
+    this.#cache.delete(name);
+    await this.#converge(name, []);
+    await this.#json(
+      'DELETE',
+      `/api/v1/namespaces/${this.opts.namespace}/serviceaccounts/${name}`,
+      undefined,
+      [200, 202, 404],
+    );
+    this.opts.log.info({ serviceAccount: name }, 'just-in-time service account removed');
+  }
+
+  /** Use extends the service account's life; written at most every quarter lifetime (and minute). */
+  #touch(entry: Entry, identity: TunnelIdentity, now: number): void {
+    const lifetimeMs = (identity.saLifetimeSeconds ?? DEFAULT_LIFETIME_S) * 1000;
+    if (now - entry.extendedAt < Math.min(60_000, lifetimeMs / 4) && lifetimeMs === entry.lifetimeMs) return;
+    entry.extendedAt = now;
+    entry.lifetimeMs = lifetimeMs;
+    entry.saExpiresAt = now + lifetimeMs;
+    const annotations = {
+      [A.lastUsedAt]: new Date(now).toISOString(),
+      [A.expiresAt]: new Date(entry.saExpiresAt).toISOString(),
+    };
+    this.#json('PATCH', `/api/v1/namespaces/${this.opts.namespace}/serviceaccounts/${entry.name}`, {
+      metadata: { annotations },
+    }).catch((err: unknown) => {
+      // Gone (swept or revoked meanwhile): the next request recreates it.
+      this.#cache.delete(entry.name);
+      this.opts.log.warn(
+        { serviceAccount: entry.name, err: String(err) },
+        'could not extend service account',
+      );
+    });
+  }
+}
