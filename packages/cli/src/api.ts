@@ -88,6 +88,77 @@ export interface Settings {
   cliKubectl?: boolean;
 }
 
+/** Audit times are epoch milliseconds in records; an ISO string is read too. */
+export type AuditTime = number | string;
+
+/** One proxied kube API call (`GET /v1/audit/api`). */
+export interface ApiAuditRecord {
+  kind?: 'api';
+  id: string;
+  seq?: number;
+  stage?: string;
+  at: AuditTime;
+  endedAt?: AuditTime;
+  user?: string | null;
+  role?: string;
+  project?: string;
+  cluster?: string;
+  channel?: string;
+  sessionId?: string;
+  kubectlCommand?: string;
+  kubectlSession?: string;
+  method?: string;
+  requestURI?: string;
+  verb?: string;
+  objectRef?: {
+    apiGroup?: string;
+    apiVersion?: string;
+    resource?: string;
+    namespace?: string;
+    name?: string;
+    subresource?: string;
+  };
+  sourceIPs?: string[];
+  userAgent?: string;
+  status?: number;
+  reason?: string;
+  bytes?: number;
+  durationMs?: number;
+  command?: string[];
+  container?: string;
+}
+
+/** A command line from the browser shell, or one kubectl invocation (`GET /v1/audit/commands`). */
+export interface AuditCommand {
+  source?: 'shell' | 'kubectl';
+  at: AuditTime;
+  user?: string | null;
+  cluster?: string;
+  channel?: string;
+  command?: string;
+  sessionId?: string;
+  kubectlSession?: string;
+  calls?: number;
+}
+
+/** A login, credential issue or administrative change (`GET /v1/audit/system`). */
+export interface SystemAuditRecord {
+  kind?: 'system';
+  id: string;
+  seq?: number;
+  at: AuditTime;
+  event?: string;
+  user?: string | null;
+  sourceIp?: string;
+  detail?: unknown;
+}
+
+export interface AuditVerifyResult {
+  ok: boolean;
+  checked?: number;
+  firstBad?: { seq?: number; id?: string; problem?: string; message?: string };
+}
+
 /** `NAMESPACE_ADMIN project=desktop namespaces=team-a,team-b`, one assignment per line. */
 export function describeAssignment(a: Omit<RoleAssignment, 'id'>): string {
   const parts = [a.role];

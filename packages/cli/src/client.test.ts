@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiError, Client } from './client.js';
 import { CliError } from './errors.js';
 import { startFake } from './testing/fake-controller.js';
@@ -75,6 +77,17 @@ test('https trusts the given CA and refuses an unknown one', async () => {
     await assert.rejects(new Client({ server: fake.url }).json('GET', '/v1/settings'), {
       message: `cannot reach ${fake.url}: its certificate is not trusted (self-signed); log in with --ca-file`,
     });
+    // Streamed requests trust the same CA, and only it.
+    let text = '';
+    for await (const chunk of await new Client({ server: fake.url, ca: fake.certPem }).stream(
+      '/v1/settings',
+    )) {
+      text += String(chunk);
+    }
+    assert.deepEqual(JSON.parse(text), { webKubectl: true });
+    await assert.rejects(new Client({ server: fake.url }).stream('/v1/settings'), {
+      message: `cannot reach ${fake.url}: its certificate is not trusted (self-signed); log in with --ca-file`,
+    });
   } finally {
     await fake.close();
   }
@@ -98,6 +111,102 @@ test('lists follow nextCursor and refuse a cursor that repeats', async () => {
       ['limit=500', 'limit=500&cursor=p2', 'limit=500&cursor=p3'],
     );
     await assert.rejects(client.listAll('/v1/users'), /repeated a list cursor/);
+  } finally {
+    await fake.close();
+  }
+});
+
+test('a bounded list stops at its limit, asking only for what is missing', async () => {
+  const fake = await startFake({
+    'GET /v1/audit/api': (req) => {
+      const offset = Number(req.query.get('cursor') ?? '0');
+      // Pages of two, whatever was asked; the last page sends one more than asked.
+      const items = [offset, offset + 1].map((n) => ({ n }));
+      return { json: { items, nextCursor: String(offset + 2) } };
+    },
+  });
+  try {
+    const client = new Client({ server: fake.url, apiKey: 'k' });
+    const items = await client.list<{ n: number }>('/v1/audit/api', { cluster: 'c' }, 5);
+    assert.deepEqual(
+      items.map((i) => i.n),
+      [0, 1, 2, 3, 4],
+    );
+    assert.deepEqual(
+      fake.requests.map((r) => r.query.toString()),
+      ['cluster=c&limit=5', 'cluster=c&limit=3&cursor=2', 'cluster=c&limit=1&cursor=4'],
+    );
+  } finally {
+    await fake.close();
+  }
+});
+
+test('a streamed GET hands the body on, and throws API errors like any request', async () => {
+  const fake = await startFake({
+    'GET /v1/audit/export': (req) =>
+      req.query.get('format') === 'csv'
+        ? { text: 'a,b\n1,2\n', contentType: 'text/csv' }
+        : { status: 401, json: { code: 'unauthorized', message: 'the API key was revoked' } },
+  });
+  try {
+    const client = new Client({ server: fake.url, apiKey: 'k' });
+    const body = await client.stream('/v1/audit/export', { query: { format: 'csv' }, accept: 'text/csv' });
+    let text = '';
+    for await (const chunk of body) text += String(chunk);
+    assert.equal(text, 'a,b\n1,2\n');
+    assert.equal(fake.requests[0]?.headers.authorization, 'Bearer k');
+    assert.equal(fake.requests[0]?.headers.accept, 'text/csv');
+    await assert.rejects(client.stream('/v1/audit/export', { query: { format: 'jsonl' } }), (err) => {
+      assert.ok(err instanceof ApiError);
+      assert.equal(err.status, 401);
+      assert.equal(err.message, 'the API key was revoked (run ztka login again)');
+      return true;
+    });
+  } finally {
+    await fake.close();
+  }
+});
+
+test('a streamed body fails when the server goes quiet, but not while the reader is paused', async () => {
+  const fake = await startFake({
+    'GET /quiet': () => ({
+      stream: (async function* () {
+        yield 'first';
+        await new Promise(() => undefined);
+      })(),
+    }),
+    'GET /steady': () => ({
+      stream: (async function* () {
+        for (let i = 0; i < 5; i++) {
+          yield `chunk ${i}\n`;
+          await sleep(20);
+        }
+      })(),
+    }),
+    'GET /slow-start': () => ({ hang: true }),
+  });
+  try {
+    const client = new Client({ server: fake.url, timeoutMs: 400 });
+    const quiet = await client.stream('/quiet');
+    quiet.resume();
+    const [err] = (await once(quiet, 'error')) as [Error];
+    assert.equal(err.message, 'no data for 0.4s');
+
+    const steady = await client.stream('/steady');
+    let text = '';
+    steady.on('data', (chunk: Buffer) => {
+      text += String(chunk);
+      if (text === 'chunk 0\n') {
+        steady.pause();
+        setTimeout(() => steady.resume(), 1200);
+      }
+    });
+    await once(steady, 'end');
+    assert.equal(text, 'chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n');
+
+    await assert.rejects(client.stream('/slow-start'), {
+      message: `cannot reach ${fake.url}: no answer within 0.4s`,
+    });
   } finally {
     await fake.close();
   }

@@ -1,6 +1,6 @@
 // Files that hold secrets (the API key, kube tokens): readable by the owner only, from the first byte.
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
 export const PRIVATE_DIR_MODE = 0o700;
@@ -44,13 +44,25 @@ export async function writePrivateFile(file: string, data: string): Promise<void
 }
 
 /**
- * Writes `data` to `file` in place (so a symlink or a device such as /dev/stdout keeps working), mode 0600.
- * The mode is set before the first byte is written, so an existing looser file never holds the secret.
+ * Opens `file` for writing in place (so a symlink or a device such as /dev/stdout keeps working), truncated,
+ * mode 0600. The mode is set before the first byte is written, so an existing looser file never holds the
+ * secret.
  */
-export async function writePrivateFileInPlace(file: string, data: string): Promise<void> {
+export async function openPrivateFileInPlace(file: string): Promise<FileHandle> {
   const handle = await open(file, 'w', PRIVATE_FILE_MODE);
   try {
     if ((await handle.stat()).isFile()) await handle.chmod(PRIVATE_FILE_MODE);
+    return handle;
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+/** Writes `data` to `file` in place, mode 0600, as openPrivateFileInPlace opens it. */
+export async function writePrivateFileInPlace(file: string, data: string): Promise<void> {
+  const handle = await openPrivateFileInPlace(file);
+  try {
     await handle.writeFile(data);
   } finally {
     await handle.close();

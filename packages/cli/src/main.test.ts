@@ -29,7 +29,16 @@ test('ztka help and bare ztka print the usage with every command group on stdout
     const { stdout, stderr } = await run(process.execPath, [main, ...args]);
     assert.equal(stderr, '');
     assert.match(stdout, /^Usage: ztka /);
-    for (const group of ['login', 'clusters', 'kubeconfig', 'token', 'settings', 'roles', 'api-keys']) {
+    for (const group of [
+      'login',
+      'clusters',
+      'kubeconfig',
+      'token',
+      'settings',
+      'roles',
+      'api-keys',
+      'audit',
+    ]) {
       assert.match(stdout, new RegExp(`\\n  ${group}\\b`), `${args.join(' ')} lists ${group}`);
     }
   }

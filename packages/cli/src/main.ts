@@ -3,6 +3,7 @@
 // and an exit code. The commands themselves live in commands/.
 import { Command, type CommanderError } from 'commander';
 import { PRODUCT_VERSION } from '@ztka/protocol';
+import { registerAudit } from './commands/audit.js';
 import { registerAuth } from './commands/auth.js';
 import { registerClusters } from './commands/clusters.js';
 import { registerCredentials } from './commands/credentials.js';
@@ -80,6 +81,7 @@ function buildProgram(): Command {
   registerKubeconfig(program);
   registerToken(program);
   registerSettings(program);
+  registerAudit(program);
   throwOnExit(program);
   return program;
 }

@@ -50,8 +50,24 @@ export function renderFields(fields: readonly (readonly [string, string | readon
   return out;
 }
 
+/**
+ * Marks that are invisible or reorder the text around them (bidi overrides and isolates, zero-width
+ * characters, line separators): harmless to the terminal, but they can make text read as something it is not.
+ */
+export const INVISIBLE = /[\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+
+// What JSON.stringify leaves raw that a terminal may act on (DEL, C1 controls such as the 8-bit CSI) or that
+// is invisible. Such characters occur only inside strings, where an escape stands for the same character:
+// the JSON parses to the same data.
+const JSON_UNSAFE = new RegExp(`[\\u007f-\\u009f]|${INVISIBLE.source}`, 'g');
+
 export function renderData(data: unknown, format: 'json' | 'yaml'): string {
-  return format === 'json' ? `${JSON.stringify(data, null, 2)}\n` : YAML.stringify(data);
+  if (format === 'yaml') return YAML.stringify(data);
+  const json = String(JSON.stringify(data, null, 2)).replace(
+    JSON_UNSAFE,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  return `${json}\n`;
 }
 
 /** A table cell: the server's text on one line, without control characters; empty shows as `-`. */

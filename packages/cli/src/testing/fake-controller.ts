@@ -7,6 +7,8 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 export interface RecordedRequest {
   method: string;
@@ -23,6 +25,8 @@ export interface Reply {
   json?: unknown;
   text?: string;
   contentType?: string;
+  /** A body sent chunk by chunk as it is produced; if it throws, the connection is cut mid-body. */
+  stream?: AsyncIterable<string | Uint8Array>;
   /** Never answer: for timeouts. */
   hang?: boolean;
 }
@@ -115,7 +119,11 @@ export async function startFake(
           return;
         }
         const status = r.status ?? 200;
-        if (r.json !== undefined) {
+        if (r.stream !== undefined) {
+          res.writeHead(status, { 'content-type': r.contentType ?? 'application/octet-stream' });
+          // A failed body destroys the response: the client sees the connection cut.
+          pipeline(Readable.from(r.stream), res).catch(() => undefined);
+        } else if (r.json !== undefined) {
           res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(r.json));
         } else if (r.text !== undefined) {
           res.writeHead(status, { 'content-type': r.contentType ?? 'text/plain' }).end(r.text);

@@ -1,0 +1,166 @@
+// audit api|system|commands|verify|export: the audit trail, for admins. Lists show the newest records first,
+// up to --limit; export streams the server's JSON lines or CSV to stdout or a file without holding them.
+import { Option, type Command } from 'commander';
+import type { FileHandle } from 'node:fs/promises';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ApiAuditRecord, AuditCommand, AuditVerifyResult, SystemAuditRecord } from '../api.js';
+import { networkReason, type Client } from '../client.js';
+import {
+  addFilterOptions,
+  DEFAULT_AUDIT_LIMIT,
+  filterQuery,
+  parseLimit,
+  type AuditFilterOptions,
+} from '../audit-filters.js';
+import { API_COLUMNS, brokenTrailMessage, COMMAND_COLUMNS, SYSTEM_COLUMNS } from '../audit-format.js';
+import { CliError } from '../errors.js';
+import { openPrivateFileInPlace } from '../fsutil.js';
+import { outputOption, printList, renderData, write, type Column, type OutputFormat } from '../output.js';
+import { connect, serverOption } from '../session.js';
+
+interface ListOptions extends AuditFilterOptions {
+  limit: string;
+  output: OutputFormat;
+  server?: string;
+}
+
+interface ExportOptions extends AuditFilterOptions {
+  format: 'jsonl' | 'csv';
+  kind?: 'api' | 'command' | 'system';
+  file?: string;
+  server?: string;
+}
+
+interface ListSpec<T> {
+  name: string;
+  path: string;
+  description: string;
+  columns: readonly Column<T>[];
+  /** For `No <what> found.` */
+  what: string;
+}
+
+function registerList<T>(audit: Command, spec: ListSpec<T>): void {
+  addFilterOptions(audit.command(spec.name).description(spec.description))
+    .option('--limit <n>', 'how many records to show, newest first', String(DEFAULT_AUDIT_LIMIT))
+    .addOption(outputOption())
+    .addOption(serverOption())
+    .action(async (opts: ListOptions) => {
+      const limit = parseLimit(opts.limit);
+      const query = filterQuery(opts);
+      const { client } = await connect(opts.server);
+      printList(await client.list<T>(spec.path, query, limit), opts.output, spec.columns, spec.what);
+    });
+}
+
+async function verify(opts: { output: OutputFormat; server?: string }): Promise<void> {
+  const { client } = await connect(opts.server);
+  const result = await client.json<AuditVerifyResult | undefined>('GET', '/v1/audit/verify');
+  if (typeof result !== 'object' || result === null || typeof result.ok !== 'boolean') {
+    throw new CliError(`the server at ${client.server} sent an invalid answer to GET /v1/audit/verify`);
+  }
+  if (opts.output !== 'table') write(renderData(result, opts.output));
+  if (!result.ok) throw new CliError(brokenTrailMessage(result));
+  if (opts.output === 'table') write(`audit trail verified: ${result.checked ?? 0} records\n`);
+}
+
+/** Copies `body` to `out`; a failure says which side failed. */
+async function copy(
+  client: Client,
+  body: Readable,
+  out: Writable,
+  target: string | undefined,
+): Promise<void> {
+  // pipeline destroys every stream with the first error, so note which one had it.
+  let failed: 'read' | 'write' | undefined;
+  body.on('error', () => (failed ??= 'read'));
+  out.on('error', () => (failed ??= 'write'));
+  try {
+    // stdout stays open for whatever the process writes after; a file is ended (and closed).
+    await pipeline(body, out, { end: target !== undefined });
+  } catch (err) {
+    const error = err instanceof Error ? err : new Error(String(err));
+    if (target !== undefined && failed === 'write') {
+      throw new CliError(`cannot write ${target}: ${error.message}`, 1, { cause: err });
+    }
+    const incomplete = target === undefined ? '' : `; ${target} is incomplete`;
+    const message = `the export from ${client.server} broke off: ${networkReason(error)}${incomplete}`;
+    throw new CliError(message, 1, { cause: err });
+  }
+}
+
+async function exportTrail(opts: ExportOptions): Promise<void> {
+  const query = { ...filterQuery(opts), format: opts.format, kind: opts.kind };
+  const { client } = await connect(opts.server);
+  // The answer is checked before the file is touched: a refused export leaves an existing file alone.
+  const body = await client.stream('/v1/audit/export', {
+    query,
+    accept: `${opts.format === 'csv' ? 'text/csv' : 'application/x-ndjson'}, application/json`,
+  });
+  if (opts.file === undefined) {
+    await copy(client, body, process.stdout, undefined);
+    return;
+  }
+  let handle: FileHandle;
+  try {
+    handle = await openPrivateFileInPlace(opts.file);
+  } catch (err) {
+    body.destroy();
+    throw new CliError(`cannot write ${opts.file}: ${(err as Error).message}`);
+  }
+  // Audit records name people and what they did: owner-only, like the kubeconfig.
+  const out = handle.createWriteStream();
+  await copy(client, body, out, opts.file);
+  write(`Wrote ${out.bytesWritten} bytes of audit records to ${opts.file}\n`);
+}
+
+export function registerAudit(program: Command): void {
+  const audit = program.command('audit').description('read, verify and export the audit trail (admins)');
+
+  registerList<ApiAuditRecord>(audit, {
+    name: 'api',
+    path: '/v1/audit/api',
+    description: 'list kube API calls made through ztka, newest first',
+    columns: API_COLUMNS,
+    what: 'API calls',
+  });
+  registerList<SystemAuditRecord>(audit, {
+    name: 'system',
+    path: '/v1/audit/system',
+    description: 'list logins, credentials issued and administrative changes, newest first',
+    columns: SYSTEM_COLUMNS,
+    what: 'system events',
+  });
+  registerList<AuditCommand>(audit, {
+    name: 'commands',
+    path: '/v1/audit/commands',
+    description: 'list command lines from the web shell and kubectl invocations, newest first',
+    columns: COMMAND_COLUMNS,
+    what: 'commands',
+  });
+
+  audit
+    .command('verify')
+    .description("check the audit trail's hash chain: exit 1 if a record was modified, deleted or reordered")
+    .addOption(outputOption())
+    .addOption(serverOption())
+    .action(verify);
+
+  addFilterOptions(
+    audit
+      .command('export')
+      .description('stream audit records as JSON lines or CSV, to stdout or a file')
+      .addOption(
+        new Option('--format <format>', 'jsonl (audit.k8s.io/v1 Events for API calls) or csv')
+          .choices(['jsonl', 'csv'])
+          .makeOptionMandatory(),
+      )
+      .addOption(
+        new Option('--kind <kind>', 'which records (default: api)').choices(['api', 'command', 'system']),
+      ),
+  )
+    .option('-f, --file <file>', 'write to this file (mode 0600) instead of stdout')
+    .addOption(serverOption())
+    .action(exportTrail);
+}
