@@ -17,6 +17,7 @@ export interface Sizes {
   p3Clients: number;
   p4Megabytes: number;
   p5Agents: number;
+  p6Records: number;
   p7People: number;
 }
 

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRootPath, testEnv, Ztka } from '@ztka/testenv';
+import { p6 } from './audit.js';
 import { p1, p2, p3, p4, p5, p7, type Row, type Sizes } from './cases.js';
 import { percentile } from './stats.js';
 import { latencySvg, table, writeResults } from './report.js';
@@ -19,6 +20,7 @@ const SIZES: Record<'smoke' | 'quick' | 'full', Sizes> = {
     p3Clients: 16,
     p4Megabytes: 1,
     p5Agents: 5,
+    p6Records: 5000,
     p7People: 3,
   },
   quick: {
@@ -28,6 +30,7 @@ const SIZES: Record<'smoke' | 'quick' | 'full', Sizes> = {
     p3Clients: 256,
     p4Megabytes: 20,
     p5Agents: 200,
+    p6Records: 1_000_000,
     p7People: 30,
   },
   full: {
@@ -37,6 +40,7 @@ const SIZES: Record<'smoke' | 'quick' | 'full', Sizes> = {
     p3Clients: 256,
     p4Megabytes: 100,
     p5Agents: 2000,
+    p6Records: 10_000_000,
     p7People: 100,
   },
 };
@@ -53,7 +57,9 @@ const { values } = parseArgs({
 });
 const mode = values.smoke ? 'smoke' : values.full ? 'full' : 'quick';
 const sizes = { ...SIZES[mode], ...(values.agents ? { p5Agents: Number(values.agents) } : {}) };
-const wanted = new Set((values.cases ?? 'P1,P2,P3,P4,P5,P7').split(',').map((c) => c.trim().toUpperCase()));
+const wanted = new Set(
+  (values.cases ?? 'P1,P2,P3,P4,P5,P6,P7').split(',').map((c) => c.trim().toUpperCase()),
+);
 const want = (c: string) => wanted.has(c);
 const say = (line: string) => console.error(`bench: ${line}`);
 
@@ -93,13 +99,10 @@ try {
       say(`P5: ${sizes.p5Agents} simulated agents`);
       rows.push(...(await p5(z, sizes.p5Agents, pids.controller)));
     }
-    rows.push({
-      case: 'P6 audit ingest and query',
-      metric: 'not measured',
-      unit: '',
-      values: {},
-      note: 'the audit trail is not built yet',
-    });
+    if (want('P6')) {
+      say(`P6: audit trail of ${sizes.p6Records} records`);
+      rows.push(...(await p6(sizes.p6Records)));
+    }
     if (want('P7')) {
       say(`P7: first access of ${sizes.p7People} new people`);
       const ztka = targets.all.find((t) => t.name === 'ztka');

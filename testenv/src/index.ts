@@ -145,3 +145,5 @@ export async function writeContainerLog(
   const now = new Date().toISOString().replace('Z', '000000Z');
   await fs.appendFile(sandbox.logsFile, lines.map((l) => `${now} ${stream} F ${l}\n`).join(''));
 }
+
+export { startPostgres, type PostgresServer, type StartPostgresOptions } from './postgres.js';

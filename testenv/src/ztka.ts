@@ -276,6 +276,12 @@ export class Ztka {
     };
   }
 
+  /** Kills the controller outright (SIGKILL), as a crash would; restartController() brings it back. */
+  async killController(): Promise<void> {
+    this.controller.child.kill('SIGKILL');
+    await this.controller.exited;
+  }
+
   async restartController(): Promise<void> {
     await this.controller.stop();
     this.controller = Ztka.spawnController(this.controllerArgs, this.adminPassword, this.controllerEnv);

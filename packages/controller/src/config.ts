@@ -21,6 +21,20 @@ export const ConfigSchema = Type.Object(
     logLevel: Type.Union(['trace', 'debug', 'info', 'warn', 'error', 'fatal'].map((l) => Type.Literal(l))),
     bootstrapTokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 30 * 24 * 3600 }),
     agentPingIntervalMs: Type.Integer({ minimum: 100, maximum: 300_000 }),
+    database: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'a postgres:// URL, or a SQLite file (default <dataDir>/ztka.db)',
+      }),
+    ),
+    auditRetentionDays: Type.Integer({
+      minimum: 0,
+      maximum: 36_500,
+      description: 'days audit records are kept (0: forever); older ones are pruned daily',
+    }),
+    auditWebhookUrl: Type.Optional(
+      Type.String({ pattern: '^https?://', description: 'receives every audit record as JSON lines' }),
+    ),
     kubeTokenTtlSeconds: Type.Integer({
       minimum: 1,
       maximum: 900,
@@ -44,6 +58,7 @@ const DEFAULTS = {
   bootstrapTokenTtlSeconds: 24 * 3600,
   agentPingIntervalMs: 15_000,
   kubeTokenTtlSeconds: 900,
+  auditRetentionDays: 365,
   agentImage: `ztka/agent:${PRODUCT_VERSION}`,
 } as const;
 
@@ -59,10 +74,14 @@ const SETTINGS = [
   ['bootstrap-token-ttl-seconds', 'ZTKA_BOOTSTRAP_TOKEN_TTL_SECONDS', 'bootstrapTokenTtlSeconds'],
   ['agent-ping-interval-ms', 'ZTKA_AGENT_PING_INTERVAL_MS', 'agentPingIntervalMs'],
   ['kube-token-ttl-seconds', 'ZTKA_KUBE_TOKEN_TTL_SECONDS', 'kubeTokenTtlSeconds'],
+  ['database', 'ZTKA_DATABASE', 'database'],
+  ['audit-retention-days', 'ZTKA_AUDIT_RETENTION_DAYS', 'auditRetentionDays'],
+  ['audit-webhook-url', 'ZTKA_AUDIT_WEBHOOK_URL', 'auditWebhookUrl'],
   ['agent-image', 'ZTKA_AGENT_IMAGE', 'agentImage'],
 ] as const;
 
 const INTEGER_KEYS = new Set<string>([
+  'auditRetentionDays',
   'bootstrapTokenTtlSeconds',
   'agentPingIntervalMs',
   'kubeTokenTtlSeconds',

@@ -14,6 +14,9 @@ const usage = `Usage: ztka-controller [options]
   --tls-ca-file FILE      CA that agents should trust for it                    ZTKA_TLS_CA_FILE
   --log-level LEVEL       trace, debug, info, warn, error                       ZTKA_LOG_LEVEL
   --kube-token-ttl-seconds N  lifetime of exec-credential tokens (<= 900)      ZTKA_KUBE_TOKEN_TTL_SECONDS
+  --database TARGET       postgres:// URL or SQLite file (default <data-dir>/ztka.db)  ZTKA_DATABASE
+  --audit-retention-days N  keep audit records N days, 0 = forever (default 365)  ZTKA_AUDIT_RETENTION_DAYS
+  --audit-webhook-url URL   send every audit record there as JSON lines         ZTKA_AUDIT_WEBHOOK_URL
   --config FILE           YAML or JSON file with the same settings (camelCase)  ZTKA_CONFIG
   --version, --help
 

@@ -16,7 +16,11 @@ import { registerCredentialRoutes } from './api/credential-routes.js';
 import { installErrorHandler } from './api/error-handler.js';
 import { registerOpenApi, registerOpenApiRoute } from './api/openapi.js';
 import { registerOrgRoutes } from './api/org-routes.js';
+import { AuditLog } from './audit/log.js';
+import { AuditQuery } from './audit/query.js';
+import { WebhookSink } from './audit/webhook.js';
 import { SystemEvents } from './audit/system-events.js';
+import { registerAuditRoutes } from './api/audit-routes.js';
 import { Authenticator, bearerToken } from './auth/authenticate.js';
 import { bootstrapOrg } from './auth/bootstrap.js';
 import { CredentialStore } from './auth/credentials.js';
@@ -32,7 +36,7 @@ import type { Config } from './config.js';
 import { createKubeProxy } from './kube-proxy/forward.js';
 import { createMetrics } from './observability/metrics.js';
 import { loadOrCreateTls } from './pki/ca.js';
-import { openSqlite } from './store/db.js';
+import { openStore } from './store/open.js';
 import { migrateToLatest } from './store/migrations.js';
 import { createAgentEndpoint } from './tunnel/accept.js';
 import { TunnelRegistry } from './tunnel/session.js';
@@ -71,7 +75,7 @@ export async function startController(
     ...(config.tlsCaFile ? { caFile: config.tlsCaFile } : {}),
   });
 
-  const db = openSqlite(path.join(config.dataDir, 'ztka.db'));
+  const db = openStore(config.database ?? path.join(config.dataDir, 'ztka.db'));
   await migrateToLatest(db);
   const registry = new ClusterRegistry(db, undefined, {
     bootstrapTokenTtlMs: config.bootstrapTokenTtlSeconds * 1000,
@@ -89,8 +93,29 @@ export async function startController(
     adminPassword: opts.adminPassword ?? process.env['ZTKA_ADMIN_PASSWORD'],
   });
   const metrics = createMetrics();
+  const audit = new AuditLog(db);
+  const auditQuery = new AuditQuery(db);
+  const events = new SystemEvents(audit);
+  const webhook = config.auditWebhookUrl ? new WebhookSink(config.auditWebhookUrl, log) : undefined;
+  if (webhook) audit.onCommit((orgId, record, seq) => webhook.push(orgId, record, seq));
   const tunnels = new TunnelRegistry();
   const revocations = new Revocations(db, access, tunnels, log, changes);
+  // Agents coming and going are system events of the cluster's org.
+  tunnels.onAdd((session) => {
+    const { cluster, agentVersion, kubeVersion, remoteAddress } = session.info;
+    const record = async (kind: string, detail: Record<string, unknown>) => {
+      const scope = await access.clusterScope(cluster);
+      await events.record({
+        kind,
+        orgId: scope?.orgId ?? boot.orgId,
+        sourceIp: remoteAddress,
+        detail: { cluster, ...detail },
+      });
+    };
+    const failed = (err: unknown) => log.warn({ err }, 'could not record an agent event');
+    record('agent_connected', { agentVersion, kubeVersion }).catch(failed);
+    session.onClose(() => void record('agent_disconnected', {}).catch(failed));
+  });
 
   const handleAgentUpgrade = createAgentEndpoint({
     directory: registry,
@@ -107,6 +132,13 @@ export async function startController(
         return token === undefined ? undefined : authenticator.verify(token, ['kubeconfig', 'kube_token']);
       },
       authorize: (principal, cluster) => access.kubeIdentity(principal, cluster),
+      audit: async (record) => {
+        const scope = record.cluster ? await access.clusterScope(record.cluster) : undefined;
+        await audit.append(
+          scope?.orgId ?? boot.orgId,
+          scope ? { ...record, project: scope.project } : record,
+        );
+      },
       track: (target, end) =>
         revocations.track({
           recheck: async () => {
@@ -173,6 +205,7 @@ export async function startController(
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   const deps: ApiDeps = {
+    defaultOrgId: boot.orgId,
     publicUrl: config.publicUrl,
     caCertPem: tls.caCertPem,
     agentImage: config.agentImage,
@@ -189,13 +222,21 @@ export async function startController(
     authenticator,
     access,
     throttle: new LoginThrottle(),
-    events: new SystemEvents(db),
+    events,
+    audit,
+    auditQuery,
+    revocations,
   };
+  // A change answers only once the agents have acted on it: "disabled" means the clusters have revoked too.
+  app.addHook('onSend', async (req) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') await revocations.idle();
+  });
   await registerOpenApi(app, config.publicUrl);
   registerAuthRoutes(app, deps);
   registerOrgRoutes(app, deps);
   registerClusterRoutes(app, deps);
   registerCredentialRoutes(app, deps);
+  registerAuditRoutes(app, deps);
   registerOpenApiRoute(app);
   await app.ready();
   const pruneTimer = setInterval(() => {
@@ -230,9 +271,11 @@ export async function startController(
     log,
     close: async () => {
       clearInterval(pruneTimer);
+      webhook?.close();
       tunnels.closeAll('controller shutting down');
       server.closeAllConnections();
       await app.close();
+      await audit.drain();
       await db.destroy();
     },
   };

@@ -95,6 +95,37 @@ test('a new PROJECT_READ_ONLY user runs kubectl and loses access within a second
   }
 });
 
+test('ztka audit shows who ran which kubectl command on which cluster, and the chain verifies', async () => {
+  const admin = await cliFor('admin', z.adminPassword);
+  const user = await z.createUser('auditor-demo@example.com', [
+    { role: 'PROJECT_ADMIN', project: 'desktop' },
+  ]);
+  const kubeconfig = await z.kubeconfig(CLUSTER, user.apiKey);
+  await kubectl(['get', 'configmaps', '-n', 'default'], { kubeconfig });
+  const commands = JSON.parse(
+    await admin.ok(['audit', 'commands', '--user', user.username, '-o', 'json']),
+  ) as { user: string; cluster: string; command: string; source: string }[];
+  assert.deepEqual(
+    commands.map((c) => [c.user, c.cluster, c.command, c.source]),
+    [[user.username, CLUSTER, 'kubectl get', 'kubectl']],
+  );
+  const table = await admin.ok([
+    'audit',
+    'api',
+    '--cluster',
+    CLUSTER,
+    '--user',
+    user.username,
+    '--limit',
+    '5',
+  ]);
+  assert.match(table, /auditor-demo@example\.com\s+desktop\s+list\s+default\/configmaps\s+200/);
+  assert.match(await admin.ok(['audit', 'verify']), /^audit trail verified: \d+ records/);
+  const csv = path.join(admin.home, 'audit.csv');
+  await admin.ok(['audit', 'export', '--format', 'csv', '--user', user.username, '-f', csv]);
+  assert.match(await fs.readFile(csv, 'utf8'), /^seq,at,kind,[\s\S]*auditor-demo@example\.com/);
+});
+
 test('bad input through the CLI is one clear line and a non-zero exit, and changes nothing', async () => {
   const admin = await cliFor('admin', z.adminPassword);
   const cases: [string[], RegExp][] = [

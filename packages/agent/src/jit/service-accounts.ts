@@ -84,6 +84,8 @@ export interface JitOptions {
 export class JitServiceAccounts {
   readonly #cache = new Map<string, Entry>();
   readonly #pending = new Map<string, Promise<Entry>>();
+  /** One operation at a time per service account: a revocation never interleaves with a creation. */
+  readonly #locks = new Map<string, Promise<unknown>>();
   readonly #clock: () => number;
   #prepared: Promise<void> | undefined;
   #readOnlyRole: Promise<void> | undefined;
@@ -114,7 +116,9 @@ export class JitServiceAccounts {
     }
     let pending = this.#pending.get(name);
     if (!pending) {
-      pending = this.#ensure(name, identity).finally(() => this.#pending.delete(name));
+      pending = this.#locked(name, () => this.#ensure(name, identity)).finally(() =>
+        this.#pending.delete(name),
+      );
       this.#pending.set(name, pending);
     }
     return (await pending).token;
@@ -122,7 +126,22 @@ export class JitServiceAccounts {
 
   /** Deletes a person's service account and bindings (its tokens die with it). */
   async revoke(username: string): Promise<void> {
-    await this.#remove(serviceAccountName(username));
+    const name = serviceAccountName(username);
+    await this.#locked(name, () => this.#remove(name));
+  }
+
+  #locked<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(name) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#locks.set(name, settled);
+    void settled.then(() => {
+      if (this.#locks.get(name) === settled) this.#locks.delete(name);
+    });
+    return next;
   }
 
   /** Deletes the service accounts of everyone not in `allowed` (usernames). */
@@ -131,7 +150,7 @@ export class JitServiceAccounts {
     let removed = 0;
     for (const sa of await this.#list()) {
       if (!keep.has(sa.name)) {
-        await this.#remove(sa.name);
+        await this.#locked(sa.name, () => this.#remove(sa.name));
         removed++;
       }
     }
@@ -145,7 +164,7 @@ export class JitServiceAccounts {
     for (const sa of await this.#list()) {
       const expires = Date.parse(sa.annotations?.[A.expiresAt] ?? '');
       if (!(expires > now)) {
-        await this.#remove(sa.name);
+        await this.#locked(sa.name, () => this.#remove(sa.name));
         removed++;
       }
     }

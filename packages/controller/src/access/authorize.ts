@@ -16,6 +16,7 @@ const CACHE_MAX = 10_000;
 export interface ClusterScope {
   clusterId: string;
   projectId: string;
+  project: string;
   orgId: string;
 }
 
@@ -72,7 +73,12 @@ export class Access {
       const row = await this.db
         .selectFrom('clusters')
         .innerJoin('projects', 'projects.id', 'clusters.project_id')
-        .select(['clusters.id as clusterId', 'projects.id as projectId', 'projects.org_id as orgId'])
+        .select([
+          'clusters.id as clusterId',
+          'projects.id as projectId',
+          'projects.name as project',
+          'projects.org_id as orgId',
+        ])
         .where('clusters.name', '=', cluster)
         .executeTakeFirst();
       return row;

@@ -19,6 +19,7 @@ export interface InflightCheck {
 
 export class Revocations {
   readonly #inflight = new Set<InflightCheck>();
+  readonly #deliveries = new Set<Promise<void>>();
   #recheckQueued = false;
 
   constructor(
@@ -32,6 +33,20 @@ export class Revocations {
     tunnels.onAdd((session) => void this.#sync(session));
   }
 
+  /**
+   * Resolves when every revocation sent so far has been answered by its agent (or failed). The API awaits
+   * it before answering a change, so when an admin sees "disabled", the clusters have already acted.
+   */
+  async idle(): Promise<void> {
+    while (this.#deliveries.size > 0) await Promise.all([...this.#deliveries]);
+  }
+
+  #deliver(work: Promise<void>): void {
+    const tracked = work.catch((err: unknown) => this.log.warn({ err: String(err) }, 'revocation failed'));
+    this.#deliveries.add(tracked);
+    void tracked.then(() => this.#deliveries.delete(tracked));
+  }
+
   /** Registers an in-flight request; call the returned function when it ends. */
   track(check: InflightCheck): () => void {
     this.#inflight.add(check);
@@ -40,12 +55,12 @@ export class Revocations {
 
   #onChange(change: OrgChange): void {
     if (change.kind === 'user' && (change.what === 'disabled' || change.what === 'deleted'))
-      void this.#revoke([change.username]);
+      this.#deliver(this.#revoke([change.username]));
     else if (change.kind === 'assignments') {
-      if (change.userIds === 'all') for (const s of this.tunnels.open()) void this.#sync(s);
-      else void this.#usernames(change.userIds).then((names) => this.#revoke(names));
+      if (change.userIds === 'all') for (const s of this.tunnels.open()) this.#deliver(this.#sync(s));
+      else for (const s of this.tunnels.open()) this.#deliver(this.#revokeLost(s, change.userIds));
     } else if (change.kind === 'clusters') {
-      for (const s of this.tunnels.open()) void this.#sync(s);
+      for (const s of this.tunnels.open()) this.#deliver(this.#sync(s));
     }
     // Whatever changed, requests in flight are held to the new state (a revoked credential, a channel
     // switched off, a lost role).
@@ -58,25 +73,34 @@ export class Revocations {
     }
   }
 
-  async #usernames(userIds: readonly string[]): Promise<string[]> {
-    if (userIds.length === 0) return [];
-    const rows = await this.db
+  /**
+   * After an assignment change: people who no longer reach this cluster lose their account now. Those who
+   * still do keep it; their next request converges its bindings to the new role before it is used.
+   */
+  async #revokeLost(session: AgentSession, userIds: readonly string[]): Promise<void> {
+    if (userIds.length === 0) return;
+    const scope = await this.access.clusterScope(session.info.cluster);
+    if (!scope) return;
+    const users = await this.db
       .selectFrom('users')
-      .select('username')
+      .select(['id', 'username'])
       .where('id', 'in', [...userIds])
       .execute();
-    return rows.map((r) => r.username);
+    const lost: string[] = [];
+    for (const u of users)
+      if (!effectiveAccess(await this.access.assignments(u.id), scope.projectId)) lost.push(u.username);
+    await this.#send(session, lost);
   }
 
   async #revoke(usernames: string[]): Promise<void> {
+    await Promise.all(this.tunnels.open().map((session) => this.#send(session, usernames)));
+  }
+
+  async #send(session: AgentSession, usernames: string[]): Promise<void> {
     if (usernames.length === 0) return;
-    await Promise.all(
-      this.tunnels.open().map((session) =>
-        session.control(CONTROL_PATHS.revoke, { users: usernames }).catch((err: unknown) =>
-          // The agent converges at its next connect (sync) and, meanwhile, no request reaches it as them.
-          this.log.warn({ cluster: session.info.cluster, err: String(err) }, 'revocation not delivered'),
-        ),
-      ),
+    await session.control(CONTROL_PATHS.revoke, { users: usernames }).catch((err: unknown) =>
+      // The agent converges at its next connect (sync) and, meanwhile, no request reaches it as them.
+      this.log.warn({ cluster: session.info.cluster, err: String(err) }, 'revocation not delivered'),
     );
   }
 

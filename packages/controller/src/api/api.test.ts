@@ -98,12 +98,12 @@ describe('login and credentials', () => {
         [res.status, res.body],
         [401, { code: 'unauthorized', message: 'invalid username or password' }],
       );
-    const events = await request<{ items: { kind: string; actor: string; detail: { reason: string } }[] }>(
+    const events = await request<{ items: { event: string; user: string; detail: { reason: string } }[] }>(
       'GET',
-      '/v1/system-events?kind=login_failed',
+      '/v1/audit/system?q=login_failed',
       { token: admin },
     );
-    assert.deepEqual(events.body.items.map((e) => [e.actor, e.detail.reason]).sort(), [
+    assert.deepEqual(events.body.items.map((e) => [e.user, e.detail.reason]).sort(), [
       ['admin', 'wrong password'],
       ['nobody@example.com', 'unknown user'],
       ['off@example.com', 'user disabled'],

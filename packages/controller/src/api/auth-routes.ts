@@ -46,7 +46,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps): void {
         const reason = !user ? 'unknown user' : !ok ? 'wrong password' : 'user disabled';
         await deps.events.record({
           kind: 'login_failed',
-          orgId: user?.orgId ?? null,
+          orgId: user?.orgId ?? deps.defaultOrgId,
           actor: username,
           sourceIp: req.ip,
           detail: { reason },

@@ -72,6 +72,7 @@ export function registerClusterRoutes(app: FastifyInstance, deps: ApiDeps): void
         req.log.info({ cluster: clusterName }, 'agent registered');
         await deps.events.record({
           kind: 'agent_registered',
+          orgId: deps.defaultOrgId,
           sourceIp: req.ip,
           detail: { cluster: clusterName },
         });

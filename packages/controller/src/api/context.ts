@@ -7,6 +7,8 @@ import type { ApiPowers } from '../access/effective.js';
 import type { Authenticator } from '../auth/authenticate.js';
 import type { CredentialStore, Principal } from '../auth/credentials.js';
 import type { LoginThrottle } from '../auth/login-throttle.js';
+import type { AuditLog } from '../audit/log.js';
+import type { AuditQuery } from '../audit/query.js';
 import type { SystemEvents } from '../audit/system-events.js';
 import type { ClusterRegistry } from '../clusters/registry.js';
 import type { ChangeFeed } from '../org/changes.js';
@@ -18,6 +20,8 @@ import type { UserDirectory } from '../org/users.js';
 import type { TunnelRegistry } from '../tunnel/session.js';
 
 export interface ApiDeps {
+  /** The org of requests made before anyone is known (failed logins, agent registration). */
+  defaultOrgId: string;
   publicUrl: string;
   caCertPem: string;
   agentImage: string;
@@ -36,6 +40,10 @@ export interface ApiDeps {
   access: Access;
   throttle: LoginThrottle;
   events: SystemEvents;
+  audit: AuditLog;
+  /** Revocations still being delivered to agents. */
+  revocations: { idle(): Promise<void> };
+  auditQuery: AuditQuery;
 }
 
 export interface Caller {

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { ZtkaError } from '@ztka/protocol';
 import { MIN_PASSWORD_LENGTH, hashPassword, verifyPassword } from '../auth/passwords.js';
-import { MAX_PAGE_LIMIT, pageOf } from '../org/page.js';
+import { pageOf } from '../org/page.js';
 import { SETTING_BOUNDS, type OrgSettings } from '../org/settings.js';
 import { caller, recordAction, requireOrgAdmin, requireOrgReader, type ApiDeps } from './context.js';
 import {
@@ -52,13 +52,6 @@ const SettingsBody = Type.Object(
     cliKubectl: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false, minProperties: 1 },
-);
-const EventsQuery = Type.Object(
-  {
-    kind: Type.Optional(Type.String({ maxLength: 64 })),
-    limit: Type.Optional(Type.String({ pattern: '^[1-9]\\d{0,2}$' })),
-  },
-  { additionalProperties: false },
 );
 
 export function registerOrgRoutes(app: FastifyInstance, deps: ApiDeps): void {
@@ -304,22 +297,6 @@ export function registerOrgRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const settings = await deps.settings.update(c.principal.orgId, patch);
       await recordAction(deps, req, c, 'settings_changed', { ...req.body });
       return settings;
-    },
-  );
-
-  // System events (the audit trail's queries come with the audit store).
-  app.get<{ Querystring: Static<typeof EventsQuery> }>(
-    '/v1/system-events',
-    { schema: { tags: ['audit'], querystring: EventsQuery, response: errors(400, 401, 403) } },
-    async (req) => {
-      const c = await requireOrgReader(deps, req);
-      const limit = Math.min(Number(req.query.limit ?? 100), MAX_PAGE_LIMIT);
-      return {
-        items: await deps.events.list(c.principal.orgId, {
-          ...(req.query.kind ? { kind: req.query.kind } : {}),
-          limit,
-        }),
-      };
     },
   );
 }

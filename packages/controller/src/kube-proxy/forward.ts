@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import { UPGRADE_HEADER, UPGRADE_STATUS_HEADER, ZtkaError, forwardableHeaders } from '@ztka/protocol';
+import { apiRecord, isLongRunning, newContext, type RequestContext } from './audit.js';
 import { sendStatus, sendStatusOnSocket } from './respond.js';
 import { resolveTarget, type KubeProxyDeps, type ProxyTarget } from './target.js';
 
@@ -15,7 +16,7 @@ export interface KubeProxy {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
 
-/** Observes each proxied request once it ends; audit and metrics hang here. */
+/** Observes each proxied request once it ends; metrics hang here. */
 export type ProxyObserver = (
   target: ProxyTarget,
   outcome: { status: number; bytesOut: number; durationMs: number },
@@ -27,6 +28,10 @@ function asZtkaError(err: unknown): ZtkaError {
     cause: err,
   });
 }
+
+/** Nothing is served that the trail does not hold: when the audit store fails, the request fails. */
+const auditUnavailable = (cause: unknown) =>
+  new ZtkaError('internal', 'the audit trail is unavailable, so the request was not served', { cause });
 
 function openStream(target: ProxyTarget, extra: Record<string, string> = {}): http2.ClientHttp2Stream {
   return target.session.h2.request(
@@ -43,74 +48,142 @@ function openStream(target: ProxyTarget, extra: Record<string, string> = {}): ht
 }
 
 export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = () => {}): KubeProxy {
+  /** Records a request refused before it travelled, then answers it. */
+  const refuse = async (req: IncomingMessage, ctx: RequestContext, err: ZtkaError, answer: () => void) => {
+    await deps
+      .audit(
+        apiRecord(req, ctx, {
+          stage: 'ResponseComplete',
+          status: err.status,
+          reason: err.message,
+          endedAt: Date.now(),
+        }),
+      )
+      .catch(() => undefined); // a refusal is given even if it cannot be recorded: it serves nothing
+    answer();
+  };
+
   return {
     handleRequest(req, res) {
-      const started = Date.now();
-      resolveTarget(req, deps).then(
-        (target) => {
-          let bytesOut = 0;
-          let status = 0;
-          const stream = openStream(target);
-          const untrack = deps.track(target, () => {
-            // No longer allowed: a watch or log stream ends now, not when the client hangs up.
-            if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
-            res.destroy();
-          });
-          req.pipe(stream);
-          stream.on('response', (headers) => {
-            status = Number(headers[':status']);
-            res.writeHead(status, forwardableHeaders(headers));
-            // Watches and logs -f send a little at a time: pass each piece on at once.
-            res.flushHeaders();
-            // Counted only from here: a 'data' listener attached earlier would start the flow before the
-            // pipe exists and lose the first bytes of a small response.
-            stream.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
-            stream.pipe(res);
-          });
-          stream.on('error', (err) => {
-            if (!res.headersSent) sendStatus(res, asZtkaError(err));
-            else res.destroy();
-          });
-          let ended = false;
-          stream.on('end', () => (ended = true));
-          stream.on('close', () => {
-            // A stream that closed without its end (the tunnel died, the agent reset it): end the client's
-            // response too, so a watch or a log stream does not wait forever on a tunnel that is gone.
-            if (!ended && !res.writableFinished) {
-              if (!res.headersSent)
-                sendStatus(
-                  res,
-                  new ZtkaError('bad_gateway', `the tunnel to cluster ${target.cluster} closed`),
-                );
-              else res.destroy();
+      const ctx = newContext();
+      resolveTarget(req, deps, ctx).then(
+        async (target) => {
+          const longRunning = isLongRunning(
+            target.kube,
+            new URL(req.url ?? '/', 'https://x').searchParams,
+            false,
+          );
+          if (longRunning) {
+            try {
+              await deps.audit(apiRecord(req, ctx, { stage: 'ResponseStarted', status: 0 }));
+            } catch (err) {
+              req.resume();
+              sendStatus(res, auditUnavailable(err));
+              return;
             }
-            untrack();
-            observe(target, { status, bytesOut, durationMs: Date.now() - started });
-          });
-          // The client went away: stop the work in the cluster too (a watch, a log stream).
-          res.on('close', () => {
-            if (!res.writableFinished && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
-          });
+          }
+          forwardRequest(req, res, target, ctx, deps, observe);
         },
         (err: unknown) => {
           req.resume();
-          sendStatus(res, asZtkaError(err));
+          const error = asZtkaError(err);
+          void refuse(req, ctx, error, () => sendStatus(res, error));
         },
       );
     },
 
     handleUpgrade(req, socket, head) {
       socket.on('error', () => socket.destroy());
-      resolveTarget(req, deps).then(
-        (target) => {
+      const ctx = newContext();
+      resolveTarget(req, deps, ctx).then(
+        async (target) => {
+          try {
+            await deps.audit(apiRecord(req, ctx, { stage: 'ResponseStarted', status: 0 }));
+          } catch (err) {
+            sendStatusOnSocket(socket, auditUnavailable(err));
+            return;
+          }
           const untrack = deps.track(target, () => socket.destroy());
           socket.on('close', untrack);
-          relayUpgrade(req, socket, head, target, observe);
+          relayUpgrade(req, socket, head, target, ctx, deps, observe);
         },
-        (err: unknown) => sendStatusOnSocket(socket, asZtkaError(err)),
+        (err: unknown) => {
+          const error = asZtkaError(err);
+          void refuse(req, ctx, error, () => sendStatusOnSocket(socket, error));
+        },
       );
     },
   };
+}
+
+function forwardRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: ProxyTarget,
+  ctx: RequestContext,
+  deps: KubeProxyDeps,
+  observe: ProxyObserver,
+): void {
+  let bytesOut = 0;
+  let status = 0;
+  let reason: string | undefined;
+  const stream = openStream(target);
+  const untrack = deps.track(target, () => {
+    // No longer allowed: a watch or log stream ends now, not when the client hangs up.
+    reason = 'access revoked while the request was in flight';
+    if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+    res.destroy();
+  });
+  req.pipe(stream);
+  stream.on('response', (headers) => {
+    status = Number(headers[':status']);
+    res.writeHead(status, forwardableHeaders(headers));
+    // Watches and logs -f send a little at a time: pass each piece on at once.
+    res.flushHeaders();
+    // Counted only from here: a 'data' listener attached earlier would start the flow before the
+    // pipe exists and lose the first bytes of a small response.
+    stream.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
+    // The response is ended below, once its record is committed.
+    stream.pipe(res, { end: false });
+  });
+  stream.on('error', (err) => {
+    reason ??= asZtkaError(err).message;
+  });
+  let ended = false;
+  stream.on('end', () => (ended = true));
+  stream.on('close', () => {
+    untrack();
+    const endedAt = Date.now();
+    observe(target, { status, bytesOut, durationMs: endedAt - ctx.at });
+    if (!ended && !reason) reason = `the tunnel to cluster ${target.cluster} closed`;
+    const failed =
+      !ended && !res.headersSent ? new ZtkaError('bad_gateway', reason ?? 'the tunnel closed') : undefined;
+    const record = apiRecord(req, ctx, {
+      stage: 'ResponseComplete',
+      status: failed ? failed.status : status,
+      bytes: bytesOut,
+      endedAt,
+      ...(reason ? { reason } : {}),
+    });
+    deps.audit(record).then(
+      () => {
+        if (failed) sendStatus(res, failed);
+        // A stream that closed without its end (the tunnel died, the agent reset it): end the client's
+        // response too, so a watch or a log stream does not wait forever on a tunnel that is gone.
+        else if (!ended) res.destroy();
+        else res.end();
+      },
+      (err: unknown) => {
+        // Unrecorded means unserved: the client sees a broken response, never a complete one.
+        if (!res.headersSent) sendStatus(res, auditUnavailable(err));
+        else res.destroy();
+      },
+    );
+  });
+  // The client went away: stop the work in the cluster too (a watch, a log stream).
+  res.on('close', () => {
+    if (!res.writableFinished && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+  });
 }
 
 function relayUpgrade(
@@ -118,9 +191,10 @@ function relayUpgrade(
   socket: Duplex,
   head: Buffer,
   target: ProxyTarget,
+  ctx: RequestContext,
+  deps: KubeProxyDeps,
   observe: ProxyObserver,
 ) {
-  const started = Date.now();
   let status = 0;
   let bytesOut = 0;
   // After the switch the stream carries the upgraded protocol's bytes, not a body: a `Content-Length: 0`
@@ -149,7 +223,9 @@ function relayUpgrade(
     stream.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
     stream.pipe(socket);
   });
+  let reason: string | undefined;
   stream.on('error', (err) => {
+    reason = asZtkaError(err).message;
     if (status === 0) sendStatusOnSocket(socket, asZtkaError(err));
     else socket.destroy();
   });
@@ -160,7 +236,20 @@ function relayUpgrade(
         new ZtkaError('bad_gateway', `the tunnel to cluster ${target.cluster} closed`),
       );
     else socket.end();
-    observe(target, { status, bytesOut, durationMs: Date.now() - started });
+    const endedAt = Date.now();
+    observe(target, { status, bytesOut, durationMs: endedAt - ctx.at });
+    // The session is over; its start was recorded before any byte flowed, its end is recorded now.
+    void deps
+      .audit(
+        apiRecord(req, ctx, {
+          stage: 'ResponseComplete',
+          status,
+          bytes: bytesOut,
+          endedAt,
+          ...(reason ? { reason } : {}),
+        }),
+      )
+      .catch(() => undefined);
   });
   socket.on('close', () => {
     if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);

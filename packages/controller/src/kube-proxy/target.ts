@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import {
   AUDIT_ID_HEADER,
@@ -13,6 +12,8 @@ import {
 } from '@ztka/protocol';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { guardKubeRequest } from '../access/kube-guard.js';
+import type { ApiRecord } from '../audit/record.js';
+import type { RequestContext } from './audit.js';
 import type { Principal } from '../auth/credentials.js';
 import type { AgentSession, TunnelRegistry } from '../tunnel/session.js';
 
@@ -30,6 +31,8 @@ export interface KubeProxyDeps {
    * request would no longer be allowed as it was. Returns the function to call when the request is over.
    */
   track(target: ProxyTarget, end: () => void): () => void;
+  /** Commits an audit record; the proxy awaits it before the response completes. */
+  audit(record: ApiRecord): Promise<void>;
 }
 
 /** A kube request resolved to the tunnel it will travel and everything audit needs to know about it. */
@@ -53,18 +56,25 @@ const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
  * parse the kube request once. Throws a ZtkaError whose message is safe to show the caller; a caller without
  * a valid credential learns nothing about which clusters exist.
  */
-export async function resolveTarget(req: IncomingMessage, deps: KubeProxyDeps): Promise<ProxyTarget> {
+export async function resolveTarget(
+  req: IncomingMessage,
+  deps: KubeProxyDeps,
+  ctx: RequestContext,
+): Promise<ProxyTarget> {
   const url = new URL(req.url ?? '/', 'https://controller.invalid');
   const rest = url.pathname.slice(CLUSTER_PROXY_PREFIX.length);
   const slash = rest.indexOf('/');
   const cluster = slash === -1 ? rest : rest.slice(0, slash);
   const path = slash === -1 ? '/' : rest.slice(slash);
+  ctx.cluster = cluster.slice(0, 253);
 
   const principal = await deps.authenticate(req);
   if (!principal) throw new ZtkaError('unauthorized', 'Unauthorized: a valid ztka credential is required');
+  ctx.principal = principal;
   if (!CLUSTER_NAME.test(cluster))
     throw new ZtkaError('not_found', `unknown cluster "${cluster.slice(0, 64)}"`);
   const identity = await deps.authorize(principal, cluster);
+  ctx.identity = identity;
 
   let kube: KubeRequest;
   try {
@@ -75,6 +85,7 @@ export async function resolveTarget(req: IncomingMessage, deps: KubeProxyDeps): 
     });
   }
 
+  ctx.kube = kube;
   guardKubeRequest(identity, kube);
 
   // authorize() has established that the cluster exists and that the caller may know it.
@@ -85,7 +96,7 @@ export async function resolveTarget(req: IncomingMessage, deps: KubeProxyDeps): 
       `cluster ${cluster} is not connected: its agent has no tunnel open`,
     );
 
-  const auditId = randomUUID();
+  const auditId = ctx.auditId;
   const headers: OutgoingHttpHeaders = forwardableHeaders(req.headers, { dropCredentials: true });
   headers[AUDIT_ID_HEADER] = auditId;
   headers[IDENTITY_HEADER] = encodeIdentity(identity);

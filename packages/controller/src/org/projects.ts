@@ -82,25 +82,25 @@ export class ProjectStore {
 
   /** Deletes an empty project; one that still holds clusters is a conflict, and nothing changes. */
   async delete(orgId: string, name: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      const project = await trx
-        .selectFrom('projects')
-        .select('id')
-        .where('org_id', '=', orgId)
-        .where('name', '=', name)
-        .executeTakeFirst();
-      if (!project) throw new ZtkaError('not_found', `project ${JSON.stringify(name)} not found`);
-      const cluster = await trx
-        .selectFrom('clusters')
-        .select('name')
-        .where('project_id', '=', project.id)
-        .executeTakeFirst();
-      if (cluster)
-        throw new ZtkaError(
-          'conflict',
-          `project ${JSON.stringify(name)} still holds clusters (${cluster.name}); delete them first`,
-        );
-      await trx.deleteFrom('projects').where('id', '=', project.id).execute();
-    });
+    // One statement: a cluster created between a check and the delete would otherwise vanish with it.
+    const result = await this.db
+      .deleteFrom('projects')
+      .where('org_id', '=', orgId)
+      .where('name', '=', name)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('clusters').select('clusters.id').whereRef('clusters.project_id', '=', 'projects.id'),
+          ),
+        ),
+      )
+      .executeTakeFirst();
+    if (result.numDeletedRows > 0n) return;
+    if (await this.find(orgId, name))
+      throw new ZtkaError(
+        'conflict',
+        `project ${JSON.stringify(name)} still holds clusters; delete them first`,
+      );
+    throw new ZtkaError('not_found', `project ${JSON.stringify(name)} not found`);
   }
 }

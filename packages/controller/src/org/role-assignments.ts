@@ -6,7 +6,7 @@ import { NAMESPACE_ROLES, ORG_ROLES, ZtkaError, isRole, type Role } from '@ztka/
 import type { Assignment } from '../access/effective.js';
 import type { Database } from '../store/schema.js';
 import type { ChangeFeed } from './changes.js';
-import { checkLabel } from './names.js';
+import { checkLabel, isUniqueViolation } from './names.js';
 
 export type Subject = { userId: string; groupId?: never } | { groupId: string; userId?: never };
 
@@ -61,24 +61,10 @@ export class RoleAssignments {
   ): Promise<string> {
     const sorted = checkAssignment(role, projectId !== null, namespaces);
     const id = randomUUID();
-    await this.db.transaction().execute(async (trx) => {
-      // NULLs never collide in a unique index, so an assignment's uniqueness is checked here, in the same
-      // transaction as the insert.
-      let existing = trx
-        .selectFrom('role_assignments')
-        .select('id')
-        .where('role', '=', role)
-        .where('namespaces', '=', sorted.join(','));
-      existing = subject.userId
-        ? existing.where('user_id', '=', subject.userId)
-        : existing.where('group_id', '=', subject.groupId ?? '');
-      existing =
-        projectId === null
-          ? existing.where('project_id', 'is', null)
-          : existing.where('project_id', '=', projectId);
-      if (await existing.executeTakeFirst())
-        throw new ZtkaError('conflict', 'this role assignment already exists', { field: '/role' });
-      await trx
+    try {
+      // The unique index (migration 003, over coalesced columns) decides, so concurrent requests on
+      // PostgreSQL cannot both insert the same assignment.
+      await this.db
         .insertInto('role_assignments')
         .values({
           id,
@@ -91,7 +77,11 @@ export class RoleAssignments {
           created_at: this.clock(),
         })
         .execute();
-    });
+    } catch (err) {
+      if (isUniqueViolation(err))
+        throw new ZtkaError('conflict', 'this role assignment already exists', { field: '/role' });
+      throw err;
+    }
     await this.#announce(subject);
     return id;
   }

@@ -8,6 +8,8 @@ import { migrateToLatest, migrations } from './migrations.js';
 
 const TABLES = [
   'agent_credentials',
+  'audit_checkpoints',
+  'audit_records',
   'bootstrap_tokens',
   'clusters',
   'credentials',
@@ -17,7 +19,6 @@ const TABLES = [
   'orgs',
   'projects',
   'role_assignments',
-  'system_events',
   'users',
 ];
 

@@ -1,6 +1,6 @@
 // Schema migrations, defined in code so that they ship inside the bundle and run identically on every dialect.
 // Migrations are append-only: never edit one that has been released; add a new one instead.
-import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 // Column types are limited to text, bigint and integer, which mean the same thing on SQLite and PostgreSQL.
 // Timestamps are bigint epoch milliseconds and booleans integer 0/1 (see schema.ts). Primary keys are declared
@@ -180,10 +180,78 @@ const migration002: Migration = {
   },
 };
 
+// The audit trail replaces the plain system_events table: system events become records of the chain.
+const migration003: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.dropTable('system_events').execute();
+    await db.schema
+      .createTable('audit_records')
+      .addColumn('org_id', 'text', (c) => c.notNull())
+      .addColumn('seq', 'bigint', (c) => c.notNull())
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .addColumn('stage', 'text', (c) => c.notNull())
+      .addColumn('username', 'text')
+      .addColumn('project', 'text')
+      .addColumn('cluster', 'text')
+      .addColumn('namespace', 'text')
+      .addColumn('resource', 'text')
+      .addColumn('verb', 'text')
+      .addColumn('status', 'integer')
+      .addColumn('channel', 'text')
+      .addColumn('session_id', 'text')
+      .addColumn('kubectl_session', 'text')
+      .addColumn('summary', 'text', (c) => c.notNull())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addColumn('prev_hash', 'text', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('audit_records_pk', ['org_id', 'seq'])
+      .execute();
+    // Newest-first pages per kind, optionally narrowed by the filters people use most. Every index costs
+    // each append, so there are no more than the queries need (P6 measures both sides).
+    for (const [name, columns] of [
+      ['audit_records_kind_idx', ['org_id', 'kind', 'seq']],
+      ['audit_records_cluster_idx', ['org_id', 'kind', 'cluster', 'seq']],
+      ['audit_records_user_idx', ['org_id', 'kind', 'username', 'seq']],
+      ['audit_records_session_idx', ['kubectl_session']],
+    ] as const) {
+      await db.schema
+        .createIndex(name)
+        .on('audit_records')
+        .columns([...columns])
+        .execute();
+    }
+    // One row per assignment even under concurrent requests on PostgreSQL; NULLs never collide in a plain
+    // unique index, so the nullable columns are compared through coalesce().
+    await db.schema
+      .createIndex('role_assignments_unique')
+      .on('role_assignments')
+      .unique()
+      .expression(
+        sql`coalesce(user_id, ''), coalesce(group_id, ''), role, coalesce(project_id, ''), namespaces`,
+      )
+      .execute();
+    await db.schema
+      .createTable('audit_checkpoints')
+      .addColumn('org_id', 'text', (c) => c.primaryKey().notNull())
+      .addColumn('seq', 'bigint', (c) => c.notNull())
+      .addColumn('prev_hash', 'text', (c) => c.notNull())
+      .addColumn('pruned_at', 'bigint', (c) => c.notNull())
+      .execute();
+  },
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.dropIndex('role_assignments_unique').execute();
+    await db.schema.dropTable('audit_checkpoints').execute();
+    await db.schema.dropTable('audit_records').execute();
+  },
+};
+
 /** All migrations, keyed by name; Kysely applies them in name order. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '001_initial': migration001,
   '002_identity': migration002,
+  '003_audit': migration003,
 });
 
 class InMemoryMigrationProvider implements MigrationProvider {

@@ -129,17 +129,44 @@ export interface OrgSettingsTable {
   updated_at: EpochMs;
 }
 
-export interface SystemEventsTable {
+/**
+ * The audit trail: API calls, commands and system events of an org, one hash chain per org. The indexed
+ * columns are copies of fields of `body` (the canonical JSON of the whole record) for filtering; `hash`
+ * covers `prev_hash`, `seq` and `body`, and verification checks the columns against the body too.
+ */
+export interface AuditRecordsTable {
+  org_id: string;
+  /** 1, 2, 3… per org, in commit order: a gap means a deletion. */
+  seq: number;
   id: string;
-  org_id: string | null;
+  kind: 'api' | 'command' | 'system';
+  /** When the request arrived, or the event happened. */
   at: EpochMs;
-  /** e.g. `login`, `login_failed`, `user_disabled`, `kubeconfig_downloaded`. */
-  kind: string;
-  /** The username acting (or attempting to), if any. */
-  actor: string | null;
-  source_ip: string | null;
-  /** JSON object with the event's details; never a secret. */
-  detail: string;
+  stage: string;
+  username: string | null;
+  project: string | null;
+  cluster: string | null;
+  namespace: string | null;
+  resource: string | null;
+  verb: string | null;
+  status: number | null;
+  channel: string | null;
+  session_id: string | null;
+  kubectl_session: string | null;
+  /** The request URI, the command line or the event kind: what free-text search looks at. */
+  summary: string;
+  body: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** Where a pruned chain continues: the hash the first remaining record of an org must link to. */
+export interface AuditCheckpointsTable {
+  org_id: string;
+  /** The seq of the first record that remains. */
+  seq: number;
+  prev_hash: string;
+  pruned_at: EpochMs;
 }
 
 export interface Database {
@@ -154,5 +181,6 @@ export interface Database {
   role_assignments: RoleAssignmentsTable;
   credentials: CredentialsTable;
   org_settings: OrgSettingsTable;
-  system_events: SystemEventsTable;
+  audit_records: AuditRecordsTable;
+  audit_checkpoints: AuditCheckpointsTable;
 }

@@ -71,7 +71,7 @@ export class AgentSession {
   }
 
   /** Sends a control message (CONTROL_PATHS) to the agent; resolves with the agent's status. */
-  control(path: string, body: object, timeoutMs = 30_000): Promise<number> {
+  control(path: string, body: object, timeoutMs = 5000): Promise<number> {
     return new Promise((resolve, reject) => {
       const stream = this.h2.request({
         ':method': 'POST',

@@ -1,0 +1,165 @@
+// The audit trail's API: API calls, commands and system events with filters and cursor pages, newest
+// first; recording a command line; verifying the chain; streamed exports.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import { ZtkaError } from '@ztka/protocol';
+import { randomUUID } from 'node:crypto';
+import { exportRecords } from '../audit/export.js';
+import type { AuditFilter } from '../audit/query.js';
+import { caller, requireOrgReader, type ApiDeps } from './context.js';
+import { Body, Label, PAGE_PARAMS, Username, errors, page } from './schemas.js';
+
+const RELATIVE = /^(\d{1,4})(m|h|d)$/;
+const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+const FilterParams = {
+  last: Type.Optional(Type.String({ pattern: RELATIVE.source, description: 'e.g. 10m, 1h, 24h, 7d' })),
+  since: Type.Optional(Type.String({ format: 'date-time' })),
+  until: Type.Optional(Type.String({ format: 'date-time' })),
+  project: Type.Optional(Label),
+  cluster: Type.Optional(Label),
+  user: Type.Optional(Username),
+  namespace: Type.Optional(Label),
+  resource: Type.Optional(Type.String({ pattern: '^[a-z0-9.-]{1,253}$' })),
+  verb: Type.Optional(Type.String({ pattern: '^[a-z]{1,32}$' })),
+  status: Type.Optional(Type.String({ pattern: '^(?:[1-5]xx|[1-5]\\d\\d|0)$' })),
+  channel: Type.Optional(Type.Union([Type.Literal('cli'), Type.Literal('web-shell')])),
+  session: Type.Optional(Type.String({ maxLength: 128 })),
+  kubectlSession: Type.Optional(Type.String({ maxLength: 128 })),
+  q: Type.Optional(Type.String({ maxLength: 256 })),
+};
+const ListQuery = Type.Object({ ...FilterParams, ...PAGE_PARAMS }, { additionalProperties: false });
+const ExportQuery = Type.Object(
+  {
+    ...FilterParams,
+    format: Type.Union([Type.Literal('jsonl'), Type.Literal('csv')]),
+    kind: Type.Optional(Type.Union([Type.Literal('api'), Type.Literal('command'), Type.Literal('system')])),
+  },
+  { additionalProperties: false },
+);
+/** A command line may be long (a pasted manifest); 1 MiB of it is kept whole. */
+const MAX_COMMAND = 1 << 20;
+const CommandBody = Body({
+  cluster: Label,
+  command: Type.String({ minLength: 1, maxLength: MAX_COMMAND }),
+  sessionId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+});
+
+type FilterQuery = Partial<Record<keyof typeof FilterParams, string>>;
+
+function filterOf(kind: AuditFilter['kind'], q: FilterQuery, now: number): AuditFilter {
+  const f: AuditFilter = { kind };
+  const rel = q.last ? RELATIVE.exec(q.last) : null;
+  if (rel) f.since = now - Number(rel[1]) * UNIT_MS[rel[2] as keyof typeof UNIT_MS];
+  if (q.since) f.since = Date.parse(q.since);
+  if (q.until) f.until = Date.parse(q.until);
+  for (const key of [
+    'project',
+    'cluster',
+    'user',
+    'namespace',
+    'resource',
+    'verb',
+    'status',
+    'channel',
+    'session',
+    'kubectlSession',
+    'q',
+  ] as const) {
+    const value = q[key];
+    if (value !== undefined) f[key] = value;
+  }
+  return f;
+}
+
+export function registerAuditRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  for (const kind of ['api', 'system'] as const) {
+    app.get<{ Querystring: Static<typeof ListQuery> }>(
+      `/v1/audit/${kind}`,
+      { schema: { tags: ['audit'], querystring: ListQuery, response: errors(400, 401, 403) } },
+      async (req) => {
+        const c = await requireOrgReader(deps, req);
+        const { limit } = page({ ...(req.query.limit ? { limit: req.query.limit } : {}) });
+        return deps.auditQuery.page(
+          c.principal.orgId,
+          filterOf(kind, req.query, Date.now()),
+          limit,
+          req.query.cursor,
+        );
+      },
+    );
+  }
+
+  app.get<{ Querystring: Static<typeof ListQuery> }>(
+    '/v1/audit/commands',
+    { schema: { tags: ['audit'], querystring: ListQuery, response: errors(400, 401, 403) } },
+    async (req) => {
+      const c = await requireOrgReader(deps, req);
+      const { limit } = page({ ...(req.query.limit ? { limit: req.query.limit } : {}) });
+      return deps.auditQuery.commands(c.principal.orgId, filterOf('command', req.query, Date.now()), limit);
+    },
+  );
+
+  app.post<{ Body: Static<typeof CommandBody> }>(
+    '/v1/audit/commands',
+    {
+      bodyLimit: MAX_COMMAND + 64 * 1024,
+      schema: { tags: ['audit'], body: CommandBody, response: errors(400, 401, 403, 413) },
+    },
+    async (req, reply) => {
+      const c = await caller(deps, req);
+      // Only for a cluster the person may use: the trail must not collect claims about others' clusters.
+      const scope = await deps.access.clusterScope(req.body.cluster);
+      const identity = scope
+        ? await deps.access.kubeIdentity(c.principal, req.body.cluster).catch(() => undefined)
+        : undefined;
+      if (!identity)
+        throw new ZtkaError('forbidden', `you have no access to cluster ${JSON.stringify(req.body.cluster)}`);
+      const id = randomUUID();
+      await deps.audit.append(c.principal.orgId, {
+        kind: 'command',
+        id,
+        at: Date.now(),
+        user: c.principal.username,
+        cluster: req.body.cluster,
+        channel: c.principal.kind === 'session' ? 'web-shell' : 'cli',
+        ...(req.body.sessionId ? { sessionId: req.body.sessionId } : {}),
+        command: req.body.command,
+      });
+      return reply.code(201).send({ id });
+    },
+  );
+
+  app.get(
+    '/v1/audit/verify',
+    { schema: { tags: ['audit'], response: errors(401, 403) } },
+    async (req: FastifyRequest) => {
+      const c = await requireOrgReader(deps, req);
+      await deps.audit.drain();
+      return deps.auditQuery.verify(c.principal.orgId);
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof ExportQuery> }>(
+    '/v1/audit/export',
+    { schema: { tags: ['audit'], querystring: ExportQuery, response: errors(400, 401, 403) } },
+    async (req, reply) => {
+      const c = await requireOrgReader(deps, req);
+      const filter = filterOf(req.query.kind ?? 'api', req.query, Date.now());
+      const format = req.query.format;
+      reply.raw.writeHead(200, {
+        'content-type': format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson',
+        'content-disposition': `attachment; filename="ztka-audit-${filter.kind}.${format}"`,
+      });
+      reply.hijack();
+      try {
+        await exportRecords(deps.auditQuery.scan(c.principal.orgId, filter), format, reply.raw);
+        reply.raw.end();
+      } catch (err) {
+        // Cut the connection rather than end it: a partial export must not look complete.
+        req.log.error({ err }, 'audit export failed');
+        reply.raw.destroy();
+      }
+    },
+  );
+}

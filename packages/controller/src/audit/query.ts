@@ -1,0 +1,308 @@
+// Reading the trail: filtered pages, newest first, with a cursor; commands, including those the CLI made
+// (one kubectl invocation is one Kubectl-Session); verification of the chain; pruning that keeps the rest
+// verifiable.
+import { sql, type Kysely, type SelectQueryBuilder } from 'kysely';
+import { ZtkaError } from '@ztka/protocol';
+import type { AuditRecordsTable, Database } from '../store/schema.js';
+import { GENESIS, linkHash } from './chain.js';
+import { columnsOf, type AuditRecord } from './record.js';
+
+export interface AuditFilter {
+  kind: 'api' | 'command' | 'system';
+  since?: number;
+  until?: number;
+  project?: string;
+  cluster?: string;
+  user?: string;
+  namespace?: string;
+  resource?: string;
+  verb?: string;
+  /** '2xx', '4xx', '5xx', or an exact code. */
+  status?: string;
+  channel?: string;
+  session?: string;
+  kubectlSession?: string;
+  /** Free text, matched against the request URI, command line or event. */
+  q?: string;
+}
+
+export interface AuditPage {
+  items: (AuditRecord & { seq: number })[];
+  nextCursor?: string;
+}
+
+type Query = SelectQueryBuilder<Database, 'audit_records', object>;
+
+function applyFilter(query: Query, orgId: string, f: AuditFilter): Query {
+  let q = query.where('org_id', '=', orgId).where('kind', '=', f.kind);
+  if (f.since !== undefined) q = q.where('at', '>=', f.since);
+  if (f.until !== undefined) q = q.where('at', '<', f.until);
+  if (f.project !== undefined) q = q.where('project', '=', f.project);
+  if (f.cluster !== undefined) q = q.where('cluster', '=', f.cluster);
+  if (f.user !== undefined) q = q.where('username', '=', f.user.toLowerCase());
+  if (f.namespace !== undefined) q = q.where('namespace', '=', f.namespace);
+  if (f.resource !== undefined) q = q.where('resource', '=', f.resource);
+  if (f.verb !== undefined) q = q.where('verb', '=', f.verb);
+  if (f.channel !== undefined) q = q.where('channel', '=', f.channel);
+  if (f.session !== undefined) q = q.where('session_id', '=', f.session);
+  if (f.kubectlSession !== undefined) q = q.where('kubectl_session', '=', f.kubectlSession);
+  if (f.status !== undefined) {
+    const cls = /^([1-5])xx$/.exec(f.status);
+    if (cls) {
+      const base = Number(cls[1]) * 100;
+      q = q.where('status', '>=', base).where('status', '<', base + 100);
+    } else q = q.where('status', '=', Number(f.status));
+  }
+  if (f.q !== undefined && f.q !== '') {
+    // LIKE with the pattern's own wildcards escaped: the text is searched for as typed.
+    const pattern = `%${f.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    q = q.where(sql<boolean>`summary LIKE ${pattern} ESCAPE '\\'`);
+  }
+  return q;
+}
+
+const encodeCursor = (seq: number) => Buffer.from(String(seq)).toString('base64url');
+function decodeCursor(cursor: string | undefined): number | undefined {
+  if (cursor === undefined) return undefined;
+  const seq = Number(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!Number.isSafeInteger(seq) || seq < 1 || encodeCursor(seq) !== cursor)
+    throw new ZtkaError('bad_request', 'cursor is not one this server returned', { field: '/cursor' });
+  return seq;
+}
+
+export class AuditQuery {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** One page, newest first. */
+  async page(orgId: string, filter: AuditFilter, limit: number, cursor?: string): Promise<AuditPage> {
+    const before = decodeCursor(cursor);
+    let q = applyFilter(this.db.selectFrom('audit_records'), orgId, filter);
+    if (before !== undefined) q = q.where('seq', '<', before);
+    const rows = await q
+      .select(['seq', 'body'])
+      .orderBy('seq', 'desc')
+      .limit(limit + 1)
+      .execute();
+    const items = rows
+      .slice(0, limit)
+      .map((r) => ({ ...(JSON.parse(r.body) as AuditRecord), seq: Number(r.seq) }));
+    const last = items[items.length - 1];
+    return rows.length > limit && last ? { items, nextCursor: encodeCursor(last.seq) } : { items };
+  }
+
+  /** Every matching record, oldest first, a batch at a time: for exports that must not be built in memory. */
+  async *scan(
+    orgId: string,
+    filter: AuditFilter,
+    batch = 1000,
+  ): AsyncGenerator<AuditRecord & { seq: number }> {
+    let after = 0;
+    for (;;) {
+      const rows = await applyFilter(this.db.selectFrom('audit_records'), orgId, filter)
+        .where('seq', '>', after)
+        .select(['seq', 'body'])
+        .orderBy('seq')
+        .limit(batch)
+        .execute();
+      for (const r of rows) yield { ...(JSON.parse(r.body) as AuditRecord), seq: Number(r.seq) };
+      if (rows.length < batch) return;
+      after = Number(rows[rows.length - 1]?.seq ?? after);
+    }
+  }
+
+  /**
+   * Commands, newest first: command lines recorded explicitly (the browser shell) and the kubectl
+   * invocations seen on the API, one per Kubectl-Session, with the calls each made.
+   */
+  async commands(orgId: string, filter: AuditFilter, limit: number): Promise<{ items: CommandView[] }> {
+    const explicit = await this.page(orgId, { ...filter, kind: 'command' }, limit);
+    // The invocations are found among API calls, whatever session filter the commands were asked with.
+    const apiFilter: AuditFilter = { ...filter, kind: 'api' };
+    delete apiFilter.kubectlSession;
+    const sessions = await applyFilter(this.db.selectFrom('audit_records'), orgId, {
+      ...apiFilter,
+      kind: 'api',
+    })
+      .where('kubectl_session', 'is not', null)
+      .select((eb) => [
+        'kubectl_session',
+        eb.fn.min('at').as('at'),
+        eb.fn.max('at').as('lastAt'),
+        eb.fn.count<number>('seq').as('calls'),
+        eb.fn.max('seq').as('maxSeq'),
+      ])
+      .groupBy('kubectl_session')
+      .orderBy('maxSeq', 'desc')
+      .limit(limit)
+      .execute();
+    const details = new Map<
+      string,
+      { user: string | null; cluster: string; command?: string; channel?: string }
+    >();
+    for (const s of sessions) {
+      const first = await this.db
+        .selectFrom('audit_records')
+        .select('body')
+        .where('org_id', '=', orgId)
+        .where('kubectl_session', '=', s.kubectl_session)
+        .orderBy('seq')
+        .limit(1)
+        .executeTakeFirst();
+      const r = first ? (JSON.parse(first.body) as AuditRecord) : undefined;
+      if (r?.kind === 'api')
+        details.set(String(s.kubectl_session), {
+          user: r.user,
+          cluster: r.cluster,
+          ...(r.kubectlCommand ? { command: r.kubectlCommand } : {}),
+          ...(r.channel ? { channel: r.channel } : {}),
+        });
+    }
+    const items: CommandView[] = [
+      ...explicit.items.flatMap((r) =>
+        r.kind === 'command'
+          ? [
+              {
+                source: 'shell' as const,
+                at: new Date(r.at).toISOString(),
+                user: r.user,
+                cluster: r.cluster,
+                channel: r.channel,
+                command: r.command,
+                ...(r.sessionId ? { sessionId: r.sessionId } : {}),
+              },
+            ]
+          : [],
+      ),
+      ...sessions.map((s) => {
+        const d = details.get(String(s.kubectl_session));
+        return {
+          source: 'kubectl' as const,
+          at: new Date(Number(s.at)).toISOString(),
+          user: d?.user ?? null,
+          cluster: d?.cluster ?? '',
+          channel: d?.channel ?? 'cli',
+          command: d?.command ?? '',
+          kubectlSession: String(s.kubectl_session),
+          calls: Number(s.calls),
+        };
+      }),
+    ];
+    items.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+    return { items: items.slice(0, limit) };
+  }
+
+  /**
+   * Walks each org's chain from its start (or its pruning checkpoint) and reports the first record that
+   * does not hold: modified (hash or columns disagree with the body), deleted (a gap in seq, or a broken
+   * link) or reordered (a link to the wrong predecessor).
+   */
+  async verify(orgId: string): Promise<VerifyResult> {
+    const checkpoint = await this.db
+      .selectFrom('audit_checkpoints')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .executeTakeFirst();
+    let expectedSeq = checkpoint ? Number(checkpoint.seq) : 1;
+    let prevHash = checkpoint ? checkpoint.prev_hash : GENESIS;
+    let checked = 0;
+    let after = 0;
+    for (;;) {
+      const rows = await this.db
+        .selectFrom('audit_records')
+        .selectAll()
+        .where('org_id', '=', orgId)
+        .where('seq', '>', after)
+        .orderBy('seq')
+        .limit(2000)
+        .execute();
+      for (const row of rows) {
+        const seq = Number(row.seq);
+        const bad = (problem: VerifyProblem, message: string): VerifyResult => ({
+          ok: false,
+          checked,
+          firstBad: { seq, id: row.id, problem, message },
+        });
+        if (seq !== expectedSeq)
+          return bad('deleted', `records ${expectedSeq}–${seq - 1} are missing before record ${seq}`);
+        if (row.prev_hash !== prevHash)
+          return bad(
+            'reordered',
+            `record ${seq} does not link to record ${seq - 1}: deleted, replaced or moved`,
+          );
+        if (linkHash(prevHash, seq, row.body) !== row.hash)
+          return bad('modified', `record ${seq} was modified`);
+        let parsed: AuditRecord;
+        try {
+          parsed = JSON.parse(row.body) as AuditRecord;
+        } catch {
+          return bad('modified', `record ${seq} is not valid JSON`);
+        }
+        if (!sameColumns(row, parsed))
+          return bad('modified', `record ${seq}'s columns disagree with its body`);
+        prevHash = row.hash;
+        expectedSeq = seq + 1;
+        checked++;
+      }
+      if (rows.length < 2000) return { ok: true, checked };
+      after = Number(rows[rows.length - 1]?.seq ?? after);
+    }
+  }
+
+  /** Deletes records older than `before` (a prefix of the chain) and records where the chain now starts. */
+  async prune(orgId: string, before: number): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const last = await trx
+        .selectFrom('audit_records')
+        .select(['seq', 'hash'])
+        .where('org_id', '=', orgId)
+        .where('at', '<', before)
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      if (!last) return 0;
+      const result = await trx
+        .deleteFrom('audit_records')
+        .where('org_id', '=', orgId)
+        .where('seq', '<=', Number(last.seq))
+        .executeTakeFirst();
+      const checkpoint = { seq: Number(last.seq) + 1, prev_hash: last.hash, pruned_at: this.clock() };
+      await trx
+        .insertInto('audit_checkpoints')
+        .values({ org_id: orgId, ...checkpoint })
+        .onConflict((oc) => oc.column('org_id').doUpdateSet(checkpoint))
+        .execute();
+      return Number(result.numDeletedRows);
+    });
+  }
+}
+
+function sameColumns(row: AuditRecordsTable, record: AuditRecord): boolean {
+  const expected = columnsOf(record);
+  return (Object.keys(expected) as (keyof typeof expected)[]).every((k) => {
+    const a = row[k];
+    const b = expected[k];
+    return a === b || (a !== null && b !== null && String(a) === String(b));
+  });
+}
+
+export type VerifyProblem = 'modified' | 'deleted' | 'reordered';
+export interface VerifyResult {
+  ok: boolean;
+  checked: number;
+  firstBad?: { seq: number; id: string; problem: VerifyProblem; message: string };
+}
+
+export interface CommandView {
+  source: 'shell' | 'kubectl';
+  at: string;
+  user: string | null;
+  cluster: string;
+  channel: string;
+  command: string;
+  sessionId?: string;
+  kubectlSession?: string;
+  calls?: number;
+}

@@ -1,0 +1,19 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { openSqlite } from '../store/db.js';
+import { migrateToLatest } from '../store/migrations.js';
+import { auditStoreContract } from './store-contract.js';
+
+auditStoreContract('SQLite', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ztka-audit-'));
+  const db = openSqlite(path.join(dir, 'ztka.db'));
+  await migrateToLatest(db);
+  return {
+    db,
+    close: async () => {
+      await db.destroy();
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+});

@@ -1,0 +1,347 @@
+// The audit store's contract, one suite for every database: run by audit/sqlite.test.ts on SQLite and by
+// the PostgreSQL end-to-end test on a real PostgreSQL. Everything it checks goes through the same Kysely
+// code the controller runs.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../store/schema.js';
+import { exportRecords } from './export.js';
+import { AuditLog } from './log.js';
+import { AuditQuery } from './query.js';
+import type { ApiRecord, AuditRecord } from './record.js';
+
+export interface ContractStore {
+  db: Kysely<Database>;
+  close(): Promise<void>;
+}
+
+let counter = 0;
+export function apiCall(over: Partial<ApiRecord> = {}): ApiRecord {
+  counter++;
+  return {
+    kind: 'api',
+    id: randomUUID(),
+    stage: 'ResponseComplete',
+    at: Date.UTC(2026, 10, 28, 12) + counter,
+    endedAt: Date.UTC(2026, 10, 28, 12) + counter + 3,
+    user: 'alice@example.com',
+    role: 'PROJECT_ADMIN',
+    project: 'desktop',
+    cluster: 'desktop',
+    channel: 'cli',
+    method: 'GET',
+    requestURI: '/k8s/clusters/desktop/api/v1/namespaces/default/pods',
+    verb: 'list',
+    objectRef: { apiVersion: 'v1', resource: 'pods', namespace: 'default' },
+    sourceIPs: ['127.0.0.1'],
+    status: 200,
+    bytes: 100,
+    durationMs: 3,
+    ...over,
+  };
+}
+
+async function collect(stream: PassThrough, work: Promise<void>): Promise<string> {
+  let text = '';
+  stream.on('data', (c: Buffer) => (text += c.toString('utf8')));
+  await work;
+  return text;
+}
+
+export function auditStoreContract(name: string, open: () => Promise<ContractStore>): void {
+  describe(`audit store contract: ${name}`, () => {
+    const org = () => `org-${randomUUID()}`;
+
+    test('appends form one gapless chain per org, even under concurrent appends', async () => {
+      const store = await open();
+      try {
+        const log = new AuditLog(store.db);
+        const query = new AuditQuery(store.db);
+        const [a, b] = [org(), org()];
+        await Promise.all(Array.from({ length: 600 }, (_, i) => log.append(i % 3 === 0 ? b : a, apiCall())));
+        for (const [o, n] of [
+          [a, 400],
+          [b, 200],
+        ] as const) {
+          const v = await query.verify(o);
+          assert.deepEqual(v, { ok: true, checked: n });
+        }
+      } finally {
+        await store.close();
+      }
+    });
+
+    test('pages come newest first, filtered, with a cursor that walks everything once', async () => {
+      const store = await open();
+      try {
+        const log = new AuditLog(store.db);
+        const query = new AuditQuery(store.db);
+        const o = org();
+        for (let i = 0; i < 25; i++)
+          await log.append(
+            o,
+            apiCall({
+              cluster: i % 2 ? 'desktop' : 'lab',
+              status: i % 5 === 0 ? 403 : 200,
+              user: i % 3 === 0 ? 'bob@example.com' : 'alice@example.com',
+              requestURI: `/k8s/clusters/x/api/v1/namespaces/ns-${i}/pods`,
+            }),
+          );
+        const seen: number[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await query.page(o, { kind: 'api' }, 7, cursor);
+          seen.push(...page.items.map((r) => r.seq));
+          cursor = page.nextCursor;
+        } while (cursor);
+        assert.deepEqual(
+          seen,
+          Array.from({ length: 25 }, (_, i) => 25 - i),
+        );
+        const lab = await query.page(o, { kind: 'api', cluster: 'lab' }, 100);
+        assert.equal(lab.items.length, 13);
+        assert.ok(lab.items.every((r) => r.kind === 'api' && r.cluster === 'lab'));
+        assert.equal((await query.page(o, { kind: 'api', status: '4xx' }, 100)).items.length, 5);
+        assert.equal((await query.page(o, { kind: 'api', user: 'BOB@example.com' }, 100)).items.length, 9);
+        const text = await query.page(o, { kind: 'api', q: 'ns-17/' }, 100);
+        assert.deepEqual(
+          text.items.map((r) => r.kind === 'api' && r.requestURI),
+          ['/k8s/clusters/x/api/v1/namespaces/ns-17/pods'],
+        );
+        // LIKE wildcards in the search are taken literally.
+        assert.equal((await query.page(o, { kind: 'api', q: '%' }, 100)).items.length, 0);
+        assert.equal((await query.page(o, { kind: 'system' }, 100)).items.length, 0);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test('commands group the API calls of one kubectl invocation, beside explicit command lines', async () => {
+      const store = await open();
+      try {
+        const log = new AuditLog(store.db);
+        const query = new AuditQuery(store.db);
+        const o = org();
+        for (let i = 0; i < 3; i++)
+          await log.append(o, apiCall({ kubectlSession: 'sess-1', kubectlCommand: 'kubectl get' }));
+        await log.append(o, apiCall({ kubectlSession: 'sess-2', kubectlCommand: 'kubectl delete' }));
+        await log.append(o, {
+          kind: 'system',
+          id: randomUUID(),
+          at: Date.now(),
+          event: 'login',
+          user: 'carol',
+          // Keys out of order: the summary column must not depend on it.
+          detail: { zeta: 1, alpha: { y: 2, b: 3 } },
+        });
+        await log.append(o, {
+          kind: 'command',
+          id: randomUUID(),
+          at: Date.UTC(2027, 0, 1),
+          user: 'carol',
+          cluster: 'desktop',
+          channel: 'web-shell',
+          command: 'kubectl get ns',
+        });
+        const { items } = await query.commands(o, { kind: 'command' }, 10);
+        assert.deepEqual(
+          items.map((c) => [c.source, c.command, c.calls ?? null]),
+          [
+            ['shell', 'kubectl get ns', null],
+            ['kubectl', 'kubectl delete', 1],
+            ['kubectl', 'kubectl get', 3],
+          ],
+        );
+        const calls = await query.page(o, { kind: 'api', kubectlSession: 'sess-1' }, 10);
+        assert.equal(calls.items.length, 3);
+        assert.deepEqual(await query.verify(o), { ok: true, checked: 6 });
+      } finally {
+        await store.close();
+      }
+    });
+
+    test('verify names the first record that was modified, deleted or reordered', async () => {
+      const store = await open();
+      try {
+        const db = store.db;
+        const log = new AuditLog(db);
+        const query = new AuditQuery(db);
+        const seed = async () => {
+          const o = org();
+          for (let i = 0; i < 10; i++) await log.append(o, apiCall());
+          assert.equal((await query.verify(o)).ok, true);
+          return o;
+        };
+        const row = (o: string, seq: number) =>
+          db
+            .selectFrom('audit_records')
+            .selectAll()
+            .where('org_id', '=', o)
+            .where('seq', '=', seq)
+            .executeTakeFirstOrThrow();
+
+        // Modified body.
+        let o = await seed();
+        const r4 = await row(o, 4);
+        await db
+          .updateTable('audit_records')
+          .set({ body: r4.body.replace('"status":200', '"status":201') })
+          .where('org_id', '=', o)
+          .where('seq', '=', 4)
+          .execute();
+        assert.deepEqual(
+          { ...(await query.verify(o)).firstBad, message: '' },
+          { seq: 4, id: r4.id, problem: 'modified', message: '' },
+        );
+
+        // Modified column only (what filters see), body intact.
+        o = await seed();
+        await db
+          .updateTable('audit_records')
+          .set({ username: 'mallory' })
+          .where('org_id', '=', o)
+          .where('seq', '=', 6)
+          .execute();
+        assert.equal((await query.verify(o)).firstBad?.seq, 6);
+
+        // Deleted.
+        o = await seed();
+        await db.deleteFrom('audit_records').where('org_id', '=', o).where('seq', '=', 5).execute();
+        assert.deepEqual(
+          [(await query.verify(o)).firstBad?.seq, (await query.verify(o)).firstBad?.problem],
+          [6, 'deleted'],
+        );
+
+        // Deleted and the rest renumbered to hide the gap.
+        o = await seed();
+        await db.deleteFrom('audit_records').where('org_id', '=', o).where('seq', '=', 3).execute();
+        await db
+          .updateTable('audit_records')
+          .set({ seq: sql`seq - 1` })
+          .where('org_id', '=', o)
+          .where('seq', '>', 3)
+          .execute();
+        assert.equal((await query.verify(o)).firstBad?.seq, 3);
+
+        // Reordered: two records swap places.
+        o = await seed();
+        const [a, b] = [await row(o, 7), await row(o, 8)];
+        await db
+          .updateTable('audit_records')
+          .set({ seq: -1 })
+          .where('org_id', '=', o)
+          .where('seq', '=', 7)
+          .execute();
+        await db
+          .updateTable('audit_records')
+          .set({ seq: 7 })
+          .where('org_id', '=', o)
+          .where('seq', '=', 8)
+          .execute();
+        await db
+          .updateTable('audit_records')
+          .set({ seq: 8 })
+          .where('org_id', '=', o)
+          .where('seq', '=', -1)
+          .execute();
+        const bad = (await query.verify(o)).firstBad;
+        assert.equal(bad?.seq, 7);
+        assert.ok(bad?.id === b.id && a.id !== b.id);
+        assert.equal(bad.problem, 'reordered');
+      } finally {
+        await store.close();
+      }
+    });
+
+    test('pruning keeps what remains verifiable and the chain goes on', async () => {
+      const store = await open();
+      try {
+        const log = new AuditLog(store.db);
+        const query = new AuditQuery(store.db);
+        const o = org();
+        for (let i = 0; i < 10; i++) await log.append(o, apiCall({ at: 1000 + i }));
+        assert.equal(await query.prune(o, 1006), 6);
+        assert.deepEqual(await query.verify(o), { ok: true, checked: 4 });
+        const fresh = new AuditLog(store.db); // a restarted controller
+        await fresh.append(o, apiCall());
+        assert.deepEqual(await query.verify(o), { ok: true, checked: 5 });
+        // Deleting the first remaining record is still caught.
+        await store.db.deleteFrom('audit_records').where('org_id', '=', o).where('seq', '=', 7).execute();
+        assert.equal((await query.verify(o)).ok, false);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test('hostile content is stored whole and exported safely', async () => {
+      const store = await open();
+      try {
+        const log = new AuditLog(store.db);
+        const query = new AuditQuery(store.db);
+        const o = org();
+        const markup = '<script>alert(1)</script>\u001b[31mred\u0007\r\n"quoted",=cmd|calc';
+        const huge = `kubectl apply -f - <<EOF\n${'x'.repeat(1 << 20)}\nEOF`;
+        const records: AuditRecord[] = [
+          apiCall({
+            user: markup,
+            requestURI: `/k8s/clusters/x/api/v1/namespaces/${encodeURIComponent(markup)}`,
+          }),
+          {
+            kind: 'command',
+            id: randomUUID(),
+            at: Date.now(),
+            user: 'eve',
+            cluster: 'desktop',
+            channel: 'web-shell',
+            command: huge,
+          },
+          {
+            kind: 'command',
+            id: randomUUID(),
+            at: Date.now(),
+            user: 'eve',
+            cluster: 'desktop',
+            channel: 'web-shell',
+            command: markup,
+          },
+        ];
+        for (const r of records) await log.append(o, r);
+        const cmds = await query.page(o, { kind: 'command' }, 10);
+        assert.deepEqual(
+          cmds.items.map((r) => r.kind === 'command' && r.command),
+          [markup, huge],
+        );
+        assert.equal((await query.page(o, { kind: 'api', user: markup }, 10)).items.length, 1);
+
+        const jsonl = new PassThrough();
+        const lines = (
+          await collect(
+            jsonl,
+            exportRecords(query.scan(o, { kind: 'command' }), 'jsonl', jsonl).then(() => void jsonl.end()),
+          )
+        )
+          .trim()
+          .split('\n');
+        assert.equal(lines.length, 2, 'one line per record: newlines inside are escaped');
+        assert.deepEqual(
+          lines.map((l) => (JSON.parse(l) as { command: string }).command),
+          [huge, markup],
+        );
+
+        const csv = new PassThrough();
+        const text = await collect(
+          csv,
+          exportRecords(query.scan(o, { kind: 'api' }), 'csv', csv).then(() => void csv.end()),
+        );
+        assert.ok(text.startsWith('seq,at,kind,'), text.slice(0, 80));
+        assert.ok(text.includes('"<script>alert(1)</script>'), 'markup is a quoted cell, not a broken row');
+        assert.ok(!/\n=cmd/.test(text), 'no line starts a formula');
+        assert.equal((await query.verify(o)).ok, true);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+}

@@ -1,0 +1,90 @@
+// The audit record of one proxied request, built from what the proxy learnt while resolving it: a
+// request refused before it was known who asked still gets a record, with what is known.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { KubeRequest, TunnelIdentity } from '@ztka/protocol';
+import type { ApiRecord } from '../audit/record.js';
+import type { Principal } from '../auth/credentials.js';
+
+/** Filled in as the request is resolved; whatever is set when it ends goes into its record. */
+export interface RequestContext {
+  auditId: string;
+  at: number;
+  cluster: string;
+  principal?: Principal;
+  identity?: TunnelIdentity;
+  kube?: KubeRequest;
+}
+
+export function newContext(): RequestContext {
+  return { auditId: randomUUID(), at: Date.now(), cluster: '' };
+}
+
+/** kubectl names its invocation and command in these headers (kubectl ≥ 1.22). */
+const header = (req: IncomingMessage, name: string) => {
+  const v = req.headers[name];
+  return typeof v === 'string' && v.length > 0 ? v.slice(0, 4096) : undefined;
+};
+
+/** Whether a request streams until someone stops it: its record has a start and an end. */
+export function isLongRunning(kube: KubeRequest, query: URLSearchParams, upgrade: boolean): boolean {
+  return (
+    upgrade || kube.isWatch || (kube.subresource === 'log' && /^(1|true)$/i.test(query.get('follow') ?? ''))
+  );
+}
+
+export function apiRecord(
+  req: IncomingMessage,
+  ctx: RequestContext,
+  outcome: { stage: ApiRecord['stage']; status: number; reason?: string; bytes?: number; endedAt?: number },
+): ApiRecord {
+  const url = new URL(req.url ?? '/', 'https://controller.invalid');
+  const kube = ctx.kube;
+  const record: ApiRecord = {
+    kind: 'api',
+    id: ctx.auditId,
+    stage: outcome.stage,
+    at: ctx.at,
+    user: ctx.principal?.username ?? null,
+    cluster: ctx.cluster,
+    method: req.method ?? 'GET',
+    requestURI: (req.url ?? '/').slice(0, 8192),
+    verb: kube?.verb ?? (req.method ?? 'get').toLowerCase(),
+    sourceIPs: [req.socket.remoteAddress ?? ''],
+    status: outcome.status,
+  };
+  const userAgent = header(req, 'user-agent');
+  if (userAgent) record.userAgent = userAgent;
+  if (ctx.identity) {
+    record.role = ctx.identity.role;
+    if (ctx.identity.channel) record.channel = ctx.identity.channel;
+    if (ctx.identity.sessionId) record.sessionId = ctx.identity.sessionId;
+  } else if (ctx.principal?.channel) record.channel = ctx.principal.channel;
+  const kubectlCommand = header(req, 'kubectl-command');
+  const kubectlSession = header(req, 'kubectl-session');
+  if (kubectlCommand) record.kubectlCommand = kubectlCommand;
+  if (kubectlSession) record.kubectlSession = kubectlSession;
+  if (kube?.isResourceRequest) {
+    record.objectRef = {
+      ...(kube.apiGroup ? { apiGroup: kube.apiGroup } : {}),
+      ...(kube.apiVersion ? { apiVersion: kube.apiVersion } : {}),
+      ...(kube.resource ? { resource: kube.resource } : {}),
+      ...(kube.namespace ? { namespace: kube.namespace } : {}),
+      ...(kube.name ? { name: kube.name } : {}),
+      ...(kube.subresource ? { subresource: kube.subresource } : {}),
+    };
+    if (kube.subresource === 'exec' || kube.subresource === 'attach') {
+      const command = url.searchParams.getAll('command');
+      if (command.length > 0) record.command = command;
+      const container = url.searchParams.get('container');
+      if (container) record.container = container;
+    }
+  }
+  if (outcome.reason) record.reason = outcome.reason;
+  if (outcome.bytes !== undefined) record.bytes = outcome.bytes;
+  if (outcome.endedAt !== undefined) {
+    record.endedAt = outcome.endedAt;
+    record.durationMs = outcome.endedAt - ctx.at;
+  }
+  return record;
+}
