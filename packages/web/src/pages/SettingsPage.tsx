@@ -1,0 +1,135 @@
+// System → Settings: kubeconfig validity, JIT service account lifetime and the kubectl channels. Everyone
+// reads them; only ADMIN changes them.
+import { Alert, Button, Group, Loader, Paper, Stack, Switch, TextInput } from '@mantine/core';
+import { useEffect, useState } from 'react';
+import { ErrorAlert } from '../components/ErrorAlert.js';
+import { PageHeader } from '../components/PageHeader.js';
+import { notifyDone } from '../components/notify.js';
+import { api } from '../lib/api.js';
+import { useAuth } from '../lib/auth.js';
+import { formatDuration, parseDuration } from '../lib/duration.js';
+import type { Settings } from '../lib/types.js';
+import { useResource } from '../lib/use-resource.js';
+
+const BOUNDS = {
+  kubeconfigValiditySeconds: { min: 600, max: 365 * 86_400 },
+  saLifetimeSeconds: { min: 10, max: 30 * 86_400 },
+} as const;
+
+function durationProblem(text: string, key: keyof typeof BOUNDS): string | undefined {
+  const seconds = parseDuration(text);
+  if (seconds === undefined) return 'a duration such as 30m, 8h or 30d';
+  const { min, max } = BOUNDS[key];
+  if (seconds < min || seconds > max) return `between ${formatDuration(min)} and ${formatDuration(max)}`;
+  return undefined;
+}
+
+export function SettingsPage() {
+  const { caps } = useAuth();
+  const settings = useResource(() => api.get<Settings>('/v1/settings'), []);
+  const [kubeconfig, setKubeconfig] = useState('');
+  const [sa, setSa] = useState('');
+  const [webKubectl, setWebKubectl] = useState(true);
+  const [cliKubectl, setCliKubectl] = useState(true);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+
+  const loaded = settings.data;
+  useEffect(() => {
+    if (!loaded) return;
+    setKubeconfig(formatDuration(loaded.kubeconfigValiditySeconds));
+    setSa(formatDuration(loaded.saLifetimeSeconds));
+    setWebKubectl(loaded.webKubectl);
+    setCliKubectl(loaded.cliKubectl);
+  }, [loaded]);
+
+  if (settings.error !== undefined && !loaded) return <ErrorAlert error={settings.error} />;
+  if (!loaded) return <Loader />;
+
+  const readOnly = !caps.orgAdmin;
+  const kubeconfigProblem = durationProblem(kubeconfig, 'kubeconfigValiditySeconds');
+  const saProblem = durationProblem(sa, 'saLifetimeSeconds');
+  const patch: Partial<Settings> = {};
+  const kcSeconds = parseDuration(kubeconfig);
+  const saSeconds = parseDuration(sa);
+  if (kcSeconds !== undefined && kcSeconds !== loaded.kubeconfigValiditySeconds)
+    patch.kubeconfigValiditySeconds = kcSeconds;
+  if (saSeconds !== undefined && saSeconds !== loaded.saLifetimeSeconds) patch.saLifetimeSeconds = saSeconds;
+  if (webKubectl !== loaded.webKubectl) patch.webKubectl = webKubectl;
+  if (cliKubectl !== loaded.cliKubectl) patch.cliKubectl = cliKubectl;
+  const dirty = Object.keys(patch).length > 0;
+
+  const save = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await api.patch<Settings>('/v1/settings', patch);
+      notifyDone('Settings saved');
+      settings.reload();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <>
+      <PageHeader title="Settings" subtitle="For the whole organization" />
+      {readOnly && (
+        <Alert color="gray" mb="md">
+          Only an org administrator can change these settings.
+        </Alert>
+      )}
+      <Paper withBorder p="md" maw={560}>
+        <Stack>
+          <TextInput
+            label="Kubeconfig validity"
+            description="How long a downloaded kubeconfig's credential works (e.g. 8h, 30d)."
+            value={kubeconfig}
+            onChange={(e) => setKubeconfig(e.currentTarget.value)}
+            error={readOnly ? undefined : kubeconfigProblem}
+            readOnly={readOnly}
+            data-testid="settings-kubeconfig-validity"
+          />
+          <TextInput
+            label="JIT service account lifetime"
+            description="How long an idle just-in-time service account stays in a cluster (e.g. 8h)."
+            value={sa}
+            onChange={(e) => setSa(e.currentTarget.value)}
+            error={readOnly ? undefined : saProblem}
+            readOnly={readOnly}
+            data-testid="settings-sa-lifetime"
+          />
+          <Switch
+            label="Web kubectl (the browser shell)"
+            checked={webKubectl}
+            onChange={(e) => setWebKubectl(e.currentTarget.checked)}
+            disabled={readOnly}
+            data-testid="settings-web-kubectl"
+          />
+          <Switch
+            label="CLI kubectl (kubeconfigs and tokens)"
+            checked={cliKubectl}
+            onChange={(e) => setCliKubectl(e.currentTarget.checked)}
+            disabled={readOnly}
+            data-testid="settings-cli-kubectl"
+          />
+          <ErrorAlert error={error} />
+          {!readOnly && (
+            <Group justify="flex-end">
+              <Button
+                onClick={() => void save()}
+                loading={busy}
+                disabled={!dirty || kubeconfigProblem !== undefined || saProblem !== undefined}
+                data-testid="settings-save"
+              >
+                Save
+              </Button>
+            </Group>
+          )}
+        </Stack>
+      </Paper>
+    </>
+  );
+}
