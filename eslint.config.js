@@ -3,7 +3,16 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', 'node_modules/**', '.testenv/**', 'testenv/go/**', 'bench/results/**'] },
+  {
+    ignores: [
+      '**/dist/**',
+      'node_modules/**',
+      '.testenv/**',
+      'testenv/go/**',
+      'bench/results/**',
+      'test-artifacts/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

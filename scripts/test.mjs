@@ -23,7 +23,15 @@ function testFiles(dir) {
 }
 
 const unitDirs = ['packages/protocol', 'packages/controller', 'packages/agent', 'packages/cli', 'testenv'];
-const files = unitDirs.flatMap((d) => testFiles(path.join(root, d, 'dist')));
+// The console's logic (packages/web/src/lib) is compiled for node's runner apart from the Vite build.
+if (run(bin('tsc'), ['-p', 'packages/web/tsconfig.test.json']) !== 0) {
+  console.error('test: the web console tests do not compile');
+  process.exit(1);
+}
+const files = [
+  ...unitDirs.flatMap((d) => testFiles(path.join(root, d, 'dist'))),
+  ...testFiles(path.join(root, 'packages', 'web', 'node_modules', '.ztka-test')),
+];
 const e2e = unitOnly
   ? []
   : [...testFiles(path.join(root, 'test', 'e2e', 'dist')), ...testFiles(path.join(root, 'bench', 'dist'))];

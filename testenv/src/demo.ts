@@ -164,7 +164,7 @@ async function main(): Promise<void> {
   console.log(`
 ztka demo is running.
 
-  controller:  ${url}   (CA: .demo/controller/tls/ca.crt)
+  console:     ${url}   (log in as admin; CA: .demo/controller/tls/ca.crt)
   cluster:     ${CLUSTER} (project desktop), a real kube-apiserver behind a real agent tunnel
   admin:       admin / ${adminPassword}   (.demo/credentials.json)
   also:        ${DEMO_USERS.map((u) => `${u.username} (${u.role}${'namespaces' in u ? ` of ${u.namespaces.join(',')}` : ''})`).join(', ')}

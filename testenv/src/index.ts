@@ -147,3 +147,4 @@ export async function writeContainerLog(
 }
 
 export { startPostgres, type PostgresServer, type StartPostgresOptions } from './postgres.js';
+export { launchChromium, CHROMIUM } from './browser.js';

@@ -9,6 +9,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ensureDebianPackages } from './debian.js';
 import { withLock } from './lock.js';
 import { freePort } from './ports.js';
 
@@ -128,22 +129,6 @@ async function osUser(name: string): Promise<{ uid: number; gid: number } | unde
   return undefined;
 }
 
-/** Installs Debian's postgresql package; `apt-get update` only if the install fails without it. */
-async function aptInstallPostgres(log: (line: string) => void): Promise<void> {
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  // Wait for another apt or dpkg run rather than failing at once on its lock.
-  const install = ['-o', 'DPkg::Lock::Timeout=600', 'install', '-y', '--no-install-recommends', 'postgresql'];
-  log(`installing Debian's postgresql package: apt-get ${install.join(' ')}`);
-  let result = await run('apt-get', install, { env, toStderr: true });
-  if (result.code === 0) return;
-  log(`apt-get install ${describeExit(result)}; running apt-get update and trying again`);
-  result = await run('apt-get', ['-o', 'DPkg::Lock::Timeout=600', 'update'], { env, toStderr: true });
-  if (result.code !== 0) throw new Error(`apt-get update ${describeExit(result)} (its output is above)`);
-  result = await run('apt-get', install, { env, toStderr: true });
-  if (result.code !== 0)
-    throw new Error(`apt-get install postgresql ${describeExit(result)} (its output is above)`);
-}
-
 /**
  * The PostgreSQL binaries, installed from Debian's packages if missing (as root only), and — as root — the
  * OS user to run them as, created if missing. Serialized across test processes by a lock.
@@ -160,20 +145,10 @@ async function ensurePostgres(
         'apt-get install postgresql',
     );
   }
+  await ensureDebianPackages(['postgresql'], async () => (await findPostgres()) !== undefined, log);
+  install = await findPostgres();
+  if (!install) throw new Error(`PostgreSQL is still missing under ${POSTGRES_ROOT}/<version>/bin`);
   await withLock(path.join(os.tmpdir(), 'ztka-testenv-postgres-install.lock'), async () => {
-    install = await findPostgres();
-    if (!install) {
-      log(`PostgreSQL not found under ${POSTGRES_ROOT}/<version>/bin`);
-      const started = Date.now();
-      await aptInstallPostgres(log);
-      install = await findPostgres();
-      if (!install) {
-        throw new Error(
-          `apt-get installed postgresql, but ${POSTGRES_ROOT}/<version>/bin still has no server`,
-        );
-      }
-      log(`installed PostgreSQL ${install.version} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    }
     user = await osUser(OS_USER);
     if (!user) {
       log(`creating the system user ${OS_USER} to run PostgreSQL as (it refuses to run as root)`);

@@ -21,6 +21,15 @@ export const ConfigSchema = Type.Object(
     logLevel: Type.Union(['trace', 'debug', 'info', 'warn', 'error', 'fatal'].map((l) => Type.Literal(l))),
     bootstrapTokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 30 * 24 * 3600 }),
     agentPingIntervalMs: Type.Integer({ minimum: 100, maximum: 300_000 }),
+    kubectlPath: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'the kubectl the browser shell runs (default /usr/bin/kubectl)',
+      }),
+    ),
+    webRoot: Type.Optional(
+      Type.String({ minLength: 1, description: 'the built web console (default: packages/web/dist)' }),
+    ),
     database: Type.Optional(
       Type.String({
         minLength: 1,
@@ -75,6 +84,8 @@ const SETTINGS = [
   ['agent-ping-interval-ms', 'ZTKA_AGENT_PING_INTERVAL_MS', 'agentPingIntervalMs'],
   ['kube-token-ttl-seconds', 'ZTKA_KUBE_TOKEN_TTL_SECONDS', 'kubeTokenTtlSeconds'],
   ['database', 'ZTKA_DATABASE', 'database'],
+  ['web-root', 'ZTKA_WEB_ROOT', 'webRoot'],
+  ['kubectl-path', 'ZTKA_KUBECTL_PATH', 'kubectlPath'],
   ['audit-retention-days', 'ZTKA_AUDIT_RETENTION_DAYS', 'auditRetentionDays'],
   ['audit-webhook-url', 'ZTKA_AUDIT_WEBHOOK_URL', 'auditWebhookUrl'],
   ['agent-image', 'ZTKA_AGENT_IMAGE', 'agentImage'],

@@ -14,6 +14,7 @@ import { registerClusterRoutes } from './api/cluster-routes.js';
 import type { ApiDeps } from './api/context.js';
 import { registerCredentialRoutes } from './api/credential-routes.js';
 import { installErrorHandler } from './api/error-handler.js';
+import { DEFAULT_WEB_ROOT, isConsoleRoute, registerConsole } from './api/console.js';
 import { registerOpenApi, registerOpenApiRoute } from './api/openapi.js';
 import { registerOrgRoutes } from './api/org-routes.js';
 import { AuditLog } from './audit/log.js';
@@ -21,6 +22,7 @@ import { AuditQuery } from './audit/query.js';
 import { WebhookSink } from './audit/webhook.js';
 import { SystemEvents } from './audit/system-events.js';
 import { registerAuditRoutes } from './api/audit-routes.js';
+import { SHELL_PATH, createShellEndpoint } from './api/shell-socket.js';
 import { Authenticator, bearerToken } from './auth/authenticate.js';
 import { bootstrapOrg } from './auth/bootstrap.js';
 import { CredentialStore } from './auth/credentials.js';
@@ -189,7 +191,8 @@ export async function startController(
     },
   });
 
-  installErrorHandler(app);
+  const consoleServed = await registerConsole(app, config.webRoot ?? DEFAULT_WEB_ROOT);
+  installErrorHandler(app, consoleServed ? (url) => isConsoleRoute('GET', url) : undefined);
 
   app.get('/healthz', async () => 'ok');
   app.get('/readyz', async (_req, reply) => {
@@ -245,6 +248,22 @@ export async function startController(
       .catch((err: unknown) => log.warn({ err }, 'credential prune failed'));
   }, 3600_000).unref();
 
+  let url = config.publicUrl;
+  let localUrl = '';
+  const handleShellUpgrade = createShellEndpoint({
+    publicUrl: () => url,
+    local: () => ({ url: localUrl, tlsServerName: publicHost }),
+    caCertPem: tls.caCertPem,
+    ...(config.kubectlPath ? { kubectlPath: config.kubectlPath } : {}),
+    authenticator,
+    access,
+    credentials,
+    audit,
+    events,
+    changes,
+    log,
+  });
+
   server.on('upgrade', (req, socket, head) => {
     const url = req.url ?? '';
     if (url.startsWith(CLUSTER_PROXY_PREFIX)) kubeProxy.handleUpgrade(req, socket, head);
@@ -253,13 +272,20 @@ export async function startController(
         log.error({ err }, 'agent connection failed');
         socket.destroy();
       });
+    } else if (url.split('?')[0] === SHELL_PATH) {
+      handleShellUpgrade(req, socket, head).catch((err: unknown) => {
+        log.error({ err }, 'shell connection failed');
+        socket.destroy();
+      });
     } else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
 
   const port = Number(config.listen.slice(config.listen.lastIndexOf(':') + 1));
   await app.listen({ host: listenHost, port });
   const bound = (server.address() as AddressInfo).port;
-  const url = port === 0 ? config.publicUrl.replace(/:\d+$/, `:${bound}`) : config.publicUrl;
+  url = port === 0 ? config.publicUrl.replace(/:\d+$/, `:${bound}`) : config.publicUrl;
+  const loopback = listenHost === '0.0.0.0' || listenHost === '::' ? '127.0.0.1' : listenHost;
+  localUrl = `https://${loopback.includes(':') ? `[${loopback}]` : loopback}:${bound}`;
   log.info({ url, listen: `${listenHost}:${bound}` }, 'controller listening');
 
   return {

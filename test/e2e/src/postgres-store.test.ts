@@ -299,6 +299,7 @@ describe('the store on PostgreSQL', () => {
       orgId,
       channel: null,
       clusterId: null,
+      sessionId: null,
       expiresAt: null,
     });
     assert.equal(await credentials.verify(key.token, ['session']), undefined);

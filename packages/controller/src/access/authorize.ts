@@ -115,6 +115,12 @@ export class Access {
       );
     if (channel === 'web-shell' && !settings.webKubectl)
       throw new ZtkaError('forbidden', 'Forbidden: the browser kubectl shell is switched off for this org');
-    return { user: principal.username, channel, ...access, saLifetimeSeconds: settings.saLifetimeSeconds };
+    return {
+      user: principal.username,
+      channel,
+      ...access,
+      saLifetimeSeconds: settings.saLifetimeSeconds,
+      ...(principal.sessionId ? { sessionId: principal.sessionId } : {}),
+    };
   }
 }

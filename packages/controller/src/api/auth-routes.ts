@@ -118,6 +118,10 @@ export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps): void {
       roles: all.filter(
         (a) => a.user === c.principal.username || (a.group !== undefined && groups.includes(a.group)),
       ),
+      // A new console tab has the cookie but not the CSRF token that came with the login: it asks here.
+      ...(bearerToken(req.headers) === undefined && sessionCookie(req.headers) !== undefined
+        ? { csrfToken: csrfTokenFor(sessionCookie(req.headers) ?? '') }
+        : {}),
       credential: {
         id: c.principal.credentialId,
         kind: c.principal.kind,

@@ -39,7 +39,11 @@ export function validationError(context: string, errors: readonly AjvError[]): Z
   return new ZtkaError('bad_request', `${where} ${field} ${problem}`, { field });
 }
 
-export function installErrorHandler(app: FastifyInstance): void {
+export function installErrorHandler(
+  app: FastifyInstance,
+  /** Answers a GET for a console route (the SPA's own path) instead of a JSON 404. */
+  consoleFallback?: (url: string) => boolean,
+): void {
   app.setErrorHandler((err: FastifyError | ZtkaError, req, reply) => {
     let error: ZtkaError | undefined;
     if (err instanceof ZtkaError) error = err;
@@ -58,9 +62,11 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
     return reply.code(error.status).send(apiErrorBody(error));
   });
-  app.setNotFoundHandler((req, reply) =>
-    reply
+  app.setNotFoundHandler((req, reply) => {
+    if (consoleFallback?.(req.url) && (req.method === 'GET' || req.method === 'HEAD'))
+      return reply.type('text/html').sendFile('index.html');
+    return reply
       .code(404)
-      .send({ code: 'not_found', message: `no route for ${req.method} ${req.url.split('?')[0]}` }),
-  );
+      .send({ code: 'not_found', message: `no route for ${req.method} ${req.url.split('?')[0]}` });
+  });
 }

@@ -127,6 +127,8 @@ export class AuditQuery {
       kind: 'api',
     })
       .where('kubectl_session', 'is not', null)
+      // The browser shell records its command lines itself; its kubectl runs are not listed twice.
+      .where((eb) => eb.or([eb('channel', 'is', null), eb('channel', '!=', 'web-shell')]))
       .select((eb) => [
         'kubectl_session',
         eb.fn.min('at').as('at'),
@@ -166,7 +168,7 @@ export class AuditQuery {
           ? [
               {
                 source: 'shell' as const,
-                at: new Date(r.at).toISOString(),
+                at: r.at,
                 user: r.user,
                 cluster: r.cluster,
                 channel: r.channel,
@@ -180,7 +182,7 @@ export class AuditQuery {
         const d = details.get(String(s.kubectl_session));
         return {
           source: 'kubectl' as const,
-          at: new Date(Number(s.at)).toISOString(),
+          at: Number(s.at),
           user: d?.user ?? null,
           cluster: d?.cluster ?? '',
           channel: d?.channel ?? 'cli',
@@ -190,7 +192,7 @@ export class AuditQuery {
         };
       }),
     ];
-    items.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+    items.sort((a, b) => b.at - a.at);
     return { items: items.slice(0, limit) };
   }
 
@@ -297,7 +299,8 @@ export interface VerifyResult {
 
 export interface CommandView {
   source: 'shell' | 'kubectl';
-  at: string;
+  /** Epoch ms, as in every record. */
+  at: number;
   user: string | null;
   cluster: string;
   channel: string;

@@ -30,6 +30,8 @@ export interface Principal {
   orgId: string;
   channel: Channel | null;
   clusterId: string | null;
+  /** The browser shell session a kube token belongs to. */
+  sessionId: string | null;
   /** Epoch ms, or null for no expiry. */
   expiresAt: number | null;
 }
@@ -60,6 +62,7 @@ interface CredentialRow {
   secretHash: string;
   channel: string | null;
   clusterId: string | null;
+  sessionId: string | null;
   expiresAt: number | null;
   revokedAt: number | null;
   lastUsedAt: number | null;
@@ -86,7 +89,7 @@ export class CredentialStore {
   async issue(
     userId: string,
     kind: CredentialKind,
-    opts: { name: string; ttlMs: number | null; channel?: Channel; clusterId?: string },
+    opts: { name: string; ttlMs: number | null; channel?: Channel; clusterId?: string; sessionId?: string },
   ): Promise<IssuedCredential> {
     const secret = newSecret(CREDENTIAL_PREFIXES[kind]);
     const now = this.clock();
@@ -101,6 +104,7 @@ export class CredentialStore {
         secret_hash: hashSecret(secret.secret),
         channel: opts.channel ?? null,
         cluster_id: opts.clusterId ?? null,
+        session_id: opts.sessionId ?? null,
         created_at: now,
         expires_at: expiresAt,
         last_used_at: null,
@@ -145,6 +149,7 @@ export class CredentialStore {
         'credentials.secret_hash as secretHash',
         'credentials.channel as channel',
         'credentials.cluster_id as clusterId',
+        'credentials.session_id as sessionId',
         'credentials.expires_at as expiresAt',
         'credentials.revoked_at as revokedAt',
         'credentials.last_used_at as lastUsedAt',
@@ -173,6 +178,7 @@ export class CredentialStore {
       orgId: row.orgId,
       channel: row.channel === 'cli' || row.channel === 'web-shell' ? row.channel : null,
       clusterId: row.clusterId,
+      sessionId: row.sessionId,
       expiresAt,
     };
   }

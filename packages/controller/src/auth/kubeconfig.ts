@@ -10,6 +10,11 @@ export interface KubeconfigInput {
   clusters: readonly string[];
   /** The credential for every context; absent for the exec variant. */
   token?: string;
+  /**
+   * Another address for the same controller (the browser shell's kubectl reaches it on loopback), with the
+   * name its certificate carries.
+   */
+  via?: { url: string; tlsServerName: string };
 }
 
 export function renderKubeconfig(input: KubeconfigInput): string {
@@ -37,7 +42,11 @@ export function renderKubeconfig(input: KubeconfigInput): string {
     kind: 'Config',
     clusters: input.clusters.map((name) => ({
       name,
-      cluster: { server: `${input.publicUrl}/k8s/clusters/${name}`, 'certificate-authority-data': ca },
+      cluster: {
+        server: `${input.via?.url ?? input.publicUrl}/k8s/clusters/${name}`,
+        'certificate-authority-data': ca,
+        ...(input.via ? { 'tls-server-name': input.via.tlsServerName } : {}),
+      },
     })),
     users,
     contexts: input.clusters.map((name) => ({ name, context: { cluster: name, user: userFor(name) } })),

@@ -247,11 +247,23 @@ const migration003: Migration = {
   },
 };
 
+// A browser shell's kube token names its shell session, so the audit trail can join the session's API
+// calls to the command lines it ran.
+const migration004: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('credentials').addColumn('session_id', 'text').execute();
+  },
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('credentials').dropColumn('session_id').execute();
+  },
+};
+
 /** All migrations, keyed by name; Kysely applies them in name order. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '001_initial': migration001,
   '002_identity': migration002,
   '003_audit': migration003,
+  '004_shell_sessions': migration004,
 });
 
 class InMemoryMigrationProvider implements MigrationProvider {

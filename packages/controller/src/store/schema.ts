@@ -114,6 +114,8 @@ export interface CredentialsTable {
   channel: string | null;
   /** Kube tokens are bound to one cluster. */
   cluster_id: string | null;
+  /** For a browser shell's kube token: the shell session, so its API calls and commands can be joined. */
+  session_id: string | null;
   created_at: EpochMs;
   expires_at: EpochMs | null;
   last_used_at: EpochMs | null;

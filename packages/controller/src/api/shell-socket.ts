@@ -1,0 +1,167 @@
+// The browser shell's WebSocket (`/v1/shell?cluster=<name>`): checked like any console request — the
+// session cookie, and an Origin that is the console's own (a cookie alone would let any site open a shell
+// in the user's name) — then handed to webshell/. Each shell acts through the proxy like any kubectl, with
+// kube tokens of its own (channel web-shell, bound to the cluster and to the shell session), revoked when it
+// ends; it ends too when its person loses access.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { STATUS_CODES } from 'node:http';
+import type { Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import { ZtkaError } from '@ztka/protocol';
+import type { Access } from '../access/authorize.js';
+import type { AuditLog } from '../audit/log.js';
+import type { SystemEvents } from '../audit/system-events.js';
+import { sessionCookie, type Authenticator } from '../auth/authenticate.js';
+import type { CredentialStore, Principal } from '../auth/credentials.js';
+import { renderKubeconfig } from '../auth/kubeconfig.js';
+import type { ChangeFeed } from '../org/changes.js';
+import { startShellSession, type ShellSession } from '../webshell/session.js';
+
+export const SHELL_PATH = '/v1/shell';
+const KUBE_TOKEN_TTL_MS = 15 * 60_000;
+const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+export interface ShellEndpointDeps {
+  /** The controller's public URL, known once it listens (a port 0 is resolved then). */
+  publicUrl: () => string;
+  /** How the shell's kubectl reaches this controller (loopback), and the name on its certificate. */
+  local: () => { url: string; tlsServerName: string };
+  caCertPem: string;
+  kubectlPath?: string;
+  authenticator: Authenticator;
+  access: Access;
+  credentials: CredentialStore;
+  audit: AuditLog;
+  events: SystemEvents;
+  changes: ChangeFeed;
+  log: Logger;
+}
+
+function refuse(socket: Duplex, err: ZtkaError): void {
+  const body = JSON.stringify({ code: err.code, message: err.message });
+  socket.end(
+    `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? ''}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+export function createShellEndpoint(deps: ShellEndpointDeps) {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
+  const live = new Map<string, { principal: Principal; cluster: string; shell: ShellSession }>();
+
+  // After any change (a revocation, a lost role, a logout), every open shell is checked again.
+  deps.changes.on(() =>
+    setImmediate(() => {
+      for (const [id, s] of live) {
+        void (async () => {
+          const still = await deps.credentials.reverify(s.principal.credentialId);
+          const allowed =
+            still &&
+            (await deps.access
+              .kubeIdentity({ ...still, channel: 'web-shell', clusterId: null, sessionId: id }, s.cluster)
+              .then(
+                () => true,
+                () => false,
+              ));
+          if (!allowed) s.shell.close('your access to this cluster has ended');
+        })();
+      }
+    }),
+  );
+
+  return async function handle(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    if (req.headers.origin !== new URL(deps.publicUrl()).origin)
+      return refuse(socket, new ZtkaError('forbidden', 'the shell opens only from the ztka console'));
+    const cookie = sessionCookie(req.headers);
+    const principal = cookie === undefined ? undefined : await deps.authenticator.verify(cookie, ['session']);
+    if (!principal)
+      return refuse(socket, new ZtkaError('unauthorized', 'the session has ended: log in again'));
+    const cluster = new URL(req.url ?? '/', 'https://x').searchParams.get('cluster') ?? '';
+    if (!CLUSTER_NAME.test(cluster))
+      return refuse(socket, new ZtkaError('bad_request', 'cluster must name a cluster'));
+
+    const shellId = randomUUID();
+    const shellPrincipal: Principal = {
+      ...principal,
+      channel: 'web-shell',
+      clusterId: null,
+      sessionId: shellId,
+    };
+    try {
+      await deps.access.kubeIdentity(shellPrincipal, cluster);
+    } catch (err) {
+      return refuse(socket, err instanceof ZtkaError ? err : new ZtkaError('internal', 'internal error'));
+    }
+    const scope = await deps.access.clusterScope(cluster);
+    if (!scope) return refuse(socket, new ZtkaError('not_found', `unknown cluster "${cluster}"`));
+
+    const tokens: string[] = [];
+    const kubeconfig = async () => {
+      const issued = await deps.credentials.issue(principal.userId, 'kube_token', {
+        name: `browser shell on ${cluster}`,
+        ttlMs: KUBE_TOKEN_TTL_MS,
+        channel: 'web-shell',
+        clusterId: scope.clusterId,
+        sessionId: shellId,
+      });
+      tokens.push(issued.id);
+      return renderKubeconfig({
+        publicUrl: deps.publicUrl(),
+        caCertPem: deps.caCertPem,
+        username: principal.username,
+        clusters: [cluster],
+        token: issued.token,
+        via: deps.local(),
+      });
+    };
+
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const shell = startShellSession({
+        socket: ws,
+        username: principal.username,
+        cluster,
+        kubeconfig,
+        ...(deps.kubectlPath ? { kubectlPath: deps.kubectlPath } : {}),
+        recordCommand: (line) =>
+          deps.audit.append(scope.orgId, {
+            kind: 'command',
+            id: randomUUID(),
+            at: Date.now(),
+            user: principal.username,
+            project: scope.project,
+            cluster,
+            channel: 'web-shell',
+            sessionId: shellId,
+            command: line,
+          }),
+        log: deps.log,
+        onEnd: (reason) => {
+          live.delete(shellId);
+          // The shell's credentials die with it.
+          for (const id of tokens) void deps.credentials.revoke(id).catch(() => undefined);
+          void deps.events
+            .record({
+              kind: 'shell_ended',
+              orgId: scope.orgId,
+              actor: principal.username,
+              detail: { cluster, session: shellId, reason },
+            })
+            .catch(() => undefined);
+        },
+      });
+      live.set(shellId, { principal, cluster, shell });
+      void deps.events
+        .record({
+          kind: 'shell_started',
+          orgId: scope.orgId,
+          actor: principal.username,
+          sourceIp: req.socket.remoteAddress ?? null,
+          detail: { cluster, session: shellId },
+        })
+        .catch(() => undefined);
+    });
+  };
+}
