@@ -284,6 +284,9 @@ export async function p5(z: Ztka, count: number, controllerPid: number | undefin
       log,
       onStream: (stream) => {
         stream.on('error', () => {}); // a stream cut by a closing tunnel is counted by the requester
+        // Control streams (the controller's sync on connect) may time out while this process is busy
+        // connecting thousands of agents; one already gone needs no answer.
+        if (stream.destroyed || stream.closed) return;
         stream.respond({ ':status': 200, 'content-type': 'application/json' });
         stream.end('{"kind":"Status","status":"Success"}');
       },

@@ -59,9 +59,9 @@ export class Revocations {
     else if (change.kind === 'assignments') {
       if (change.userIds === 'all') for (const s of this.tunnels.open()) this.#deliver(this.#sync(s));
       else for (const s of this.tunnels.open()) this.#deliver(this.#revokeLost(s, change.userIds));
-    } else if (change.kind === 'clusters') {
-      for (const s of this.tunnels.open()) this.#deliver(this.#sync(s));
     }
+    // A cluster created or deleted changes nobody's access to the others: no agent needs telling (a
+    // deleted cluster's tunnel is closed). Syncing every agent here made registering N clusters cost N².
     // Whatever changed, requests in flight are held to the new state (a revoked credential, a channel
     // switched off, a lost role).
     if (!this.#recheckQueued) {
