@@ -90,7 +90,7 @@ export async function startController(
   const settings = new SettingsStore(db, changes);
   const credentials = new CredentialStore(db, changes);
   const authenticator = new Authenticator(credentials, changes);
-  const access = new Access(db, roles, settings, changes);
+  const access = new Access(db, roles, settings, credentials, changes);
   const boot = await bootstrapOrg(db, users, roles, {
     adminPassword: opts.adminPassword ?? process.env['ZTKA_ADMIN_PASSWORD'],
   });
@@ -144,9 +144,7 @@ export async function startController(
       track: (target, end) =>
         revocations.track({
           recheck: async () => {
-            const principal = await credentials.reverify(target.principal.credentialId);
-            const now =
-              principal && (await access.kubeIdentity(principal, target.cluster).catch(() => undefined));
+            const now = await access.reauthorize(target.principal, target.cluster);
             // The same role in the same namespaces; other fields (the SA lifetime) may change freely.
             const lane = (i: TunnelIdentity) => JSON.stringify([i.role, i.namespaces, i.readOnlyNamespaces]);
             if (!now || lane(now) !== lane(target.identity)) end();

@@ -3,39 +3,18 @@
 // changes made by another replica).
 import type { Kysely } from 'kysely';
 import { ZtkaError, type TunnelIdentity } from '@ztka/protocol';
-import type { Principal } from '../auth/credentials.js';
-import type { ChangeFeed } from '../org/changes.js';
+import type { CredentialStore, Principal } from '../auth/credentials.js';
+import { GenerationCache, type ChangeFeed } from '../org/changes.js';
 import type { RoleAssignments } from '../org/role-assignments.js';
 import type { SettingsStore } from '../org/settings.js';
 import type { Database } from '../store/schema.js';
 import { apiPowers, effectiveAccess, type ApiPowers, type Assignment } from './effective.js';
-
-const CACHE_TTL_MS = 1000;
-const CACHE_MAX = 10_000;
 
 export interface ClusterScope {
   clusterId: string;
   projectId: string;
   project: string;
   orgId: string;
-}
-
-class GenerationCache<V> {
-  readonly #entries = new Map<string, { generation: number; at: number; value: V }>();
-  constructor(
-    private readonly changes: ChangeFeed,
-    private readonly clock: () => number,
-  ) {}
-  async get(key: string, load: () => Promise<V>): Promise<V> {
-    const now = this.clock();
-    const hit = this.#entries.get(key);
-    if (hit && hit.generation === this.changes.generation && now - hit.at < CACHE_TTL_MS) return hit.value;
-    const generation = this.changes.generation;
-    const value = await load();
-    if (this.#entries.size >= CACHE_MAX) this.#entries.clear();
-    this.#entries.set(key, { generation, at: now, value });
-    return value;
-  }
 }
 
 /**
@@ -53,6 +32,7 @@ export class Access {
     private readonly db: Kysely<Database>,
     private readonly roles: RoleAssignments,
     private readonly settings: SettingsStore,
+    private readonly credentials: Pick<CredentialStore, 'reverify'>,
     changes: ChangeFeed,
     clock: () => number = Date.now,
   ) {
@@ -91,6 +71,18 @@ export class Access {
    * token bound to another cluster is refused. Throws ZtkaError 403 (404 only to an org admin, for a cluster
    * that does not exist).
    */
+  /**
+   * What a principal verified earlier may do on `cluster` now, or undefined if no longer anything: how a
+   * request in flight (a watch, an exec) and an open browser shell are checked again after a change. The
+   * credential is read afresh; its channel, cluster binding and shell session are the principal's.
+   */
+  async reauthorize(principal: Principal, cluster: string): Promise<TunnelIdentity | undefined> {
+    const still = await this.credentials.reverify(principal.credentialId);
+    if (!still) return undefined;
+    const { channel, clusterId, sessionId } = principal;
+    return this.kubeIdentity({ ...still, channel, clusterId, sessionId }, cluster).catch(() => undefined);
+  }
+
   async kubeIdentity(principal: Principal, cluster: string): Promise<TunnelIdentity> {
     const scope = await this.clusterScope(cluster);
     const assignments = await this.assignments(principal.userId);

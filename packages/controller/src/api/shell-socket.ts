@@ -54,19 +54,10 @@ export function createShellEndpoint(deps: ShellEndpointDeps) {
   // After any change (a revocation, a lost role, a logout), every open shell is checked again.
   deps.changes.on(() =>
     setImmediate(() => {
-      for (const [id, s] of live) {
-        void (async () => {
-          const still = await deps.credentials.reverify(s.principal.credentialId);
-          const allowed =
-            still &&
-            (await deps.access
-              .kubeIdentity({ ...still, channel: 'web-shell', clusterId: null, sessionId: id }, s.cluster)
-              .then(
-                () => true,
-                () => false,
-              ));
+      for (const s of live.values()) {
+        void deps.access.reauthorize(s.principal, s.cluster).then((allowed) => {
           if (!allowed) s.shell.close('your access to this cluster has ended');
-        })();
+        });
       }
     }),
   );
@@ -152,7 +143,7 @@ export function createShellEndpoint(deps: ShellEndpointDeps) {
             .catch(() => undefined);
         },
       });
-      live.set(shellId, { principal, cluster, shell });
+      live.set(shellId, { principal: shellPrincipal, cluster, shell });
       void deps.events
         .record({
           kind: 'shell_started',

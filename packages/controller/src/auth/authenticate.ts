@@ -6,13 +6,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ZtkaError } from '@ztka/protocol';
-import type { ChangeFeed } from '../org/changes.js';
+import { GenerationCache, type ChangeFeed } from '../org/changes.js';
 import type { CredentialKind, CredentialStore, Principal } from './credentials.js';
 
 export const SESSION_COOKIE = '__Host-ztka_session';
 export const CSRF_HEADER = 'x-csrf-token';
-const CACHE_TTL_MS = 1000;
-const CACHE_MAX = 10_000;
 
 /** The CSRF token of a session: derived from its secret, so nothing more is stored and only its holder knows it. */
 export function csrfTokenFor(sessionToken: string): string {
@@ -39,28 +37,24 @@ export function sessionCookie(headers: IncomingHttpHeaders): string | undefined 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export class Authenticator {
-  readonly #cache = new Map<string, { generation: number; at: number; principal: Principal | undefined }>();
+  readonly #cache: GenerationCache<Principal | undefined>;
 
   constructor(
     private readonly credentials: CredentialStore,
-    private readonly changes: ChangeFeed,
+    changes: ChangeFeed,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.#cache = new GenerationCache(changes, clock);
+  }
 
   /** The principal behind a token of one of `kinds`, or undefined. */
   async verify(token: string, kinds: readonly CredentialKind[]): Promise<Principal | undefined> {
+    // Keyed by the token's hash: the cache never holds a usable secret.
     const key = createHash('sha256').update(token).digest('base64url');
+    const principal = await this.#cache.get(key, () =>
+      this.credentials.verify(token, ['session', 'api_key', 'kubeconfig', 'kube_token']),
+    );
     const now = this.clock();
-    const hit = this.#cache.get(key);
-    let principal: Principal | undefined;
-    if (hit && hit.generation === this.changes.generation && now - hit.at < CACHE_TTL_MS) {
-      principal = hit.principal;
-    } else {
-      const generation = this.changes.generation;
-      principal = await this.credentials.verify(token, ['session', 'api_key', 'kubeconfig', 'kube_token']);
-      if (this.#cache.size >= CACHE_MAX) this.#cache.clear();
-      this.#cache.set(key, { generation, at: now, principal });
-    }
     if (!principal || !kinds.includes(principal.kind)) return undefined;
     if (principal.expiresAt !== null && principal.expiresAt <= now) return undefined;
     return principal;

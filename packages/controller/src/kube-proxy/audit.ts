@@ -9,6 +9,8 @@ import type { Principal } from '../auth/credentials.js';
 /** Filled in as the request is resolved; whatever is set when it ends goes into its record. */
 export interface RequestContext {
   auditId: string;
+  /** The request URL, parsed once for routing, the kube request and the record. */
+  url: URL;
   at: number;
   cluster: string;
   principal?: Principal;
@@ -16,8 +18,13 @@ export interface RequestContext {
   kube?: KubeRequest;
 }
 
-export function newContext(): RequestContext {
-  return { auditId: randomUUID(), at: Date.now(), cluster: '' };
+export function newContext(req: IncomingMessage): RequestContext {
+  return {
+    auditId: randomUUID(),
+    at: Date.now(),
+    cluster: '',
+    url: new URL(req.url ?? '/', 'https://controller.invalid'),
+  };
 }
 
 /** kubectl names its invocation and command in these headers (kubectl ≥ 1.22). */
@@ -38,7 +45,6 @@ export function apiRecord(
   ctx: RequestContext,
   outcome: { stage: ApiRecord['stage']; status: number; reason?: string; bytes?: number; endedAt?: number },
 ): ApiRecord {
-  const url = new URL(req.url ?? '/', 'https://controller.invalid');
   const kube = ctx.kube;
   const record: ApiRecord = {
     kind: 'api',
@@ -74,9 +80,9 @@ export function apiRecord(
       ...(kube.subresource ? { subresource: kube.subresource } : {}),
     };
     if (kube.subresource === 'exec' || kube.subresource === 'attach') {
-      const command = url.searchParams.getAll('command');
+      const command = ctx.url.searchParams.getAll('command');
       if (command.length > 0) record.command = command;
-      const container = url.searchParams.get('container');
+      const container = ctx.url.searchParams.get('container');
       if (container) record.container = container;
     }
   }

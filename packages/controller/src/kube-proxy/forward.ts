@@ -65,14 +65,10 @@ export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = ()
 
   return {
     handleRequest(req, res) {
-      const ctx = newContext();
+      const ctx = newContext(req);
       resolveTarget(req, deps, ctx).then(
         async (target) => {
-          const longRunning = isLongRunning(
-            target.kube,
-            new URL(req.url ?? '/', 'https://x').searchParams,
-            false,
-          );
+          const longRunning = isLongRunning(target.kube, ctx.url.searchParams, false);
           if (longRunning) {
             try {
               await deps.audit(apiRecord(req, ctx, { stage: 'ResponseStarted', status: 0 }));
@@ -94,7 +90,7 @@ export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = ()
 
     handleUpgrade(req, socket, head) {
       socket.on('error', () => socket.destroy());
-      const ctx = newContext();
+      const ctx = newContext(req);
       resolveTarget(req, deps, ctx).then(
         async (target) => {
           try {

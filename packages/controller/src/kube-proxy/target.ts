@@ -61,7 +61,7 @@ export async function resolveTarget(
   deps: KubeProxyDeps,
   ctx: RequestContext,
 ): Promise<ProxyTarget> {
-  const url = new URL(req.url ?? '/', 'https://controller.invalid');
+  const url = ctx.url;
   const rest = url.pathname.slice(CLUSTER_PROXY_PREFIX.length);
   const slash = rest.indexOf('/');
   const cluster = slash === -1 ? rest : rest.slice(0, slash);

@@ -27,3 +27,31 @@ export class ChangeFeed {
     return () => this.#listeners.delete(listener);
   }
 }
+
+/** How long a cached read may be trusted at most: bounds staleness for changes another replica made. */
+export const CACHE_TTL_MS = 1000;
+const CACHE_MAX = 10_000;
+
+/**
+ * A cache of reads that can narrow access (credentials, assignments, cluster scopes, settings): an entry is
+ * used only while no change has been announced since it was read, and for at most CACHE_TTL_MS.
+ */
+export class GenerationCache<V> {
+  readonly #entries = new Map<string, { generation: number; at: number; value: V }>();
+
+  constructor(
+    private readonly changes: ChangeFeed,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async get(key: string, load: () => Promise<V>): Promise<V> {
+    const now = this.clock();
+    const hit = this.#entries.get(key);
+    if (hit && hit.generation === this.changes.generation && now - hit.at < CACHE_TTL_MS) return hit.value;
+    const generation = this.changes.generation;
+    const value = await load();
+    if (this.#entries.size >= CACHE_MAX) this.#entries.clear();
+    this.#entries.set(key, { generation, at: now, value });
+    return value;
+  }
+}

@@ -2,7 +2,7 @@
 // are open. Read on every proxied request, so cached until the next change.
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
-import type { ChangeFeed } from './changes.js';
+import { GenerationCache, type ChangeFeed } from './changes.js';
 
 export interface OrgSettings {
   kubeconfigValiditySeconds: number;
@@ -28,33 +28,32 @@ export const SETTING_BOUNDS = {
 } as const;
 
 export class SettingsStore {
-  readonly #cache = new Map<string, { generation: number; settings: OrgSettings }>();
+  readonly #cache: GenerationCache<OrgSettings>;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly changes: ChangeFeed,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.#cache = new GenerationCache(changes, clock);
+  }
 
   async get(orgId: string): Promise<OrgSettings> {
-    const cached = this.#cache.get(orgId);
-    if (cached && cached.generation === this.changes.generation) return cached.settings;
-    const generation = this.changes.generation;
-    const row = await this.db
-      .selectFrom('org_settings')
-      .selectAll()
-      .where('org_id', '=', orgId)
-      .executeTakeFirst();
-    const settings: OrgSettings = row
-      ? {
-          kubeconfigValiditySeconds: Number(row.kubeconfig_validity_s),
-          saLifetimeSeconds: Number(row.sa_lifetime_s),
-          webKubectl: row.web_kubectl === 1,
-          cliKubectl: row.cli_kubectl === 1,
-        }
-      : DEFAULT_SETTINGS;
-    this.#cache.set(orgId, { generation, settings });
-    return settings;
+    return this.#cache.get(orgId, async () => {
+      const row = await this.db
+        .selectFrom('org_settings')
+        .selectAll()
+        .where('org_id', '=', orgId)
+        .executeTakeFirst();
+      return row
+        ? {
+            kubeconfigValiditySeconds: Number(row.kubeconfig_validity_s),
+            saLifetimeSeconds: Number(row.sa_lifetime_s),
+            webKubectl: row.web_kubectl === 1,
+            cliKubectl: row.cli_kubectl === 1,
+          }
+        : DEFAULT_SETTINGS;
+    });
   }
 
   async update(orgId: string, patch: Partial<OrgSettings>): Promise<OrgSettings> {
