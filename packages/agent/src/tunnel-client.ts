@@ -47,15 +47,21 @@ export class TunnelClient {
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly server: http2.Http2Server;
-  /** Resolves each time a tunnel is up; tests and the demo wait on it. */
+  /** Resolves when the next tunnel is up (at once while one is); tests and the demo wait on it. */
   connected: Promise<void>;
-  private markConnected!: () => void;
+  private markConnected: (() => void) | undefined;
 
   constructor(private readonly opts: TunnelClientOptions) {
     this.server = http2.createServer({ settings: TUNNEL_TUNING.http2 });
     this.server.on('stream', (stream, headers) => opts.onStream(stream, headers));
     this.server.on('session', (session) => session.setLocalWindowSize(TUNNEL_TUNING.sessionWindowSize));
-    this.connected = new Promise((resolve) => (this.markConnected = resolve));
+    this.connected = this.pending();
+  }
+
+  /** A fresh promise for the next open tunnel. Only ever replaced after it resolved: a caller already
+   * waiting must not be left holding a promise nobody will settle when a dial fails before opening. */
+  private pending(): Promise<void> {
+    return new Promise((resolve) => (this.markConnected = resolve));
   }
 
   /** Whether a tunnel is open right now. */
@@ -109,14 +115,15 @@ export class TunnelClient {
       opts.log.info({ controller: url.origin }, 'tunnel connected');
       armPingWatch();
       this.server.emit('connection', createWebSocketStream(ws, TUNNEL_TUNING.streamBuffer));
-      this.markConnected();
+      this.markConnected?.();
+      this.markConnected = undefined;
     });
     ws.on('ping', armPingWatch);
     ws.on('error', (err) => opts.log.warn({ err: err.message }, 'tunnel error'));
     ws.on('close', () => {
       clearTimeout(pingWatch);
       if (this.stopped) return;
-      this.connected = new Promise((resolve) => (this.markConnected = resolve));
+      if (!this.markConnected) this.connected = this.pending();
       const { initialMs, maxMs } = opts.backoff ?? { initialMs: 500, maxMs: 30_000 };
       const delay = backoffDelay(this.attempt++, initialMs, maxMs);
       opts.log.info({ delayMs: delay }, 'tunnel closed; reconnecting');
