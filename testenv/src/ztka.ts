@@ -60,6 +60,8 @@ export interface AgentOptions {
   jitNamespace?: string;
   /** How often the agent sweeps expired service accounts (default 1 s in tests). */
   sweepIntervalMs?: number;
+  /** The tunnel's transport (the agent's default, h2, unless told). */
+  transport?: 'h2' | 'websocket';
 }
 
 export class Ztka {
@@ -122,7 +124,7 @@ export class Ztka {
 
   private static spawnController(args: string[], adminPassword: string, env: Record<string, string>): Proc {
     return new Proc(
-      spawn(process.execPath, args, {
+      spawn(process.execPath, [...profileArgs(), ...args], {
         env: { ...process.env, ...env, ZTKA_ADMIN_PASSWORD: adminPassword },
         stdio: ['ignore', 'pipe', 'pipe'],
       }),
@@ -188,8 +190,14 @@ export class Ztka {
       '--sweep-interval-ms',
       String(opts.sweepIntervalMs ?? 1000),
       ...(bootstrapToken ? ['--bootstrap-token', bootstrapToken] : []),
+      ...(opts.transport ? ['--transport', opts.transport] : []),
     ];
-    const [command, ...argv] = [...(opts.netnsExec ?? []), process.execPath, ...args] as [
+    const [command, ...argv] = [
+      ...(opts.netnsExec ?? []),
+      process.execPath,
+      ...profileArgs(),
+      ...args,
+    ] as [
       string,
       ...string[],
     ];
@@ -330,4 +338,11 @@ function healthy(url: string, ca: string): Promise<boolean> {
       })
       .on('error', () => resolve(false));
   });
+}
+
+/** `ZTKA_PROFILE_DIR=/some/dir`: the controller and agents write V8 CPU profiles there when they exit
+ * (open them in Chrome DevTools). NODE_OPTIONS cannot carry --cpu-prof, so the harness passes it. */
+function profileArgs(): string[] {
+  const dir = process.env['ZTKA_PROFILE_DIR'];
+  return dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : [];
 }

@@ -3,7 +3,13 @@
 import fs from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { CONTROL_HEADER, PRODUCT_VERSION, SYSTEM_NAMESPACE } from '@ztka/protocol';
+import {
+  CONTROL_HEADER,
+  PRODUCT_VERSION,
+  SYSTEM_NAMESPACE,
+  TUNNEL_TRANSPORTS,
+  isTunnelTransport,
+} from '@ztka/protocol';
 import { clusterInfo } from './cluster-info.js';
 import { createForwarder } from './forward.js';
 import { fileStore, obtainCredential, secretStore } from './register.js';
@@ -25,6 +31,8 @@ controller and serves the kube API requests that arrive through that tunnel.
   --kubeconfig FILE        reach the cluster with this kubeconfig instead of in-cluster config
   --jit-namespace NS       where people's service accounts live (default ztka-system)   (ZTKA_JIT_NAMESPACE)
   --sweep-interval-ms N    how often expired service accounts are removed (default 60000) (ZTKA_SWEEP_INTERVAL_MS)
+  --transport h2|websocket how the tunnel rides the connection: h2 (default, fastest) or
+                           websocket, for egress proxies that pass WebSocket only  (ZTKA_TRANSPORT)
   --log-level LEVEL        trace, debug, info (default), warn, error
   --version, --help`;
 
@@ -38,6 +46,7 @@ const { values } = parseArgs({
     kubeconfig: { type: 'string' },
     'jit-namespace': { type: 'string' },
     'sweep-interval-ms': { type: 'string' },
+    transport: { type: 'string' },
     'log-level': { type: 'string' },
     version: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
@@ -62,6 +71,9 @@ async function main(): Promise<void> {
   const sweepMs = Number(values['sweep-interval-ms'] ?? env['ZTKA_SWEEP_INTERVAL_MS'] ?? 60_000);
   if (!Number.isSafeInteger(sweepMs) || sweepMs < 100)
     throw new Error('--sweep-interval-ms must be an integer ≥ 100');
+  const transport = values.transport ?? env['ZTKA_TRANSPORT'] ?? 'h2';
+  if (!isTunnelTransport(transport))
+    throw new Error(`--transport must be one of ${Object.keys(TUNNEL_TRANSPORTS).join(', ')}`);
   const jit = new JitServiceAccounts({
     own: () => access.own(),
     namespace: values['jit-namespace'] ?? env['ZTKA_JIT_NAMESPACE'] ?? SYSTEM_NAMESPACE,
@@ -101,6 +113,7 @@ async function main(): Promise<void> {
     agentVersion: PRODUCT_VERSION,
     kubeVersion: info.kubeVersion,
     clusterIdentity: info.identity,
+    transport,
     onStream: (stream, headers) =>
       void (headers[CONTROL_HEADER] ? control(stream, headers) : forward(stream, headers)),
     log,

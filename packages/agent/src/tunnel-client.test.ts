@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import { TUNNEL_TRANSPORTS } from '@ztka/protocol';
 import { TunnelClient, backoffDelay } from './tunnel-client.js';
 
 test('backoff doubles from the initial delay, is capped, and jitters within the upper half', () => {
@@ -29,36 +31,69 @@ test('backoff doubles from the initial delay, is capped, and jitters within the 
   );
 });
 
-test('the first connected promise settles even when the first dials fail', async () => {
-  // Find a free port, then leave it closed so the client's first dials are refused.
-  const probe = http.createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((r) => probe.close(r));
-
-  const client = new TunnelClient({
-    controllerUrl: `http://127.0.0.1:${port}`,
-    ca: '',
-    credential: 'c',
-    agentVersion: 'test',
-    kubeVersion: 'v0.0.0',
-    clusterIdentity: 'id',
-    onStream: () => {},
-    log: pino({ level: 'silent' }),
-    backoff: { initialMs: 20, maxMs: 40 },
+/** A stand-in controller endpoint: accepts the upgrade of either transport and does nothing more. */
+function acceptUpgrades(port: number): Promise<{ close(): Promise<void>; transports: string[] }> {
+  const transports: string[] = [];
+  const wss = new WebSocketServer({ noServer: true });
+  const server = http.createServer();
+  const sockets = new Set<Duplex>();
+  server.on('upgrade', (req, socket, head) => {
+    sockets.add(socket);
+    transports.push(String(req.headers.upgrade));
+    if (req.headers.upgrade === TUNNEL_TRANSPORTS.websocket)
+      wss.handleUpgrade(req, socket, head, () => undefined);
+    else
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${TUNNEL_TRANSPORTS.h2}\r\n\r\n`,
+      );
   });
-  const firstPromise = client.connected;
-  client.start();
-  await new Promise((r) => setTimeout(r, 150)); // several refused dials
-  const server = new WebSocketServer({ host: '127.0.0.1', port });
-  try {
-    await Promise.race([
-      firstPromise,
-      new Promise((_, reject) => setTimeout(() => reject(new Error('connected never settled')), 5000)),
-    ]);
-    assert.equal(client.isConnected, true);
-  } finally {
-    client.stop();
-    await new Promise((r) => server.close(r));
-  }
-});
+  return new Promise((resolve) =>
+    server.listen(port, '127.0.0.1', () =>
+      resolve({
+        transports,
+        close: () => {
+          for (const s of sockets) s.destroy();
+          return new Promise((r) => server.close(() => r()));
+        },
+      }),
+    ),
+  );
+}
+
+for (const transport of ['h2', 'websocket'] as const) {
+  test(`${transport}: the first connected promise settles even when the first dials fail`, async () => {
+    // Find a free port, then leave it closed so the client's first dials are refused.
+    const probe = http.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise((r) => probe.close(r));
+
+    const client = new TunnelClient({
+      controllerUrl: `http://127.0.0.1:${port}`,
+      ca: '',
+      credential: 'c',
+      agentVersion: 'test',
+      kubeVersion: 'v0.0.0',
+      clusterIdentity: 'id',
+      transport,
+      onStream: () => {},
+      log: pino({ level: 'silent' }),
+      backoff: { initialMs: 20, maxMs: 40 },
+    });
+    const firstPromise = client.connected;
+    client.start();
+    await new Promise((r) => setTimeout(r, 150)); // several refused dials
+    const server = await acceptUpgrades(port);
+    try {
+      await Promise.race([
+        firstPromise,
+        new Promise((_, reject) => setTimeout(() => reject(new Error('connected never settled')), 5000)),
+      ]);
+      assert.equal(client.isConnected, true);
+      assert.deepEqual(server.transports, [TUNNEL_TRANSPORTS[transport]]);
+    } finally {
+      client.stop();
+      await server.close();
+    }
+  });
+}

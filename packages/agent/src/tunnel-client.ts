@@ -1,4 +1,8 @@
+import http from 'node:http';
 import http2 from 'node:http2';
+import https from 'node:https';
+import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocket, createWebSocketStream } from 'ws';
 import {
@@ -6,8 +10,12 @@ import {
   AGENT_VERSION_HEADER,
   CLUSTER_IDENTITY_HEADER,
   KUBE_VERSION_HEADER,
+  TUNNEL_TRANSPORTS,
   TUNNEL_TUNING,
+  type TunnelTransport,
 } from '@ztka/protocol';
+
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export interface TunnelClientOptions {
   controllerUrl: string;
@@ -20,6 +28,8 @@ export interface TunnelClientOptions {
   /** Serves each stream the controller opens. */
   onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void;
   log: Logger;
+  /** `h2` (default) or `websocket`, for networks whose proxies pass nothing else. */
+  transport?: TunnelTransport;
   /** A connection that sees no ping from the controller for this long is presumed dead. */
   pingTimeoutMs?: number;
   backoff?: { initialMs: number; maxMs: number };
@@ -38,23 +48,22 @@ export function backoffDelay(
 }
 
 /**
- * Keeps a tunnel to the controller open: dials out over WebSocket, serves HTTP/2 over it (the controller is
- * the HTTP/2 client), and redials with backoff whenever the connection ends.
+ * Keeps a tunnel to the controller open: dials out, upgrades the connection (to HTTP/2 directly, or to a
+ * WebSocket carrying it), serves HTTP/2 over it (the controller is the HTTP/2 client), and redials with
+ * backoff whenever the connection ends.
  */
 export class TunnelClient {
   private stopped = false;
-  private ws: WebSocket | undefined;
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
-  private readonly server: http2.Http2Server;
+  /** Ends the current dial or tunnel, whatever stage it is at. */
+  private hangUp: (() => void) | undefined;
+  private session: http2.ServerHttp2Session | undefined;
   /** Resolves when the next tunnel is up (at once while one is); tests and the demo wait on it. */
   connected: Promise<void>;
   private markConnected: (() => void) | undefined;
 
   constructor(private readonly opts: TunnelClientOptions) {
-    this.server = http2.createServer({ settings: TUNNEL_TUNING.http2 });
-    this.server.on('stream', (stream, headers) => opts.onStream(stream, headers));
-    this.server.on('session', (session) => session.setLocalWindowSize(TUNNEL_TUNING.sessionWindowSize));
     this.connected = this.pending();
   }
 
@@ -66,7 +75,7 @@ export class TunnelClient {
 
   /** Whether a tunnel is open right now. */
   get isConnected(): boolean {
-    return this.ws?.readyState === WebSocket.OPEN;
+    return this.session !== undefined && !this.session.closed && !this.session.destroyed;
   }
 
   start(): void {
@@ -76,58 +85,132 @@ export class TunnelClient {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
-    this.ws?.terminate();
+    this.hangUp?.();
+  }
+
+  private get transport(): TunnelTransport {
+    return this.opts.transport ?? 'h2';
+  }
+
+  private headers(): Record<string, string> {
+    const { opts } = this;
+    return {
+      authorization: `Bearer ${opts.credential}`,
+      [AGENT_VERSION_HEADER]: opts.agentVersion,
+      [KUBE_VERSION_HEADER]: opts.kubeVersion,
+      [CLUSTER_IDENTITY_HEADER]: opts.clusterIdentity,
+    };
   }
 
   private dial(): void {
     if (this.stopped) return;
-    const { opts } = this;
-    const url = new URL(AGENT_CONNECT_PATH, opts.controllerUrl.replace(/^http/, 'ws'));
-    const ws = new WebSocket(url, {
-      ca: opts.ca,
-      headers: {
-        authorization: `Bearer ${opts.credential}`,
-        [AGENT_VERSION_HEADER]: opts.agentVersion,
-        [KUBE_VERSION_HEADER]: opts.kubeVersion,
-        [CLUSTER_IDENTITY_HEADER]: opts.clusterIdentity,
-      },
-      perMessageDeflate: false,
-      maxPayload: 64 << 20,
-      handshakeTimeout: 10_000,
-    });
-    this.ws = ws;
+    const url = new URL(AGENT_CONNECT_PATH, this.opts.controllerUrl);
+    let ended = false;
+    // Every way a dial or a tunnel ends comes here once: refused, failed, closed, or silent too long.
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(pingWatch);
+      this.session?.destroy();
+      this.session = undefined;
+      hangUp();
+      if (this.stopped) return;
+      if (!this.markConnected) this.connected = this.pending();
+      const { initialMs, maxMs } = this.opts.backoff ?? { initialMs: 500, maxMs: 30_000 };
+      const delay = backoffDelay(this.attempt++, initialMs, maxMs);
+      this.opts.log.info({ delayMs: delay }, 'tunnel closed; reconnecting');
+      this.timer = setTimeout(() => this.dial(), delay);
+    };
     let pingWatch: NodeJS.Timeout | undefined;
-    const pingTimeoutMs = opts.pingTimeoutMs ?? 45_000;
     const armPingWatch = () => {
       clearTimeout(pingWatch);
       pingWatch = setTimeout(() => {
-        opts.log.warn('no ping from the controller; reconnecting');
-        ws.terminate();
-      }, pingTimeoutMs);
+        this.opts.log.warn('no ping from the controller; reconnecting');
+        end();
+      }, this.opts.pingTimeoutMs ?? 45_000);
     };
+    const serve = (stream: Duplex) => {
+      if (ended) return stream.destroy();
+      const session = http2.performServerHandshake(stream, { settings: TUNNEL_TUNING.http2 });
+      this.session = session;
+      session.setLocalWindowSize(TUNNEL_TUNING.sessionWindowSize);
+      session.on('stream', (s, h) => this.opts.onStream(s, h));
+      session.on('ping', armPingWatch);
+      session.on('error', (err) => this.opts.log.warn({ err: err.message }, 'tunnel session error'));
+      session.on('close', end);
+      stream.on('close', end);
+      this.attempt = 0;
+      this.opts.log.info({ controller: url.origin, transport: this.transport }, 'tunnel connected');
+      armPingWatch();
+      this.markConnected?.();
+      this.markConnected = undefined;
+    };
+    const hangUp =
+      this.transport === 'websocket' ? this.dialWebSocket(url, serve, end) : this.dialH2(url, serve, end);
+    this.hangUp = () => {
+      clearTimeout(pingWatch);
+      hangUp();
+      this.session?.destroy();
+    };
+  }
 
+  /** Upgrades a TLS connection to the tunnel's HTTP/2; returns how to abandon it. */
+  private dialH2(url: URL, serve: (s: Duplex) => void, end: () => void): () => void {
+    const { opts } = this;
+    const client = url.protocol === 'https:' ? https : http;
+    const req = client.request(url, {
+      ca: opts.ca,
+      agent: false,
+      timeout: HANDSHAKE_TIMEOUT_MS,
+      headers: { ...this.headers(), connection: 'Upgrade', upgrade: TUNNEL_TRANSPORTS.h2 },
+    });
+    let socket: Duplex | undefined;
+    req.on('upgrade', (res, upgraded, head) => {
+      socket = upgraded;
+      req.setTimeout(0);
+      if (upgraded instanceof Socket) {
+        upgraded.setTimeout(0);
+        upgraded.setNoDelay(true);
+      }
+      upgraded.on('error', (err) => opts.log.warn({ err: err.message }, 'tunnel error'));
+      if (head.length > 0) upgraded.unshift(head);
+      serve(upgraded);
+    });
+    req.on('response', (res) => {
+      opts.log.error({ status: res.statusCode }, 'the controller refused the tunnel');
+      res.resume();
+      end();
+    });
+    req.on('timeout', () => req.destroy(new Error('the controller did not answer the upgrade in time')));
+    req.on('error', (err) => {
+      opts.log.warn({ err: err.message }, 'tunnel error');
+      end();
+    });
+    req.end();
+    return () => {
+      req.destroy();
+      socket?.destroy();
+    };
+  }
+
+  /** Opens a WebSocket and runs the tunnel's HTTP/2 inside it; returns how to abandon it. */
+  private dialWebSocket(url: URL, serve: (s: Duplex) => void, end: () => void): () => void {
+    const { opts } = this;
+    const ws = new WebSocket(url.href.replace(/^http/, 'ws'), {
+      ca: opts.ca,
+      headers: this.headers(),
+      perMessageDeflate: false,
+      maxPayload: 64 << 20,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+    });
     ws.on('unexpected-response', (_req, res) => {
       opts.log.error({ status: res.statusCode }, 'the controller refused the tunnel');
       res.resume();
+      ws.terminate();
     });
-    ws.on('open', () => {
-      this.attempt = 0;
-      opts.log.info({ controller: url.origin }, 'tunnel connected');
-      armPingWatch();
-      this.server.emit('connection', createWebSocketStream(ws, TUNNEL_TUNING.streamBuffer));
-      this.markConnected?.();
-      this.markConnected = undefined;
-    });
-    ws.on('ping', armPingWatch);
+    ws.on('open', () => serve(createWebSocketStream(ws, TUNNEL_TUNING.streamBuffer)));
     ws.on('error', (err) => opts.log.warn({ err: err.message }, 'tunnel error'));
-    ws.on('close', () => {
-      clearTimeout(pingWatch);
-      if (this.stopped) return;
-      if (!this.markConnected) this.connected = this.pending();
-      const { initialMs, maxMs } = opts.backoff ?? { initialMs: 500, maxMs: 30_000 };
-      const delay = backoffDelay(this.attempt++, initialMs, maxMs);
-      opts.log.info({ delayMs: delay }, 'tunnel closed; reconnecting');
-      this.timer = setTimeout(() => this.dial(), delay);
-    });
+    ws.on('close', end);
+    return () => ws.terminate();
   }
 }

@@ -1,13 +1,26 @@
 /**
- * What travels on the tunnel besides the kube request itself. The agent dials a WebSocket to
- * AGENT_CONNECT_PATH; HTTP/2 then runs over that byte stream with the controller as client and the agent as
- * server, so each proxied request is one HTTP/2 stream. HTTP/2 forbids the hop-by-hop `Connection` and
+ * What travels on the tunnel besides the kube request itself. The agent dials AGENT_CONNECT_PATH over TLS and
+ * asks to upgrade the connection (TUNNEL_TRANSPORTS); HTTP/2 then runs over that byte stream with the
+ * controller as client and the agent as server, so each proxied request is one HTTP/2 stream. HTTP/2 forbids the hop-by-hop `Connection` and
  * `Upgrade` headers, so an upgrade (exec, attach, port-forward) is announced with UPGRADE_HEADER both ways:
  * the controller sends the client's Upgrade value; the agent answers with UPGRADE_STATUS_HEADER 101 (and the
  * apiserver's Upgrade value) once the apiserver switched protocols, after which the stream carries raw bytes.
  */
 export const AGENT_CONNECT_PATH = '/v1/agents/connect';
 export const AGENT_REGISTER_PATH = '/v1/agents/register';
+
+/**
+ * The two ways the agent's connection becomes the tunnel, named by their `Upgrade` token. `h2` (the default)
+ * switches the TLS connection itself to HTTP/2, so nghttp2 reads and writes the socket natively; `websocket`
+ * carries the same HTTP/2 bytes inside WebSocket messages, for networks whose proxies pass WebSocket and
+ * nothing else, at about a third of the throughput (docs/performance.md).
+ */
+export const TUNNEL_TRANSPORTS = { h2: 'ztka-tunnel-h2', websocket: 'websocket' } as const;
+export type TunnelTransport = keyof typeof TUNNEL_TRANSPORTS;
+
+export function isTunnelTransport(value: string): value is TunnelTransport {
+  return Object.hasOwn(TUNNEL_TRANSPORTS, value);
+}
 
 export const UPGRADE_HEADER = 'x-ztka-upgrade';
 export const UPGRADE_STATUS_HEADER = 'x-ztka-upgrade-status';
@@ -81,7 +94,7 @@ export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
 
 /**
  * Tuning shared by both ends of the tunnel. HTTP/2 frames of up to 256 KiB (16 KiB by default) mean fewer
- * WebSocket frames, and so fewer masks, copies and callbacks per megabyte; buffers of 1 MiB between the
+ * TLS records (and, over WebSocket, fewer masks and copies) per megabyte; buffers of 1 MiB between a
  * WebSocket and HTTP/2 keep the pipe full instead of pausing at every 16 KiB.
  */
 export const TUNNEL_TUNING = {

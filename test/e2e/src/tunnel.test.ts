@@ -32,6 +32,16 @@ kubectlSuite('through ztka', ['1.27', '1.30', '1.31', '1.33'], async (env) => {
   return { kubeconfig: await z.kubeconfig(CLUSTER), prefix: 'tun' };
 });
 
+// The same bar for the WebSocket transport, kept for egress proxies that pass nothing else.
+const WS_CLUSTER = 'desktop-ws';
+let wsCluster: Promise<void> | undefined;
+kubectlSuite('through ztka over the WebSocket transport', ['1.33'], async (env) => {
+  const z = await ztkaFor(env);
+  wsCluster ??= z.connectCluster(WS_CLUSTER, env.kubeconfig, 'desktop', { transport: 'websocket' });
+  await wsCluster;
+  return { kubeconfig: await z.kubeconfig(WS_CLUSTER), prefix: 'tws' };
+});
+
 interface Status {
   kind: string;
   code: number;
@@ -127,6 +137,27 @@ describe('the tunnel and the proxy', () => {
       });
       assert.equal(status, 401);
     }
+    // The same for the HTTP/2 upgrade, and an Upgrade token the endpoint does not know is a 400.
+    const upgrade = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const req = https.request(`${z.url}/v1/agents/connect`, {
+          ca: z.ca,
+          headers: { connection: 'Upgrade', ...headers },
+        });
+        req.on('upgrade', (_res, socket) => {
+          socket.destroy();
+          resolve(101);
+        });
+        req.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    assert.equal(await upgrade({ upgrade: 'ztka-tunnel-h2' }), 401);
+    assert.equal(await upgrade({ upgrade: 'ztka-tunnel-h2', authorization: 'Bearer ztka_nope.nope' }), 401);
+    assert.equal(await upgrade({ upgrade: 'h2c', authorization: 'Bearer ztka_nope.nope' }), 400);
   });
 
   test('a used or malformed bootstrap token is refused', async () => {
@@ -165,7 +196,11 @@ describe('the tunnel and the proxy', () => {
     await kubectl(['get', 'ns', 'default'], { kubeconfig, version: '1.33' });
     const metrics = await z.api<string>('GET', '/metrics', undefined, null);
     assert.equal(metrics.status, 200);
-    assert.match(metrics.body, /^ztka_connected_agents 1$/m);
+    // This file's agents: `desktop`, and `desktop-ws` once the WebSocket suite has run.
+    const clusters = await z.api<{ items: { connected?: boolean }[] }>('GET', '/v1/clusters?limit=100');
+    const connected = clusters.body.items.filter((c) => c.connected).length;
+    assert.ok(connected >= 1);
+    assert.match(metrics.body, new RegExp(`^ztka_connected_agents ${connected}$`, 'm'));
     assert.match(
       metrics.body,
       /^ztka_proxy_requests_total\{cluster="desktop",verb="get",code="200"\} [1-9]\d*$/m,

@@ -1,12 +1,17 @@
 import type { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, createWebSocketStream } from 'ws';
 import {
   AGENT_VERSION_HEADER,
   CLUSTER_IDENTITY_HEADER,
   KUBE_VERSION_HEADER,
+  TUNNEL_TRANSPORTS,
+  TUNNEL_TUNING,
   ZtkaError,
+  isTunnelTransport,
+  type TunnelTransport,
 } from '@ztka/protocol';
 import { AgentSession, type KeepaliveOptions, type TunnelRegistry } from './session.js';
 
@@ -37,9 +42,29 @@ function refuse(socket: Duplex, err: ZtkaError): void {
   );
 }
 
+function transportOf(req: IncomingMessage): TunnelTransport | undefined {
+  const asked = header(req, 'upgrade').toLowerCase();
+  return Object.keys(TUNNEL_TRANSPORTS)
+    .filter(isTunnelTransport)
+    .find((t) => TUNNEL_TRANSPORTS[t] === asked);
+}
+
+/** Switches the connection itself to the tunnel's HTTP/2 and hands over the socket once the 101 is out:
+ * nghttp2 must not take a socket with a write of the HTTP/1 layer still in flight. */
+function switchToH2(socket: Duplex, head: Buffer, ready: (socket: Duplex) => void): void {
+  socket.write(
+    `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${TUNNEL_TRANSPORTS.h2}\r\n\r\n`,
+    (err) => {
+      if (err) return socket.destroy();
+      if (head.length > 0) socket.unshift(head);
+      ready(socket);
+    },
+  );
+}
+
 /**
- * The agents' endpoint: authenticates the agent's credential before the WebSocket handshake completes, checks
- * that the cluster behind it is the one the credential was issued to, and turns the connection into a tunnel.
+ * The agents' endpoint: authenticates the agent's credential before the upgrade completes, checks that the
+ * cluster behind it is the one the credential was issued to, and turns the connection into a tunnel.
  */
 export function createAgentEndpoint(deps: {
   directory: AgentDirectory;
@@ -47,8 +72,8 @@ export function createAgentEndpoint(deps: {
   log: Logger;
   keepalive: KeepaliveOptions;
 }) {
-  // The tunnel carries HTTP/2 frames, which nghttp2 already sizes; no compression (it would cost CPU on
-  // every byte of every LIST) and no message size cap beyond ws's own frame handling.
+  // Over WebSocket the tunnel carries HTTP/2 frames, which nghttp2 already sizes; no compression (it would
+  // cost CPU on every byte of every LIST) and no message size cap beyond ws's own frame handling.
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 << 20 });
 
   return async function handleAgentUpgrade(
@@ -57,6 +82,17 @@ export function createAgentEndpoint(deps: {
     head: Buffer,
   ): Promise<void> {
     socket.on('error', () => socket.destroy());
+    const transport = transportOf(req);
+    if (!transport) {
+      refuse(
+        socket,
+        new ZtkaError(
+          'bad_request',
+          `the tunnel is opened with Upgrade: ${Object.values(TUNNEL_TRANSPORTS).join(' or ')}`,
+        ),
+      );
+      return;
+    }
     const auth = header(req, 'authorization');
     const credential = auth.toLowerCase().startsWith('bearer ') ? auth.slice(7).trim() : '';
     const agent = credential ? await deps.directory.authenticateAgent(credential) : undefined;
@@ -73,20 +109,21 @@ export function createAgentEndpoint(deps: {
     }
     // Status writes are best effort: a store hiccup must not take the tunnel (or the process) down.
     const storeFailed = (err: unknown) => deps.log.error({ err }, 'could not record agent status');
-    wss.handleUpgrade(req, socket, head, (ws) => {
+    const open = (stream: Duplex, end: () => void) => {
       const info = {
         cluster: agent.clusterName,
         agentVersion: header(req, AGENT_VERSION_HEADER),
         kubeVersion: header(req, KUBE_VERSION_HEADER),
         remoteAddress: req.socket.remoteAddress ?? '',
+        transport,
       };
-      const session = new AgentSession(info, ws, deps.log, deps.keepalive);
+      const session = new AgentSession(info, stream, end, deps.log, deps.keepalive);
       deps.tunnels.add(session);
       deps.log.info(info, 'agent connected');
       void deps.directory.markConnected(info.cluster, info).catch(storeFailed);
-      // Each pong proves the agent alive; record it, at most every SEEN_WRITE_INTERVAL_MS.
+      // Each answered ping proves the agent alive; record it, at most every SEEN_WRITE_INTERVAL_MS.
       let seenWritten = Date.now();
-      ws.on('pong', () => {
+      session.onAlive(() => {
         if (Date.now() - seenWritten < SEEN_WRITE_INTERVAL_MS) return;
         seenWritten = Date.now();
         void deps.directory.markSeen(info.cluster).catch(storeFailed);
@@ -95,6 +132,18 @@ export function createAgentEndpoint(deps: {
         if (!deps.tunnels.get(info.cluster))
           void deps.directory.markDisconnected(info.cluster).catch(storeFailed);
       });
-    });
+    };
+    if (transport === 'websocket') {
+      wss.handleUpgrade(req, socket, head, (ws) =>
+        open(createWebSocketStream(ws, TUNNEL_TUNING.streamBuffer), () => ws.terminate()),
+      );
+      return;
+    }
+    if (socket instanceof Socket) {
+      // The HTTP server's idle timeout is for requests; a quiet tunnel is watched by pings instead.
+      socket.setTimeout(0);
+      socket.setNoDelay(true);
+    }
+    switchToH2(socket, head, (s) => open(s, () => s.destroy()));
   };
 }

@@ -1,13 +1,14 @@
 import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { createWebSocketStream, type WebSocket } from 'ws';
-import { CONTROL_HEADER, TUNNEL_TUNING } from '@ztka/protocol';
+import { CONTROL_HEADER, TUNNEL_TUNING, type TunnelTransport } from '@ztka/protocol';
 
 export interface AgentInfo {
   cluster: string;
   agentVersion: string;
   kubeVersion: string;
   remoteAddress: string;
+  transport: TunnelTransport;
 }
 
 /** How often the controller pings an agent, and how many missed pongs end the tunnel. */
@@ -17,26 +18,31 @@ export interface KeepaliveOptions {
 }
 
 /**
- * One agent's tunnel: the WebSocket the agent opened, with an HTTP/2 client session running over it. Every
- * proxied request becomes one HTTP/2 stream, so multiplexing, flow control and streaming are nghttp2's.
+ * One agent's tunnel: an HTTP/2 client session over the byte stream the agent's connection became (the TLS
+ * socket itself, or a WebSocket's stream). Every proxied request becomes one HTTP/2 stream, so multiplexing,
+ * flow control and streaming are nghttp2's. Liveness is HTTP/2 PING, which nghttp2 answers natively on the
+ * agent, whichever the transport.
  */
 export class AgentSession {
   readonly h2: http2.ClientHttp2Session;
   readonly connectedAt = Date.now();
   private closed = false;
   private readonly closeHandlers: Array<() => void> = [];
+  private readonly aliveHandlers: Array<() => void> = [];
   private readonly keepalive: NodeJS.Timeout;
 
+  /** `transport` is the connection under the session; `endTransport` tears it down without ceremony. */
   constructor(
     readonly info: AgentInfo,
-    private readonly ws: WebSocket,
+    transport: Duplex,
+    private readonly endTransport: () => void,
     private readonly log: Logger,
     keepalive: KeepaliveOptions,
   ) {
-    const duplex = createWebSocketStream(ws, TUNNEL_TUNING.streamBuffer);
-    duplex.on('error', () => this.close('tunnel stream error'));
+    transport.on('error', () => this.close('tunnel stream error'));
+    transport.on('close', () => this.close('agent disconnected'));
     this.h2 = http2.connect(`http://${info.cluster}.agent.ztka`, {
-      createConnection: () => duplex,
+      createConnection: () => transport,
       // A large window lets one stream (a big LIST, an exec copy) fill the tunnel instead of waiting for
       // window updates every 64 KiB.
       settings: TUNNEL_TUNING.http2,
@@ -46,17 +52,20 @@ export class AgentSession {
       log.warn({ err: err.message, cluster: info.cluster }, 'tunnel session error'),
     );
     this.h2.on('close', () => this.close('tunnel session closed'));
-    ws.on('close', () => this.close('agent disconnected'));
 
     let missed = 0;
-    ws.on('pong', () => (missed = 0));
     this.keepalive = setInterval(() => {
       if (++missed > keepalive.missedPongs) {
         log.warn({ cluster: info.cluster }, 'agent stopped answering pings');
         this.close('keepalive timeout');
         return;
       }
-      ws.ping();
+      if (this.h2.connecting || this.h2.destroyed) return;
+      this.h2.ping((err) => {
+        if (err) return; // cancelled by a closing session, or too many outstanding: counted as missed
+        missed = 0;
+        for (const handler of this.aliveHandlers) handler();
+      });
     }, keepalive.intervalMs);
     this.keepalive.unref();
   }
@@ -68,6 +77,11 @@ export class AgentSession {
   onClose(handler: () => void): void {
     if (this.closed) handler();
     else this.closeHandlers.push(handler);
+  }
+
+  /** Called each time the agent answers a ping. */
+  onAlive(handler: () => void): void {
+    this.aliveHandlers.push(handler);
   }
 
   /** Sends a control message (CONTROL_PATHS) to the agent; resolves with the agent's status. */
@@ -98,7 +112,7 @@ export class AgentSession {
     clearInterval(this.keepalive);
     this.log.info({ cluster: this.info.cluster, reason }, 'tunnel closed');
     this.h2.destroy();
-    this.ws.terminate();
+    this.endTransport();
     for (const handler of this.closeHandlers.splice(0)) handler();
   }
 }
