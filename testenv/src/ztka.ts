@@ -192,12 +192,7 @@ export class Ztka {
       ...(bootstrapToken ? ['--bootstrap-token', bootstrapToken] : []),
       ...(opts.transport ? ['--transport', opts.transport] : []),
     ];
-    const [command, ...argv] = [
-      ...(opts.netnsExec ?? []),
-      process.execPath,
-      ...profileArgs(),
-      ...args,
-    ] as [
+    const [command, ...argv] = [...(opts.netnsExec ?? []), process.execPath, ...profileArgs(), ...args] as [
       string,
       ...string[],
     ];

@@ -14,8 +14,19 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-/** Rows per INSERT statement: 21 columns × 1,500 stays under SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
-const ROWS_PER_INSERT = 1500;
+/**
+ * Rows per INSERT statement. A batch is cut into statements of these sizes only (greedily, largest first), so
+ * the store sees a handful of distinct statements it can keep prepared instead of one per batch size.
+ * 21 columns × 1,024 stays under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+ */
+const INSERT_SIZES = [1024, 256, 64, 16, 4, 1] as const;
+
+/** Splits `n` rows into INSERT_SIZES, largest first: 37 → [16, 16, 4, 1]. */
+export function insertChunks(n: number): number[] {
+  const chunks: number[] = [];
+  for (const size of INSERT_SIZES) for (; n >= size; n -= size) chunks.push(size);
+  return chunks;
+}
 /** The most records one transaction takes; the rest wait for the next. */
 const MAX_BATCH = 5000;
 
@@ -95,11 +106,14 @@ export class AuditLog {
             return row;
           });
           await this.db.transaction().execute(async (trx) => {
-            for (let i = 0; i < rows.length; i += ROWS_PER_INSERT)
+            let at = 0;
+            for (const size of insertChunks(rows.length)) {
               await trx
                 .insertInto('audit_records')
-                .values(rows.slice(i, i + ROWS_PER_INSERT))
+                .values(rows.slice(at, at + size))
                 .execute();
+              at += size;
+            }
           });
           for (const [orgId, head] of heads) this.#heads.set(orgId, head);
           for (const p of batch) p.resolve();

@@ -78,7 +78,7 @@ export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = ()
               return;
             }
           }
-          forwardRequest(req, res, target, ctx, deps, observe);
+          forwardRequest(req, res, target, ctx, deps, observe, longRunning);
         },
         (err: unknown) => {
           req.resume();
@@ -119,6 +119,7 @@ function forwardRequest(
   ctx: RequestContext,
   deps: KubeProxyDeps,
   observe: ProxyObserver,
+  longRunning: boolean,
 ): void {
   let bytesOut = 0;
   let status = 0;
@@ -134,8 +135,9 @@ function forwardRequest(
   stream.on('response', (headers) => {
     status = Number(headers[':status']);
     res.writeHead(status, forwardableHeaders(headers));
-    // Watches and logs -f send a little at a time: pass each piece on at once.
-    res.flushHeaders();
+    // A watch or logs -f may say nothing for minutes: its client must see the headers now. Any other
+    // answer is on its way, and its headers leave with its first bytes in one write.
+    if (longRunning) res.flushHeaders();
     // Counted only from here: a 'data' listener attached earlier would start the flow before the
     // pipe exists and lose the first bytes of a small response.
     stream.on('data', (chunk: Buffer) => (bytesOut += chunk.length));

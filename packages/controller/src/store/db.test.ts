@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
-import { openSqlite } from './db.js';
+import { openSqlite, withStatementCache } from './db.js';
 import { migrateToLatest } from './migrations.js';
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
@@ -56,4 +56,25 @@ test("openSqlite accepts ':memory:'", async (t) => {
 
 test('openSqlite rejects a bad busy timeout', () => {
   assert.throws(() => openSqlite(':memory:', { busyTimeoutMs: -1 }), RangeError);
+});
+
+test('statements are prepared once per SQL text, and a busy one is not handed out again', () => {
+  const sqlite = new BetterSqlite3(':memory:');
+  const cached = withStatementCache(sqlite, 2);
+  sqlite.exec('CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1), (2), (3)');
+  const first = cached.prepare('SELECT v FROM t');
+  assert.equal(cached.prepare('SELECT v FROM t'), first);
+  // While an iteration holds it, the same text gets a fresh statement, and both read correctly.
+  const iter = first.iterate([]);
+  iter.next();
+  const other = cached.prepare('SELECT v FROM t');
+  assert.notEqual(other, first);
+  assert.deepEqual(other.all([]), [{ v: 1 }, { v: 2 }, { v: 3 }]);
+  assert.deepEqual([...iter], [{ v: 2 }, { v: 3 }]);
+  assert.equal(cached.prepare('SELECT v FROM t'), first);
+  // The least recently used text is dropped beyond the bound.
+  cached.prepare('SELECT 1');
+  cached.prepare('SELECT 2');
+  assert.notEqual(cached.prepare('SELECT v FROM t'), first);
+  cached.close();
 });

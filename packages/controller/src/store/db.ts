@@ -1,7 +1,7 @@
 // Opens the controller's SQLite store. Pragmas are the only hand-written SQL in the store: everything else goes
 // through Kysely so that a PostgreSQL dialect can run the same queries.
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, type SqliteDatabase } from 'kysely';
 import type { Database } from './schema.js';
 
 export interface SqliteOptions {
@@ -39,5 +39,35 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Kysely<Da
     sqlite.close();
     throw err;
   }
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+}
+
+/** Distinct SQL texts kept prepared; the store issues a few dozen, so this only bounds a surprise. */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * Kysely prepares every query it runs. Preparing (parsing SQL and planning) costs more than running most of
+ * the store's queries, and a multi-row audit INSERT costs the most of all, so each SQL text is prepared once
+ * and its statement reused. A statement still being iterated (a streamed export) is busy; a query with the
+ * same text meanwhile gets a fresh statement.
+ */
+export function withStatementCache(db: BetterSqlite3.Database, size = STATEMENT_CACHE_SIZE): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => db.close(),
+    prepare(sql) {
+      const cached = cache.get(sql);
+      if (cached && !cached.busy) {
+        // Re-inserted so the map's order is least recently used first.
+        cache.delete(sql);
+        cache.set(sql, cached);
+        return cached;
+      }
+      const fresh = db.prepare(sql);
+      if (cached) return fresh;
+      cache.set(sql, fresh);
+      if (cache.size > size) cache.delete(cache.keys().next().value as string);
+      return fresh;
+    },
+  };
 }
