@@ -72,6 +72,11 @@ let exitCode = 0;
 try {
   await z.connectCluster('bench', env.kubeconfig);
   const pids = z.pids();
+  const processes = {
+    apiserver: env.components.find((c) => c.name === 'kube-apiserver')?.pid,
+    controller: pids.controller,
+    agent: pids.agents['bench'],
+  };
   const targets = await openTargets(env, z, 'bench', sizes.p3Clients, tmp);
   const rows: Row[] = [];
   try {
@@ -84,12 +89,11 @@ try {
     }
     if (want('P2')) {
       say(`P2: LIST of ${sizes.p2ConfigMaps} ConfigMaps of 10 KB`);
-      const agentPids = { controller: pids.controller, agent: pids.agents['bench'] };
-      rows.push(...(await p2(env, targets.all, sizes.p2ConfigMaps, agentPids)));
+      rows.push(...(await p2(env, targets.all, sizes.p2ConfigMaps, processes)));
     }
     if (want('P3')) {
       say(`P3: ${sizes.p3Clients} concurrent clients for ${sizes.p3Seconds}s per target`);
-      rows.push(...(await p3(targets.all, sizes.p3Clients, sizes.p3Seconds)));
+      rows.push(...(await p3(targets.all, sizes.p3Clients, sizes.p3Seconds, processes)));
     }
     if (want('P4')) {
       say(`P4: exec cat of ${sizes.p4Megabytes} MB`);

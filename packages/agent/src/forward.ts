@@ -12,6 +12,7 @@ import {
   forwardableHeaders,
   kubeStatus,
 } from '@ztka/protocol';
+import type { H2Pool } from './h2-pool.js';
 import type { CredentialProvider } from './upstream.js';
 
 const { HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_STATUS, NGHTTP2_CANCEL } = http2.constants;
@@ -60,18 +61,17 @@ export function createForwarder(credentials: CredentialProvider, log: Logger) {
       outgoing['content-length'] = '0';
     }
 
+    if (upstream.h2 && !upgrade) {
+      forwardOverH2(stream, headers, outgoing, upstream.h2, auditId, log);
+      return;
+    }
+
     const req = https.request(`${upstream.server}${String(headers[HTTP2_HEADER_PATH])}`, {
       method: String(headers[HTTP2_HEADER_METHOD]),
       headers: outgoing,
       agent: upstream.agent,
     });
-    req.on('error', (err) => {
-      log.warn({ auditId, err: err.message }, 'kube-apiserver request failed');
-      fail(
-        stream,
-        new ZtkaError('bad_gateway', `the agent could not reach the kube-apiserver: ${err.message}`),
-      );
-    });
+    req.on('error', (err) => fail(stream, upstreamFailed(err, auditId, log)));
     req.on('response', (res) => {
       stream.respond({ ...forwardableHeaders(res.headers), [HTTP2_HEADER_STATUS]: res.statusCode ?? 502 });
       res.pipe(stream);
@@ -102,4 +102,52 @@ export function createForwarder(credentials: CredentialProvider, log: Logger) {
     if (upgrade) req.end();
     else stream.pipe(req);
   };
+}
+
+/**
+ * A plain request over one of the HTTP/2 sessions to the apiserver: both directions streamed, and a stream
+ * that ends early on either side ends the other, so a watch does not outlive its client.
+ */
+function forwardOverH2(
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+  outgoing: OutgoingHttpHeaders,
+  pool: H2Pool,
+  auditId: string,
+  log: Logger,
+): void {
+  let up: http2.ClientHttp2Stream;
+  try {
+    up = pool.request({
+      ...outgoing,
+      [HTTP2_HEADER_METHOD]: String(headers[HTTP2_HEADER_METHOD]),
+      [HTTP2_HEADER_PATH]: String(headers[HTTP2_HEADER_PATH]),
+    });
+  } catch (err) {
+    fail(stream, upstreamFailed(err, auditId, log));
+    return;
+  }
+  let answered = false;
+  up.on('response', (res) => {
+    stream.respond({ ...forwardableHeaders(res), [HTTP2_HEADER_STATUS]: Number(res[HTTP2_HEADER_STATUS]) });
+    up.pipe(stream);
+  });
+  up.on('end', () => (answered = true));
+  up.on('error', (err) => fail(stream, upstreamFailed(err, auditId, log)));
+  up.on('close', () => {
+    // Reset by the apiserver (or its session gone) after the answer began: the client must not take a
+    // truncated body for a whole one.
+    if (!answered && stream.headersSent && !stream.destroyed)
+      stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+  });
+  stream.on('close', () => {
+    if (!answered && !up.closed) up.close(NGHTTP2_CANCEL);
+  });
+  stream.pipe(up);
+}
+
+function upstreamFailed(err: unknown, auditId: string, log: Logger): ZtkaError {
+  const message = err instanceof Error ? err.message : String(err);
+  log.warn({ auditId, err: message }, 'kube-apiserver request failed');
+  return new ZtkaError('bad_gateway', `the agent could not reach the kube-apiserver: ${message}`);
 }

@@ -165,16 +165,18 @@ export class TunnelClient {
       headers: { ...this.headers(), connection: 'Upgrade', upgrade: TUNNEL_TRANSPORTS.h2 },
     });
     let socket: Duplex | undefined;
-    req.on('upgrade', (res, upgraded, head) => {
+    req.on('upgrade', (_res, upgraded, head) => {
       socket = upgraded;
-      req.setTimeout(0);
       if (upgraded instanceof Socket) {
         upgraded.setTimeout(0);
         upgraded.setNoDelay(true);
       }
       upgraded.on('error', (err) => opts.log.warn({ err: err.message }, 'tunnel error'));
       if (head.length > 0) upgraded.unshift(head);
-      serve(upgraded);
+      // nghttp2 must not take the socket while the request's own write is still in flight (a busy process
+      // can read the 101 before that write's completion); 'finish' is that completion.
+      if (req.writableFinished) serve(upgraded);
+      else req.once('finish', () => serve(upgraded));
     });
     req.on('response', (res) => {
       opts.log.error({ status: res.statusCode }, 'the controller refused the tunnel');

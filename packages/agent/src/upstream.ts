@@ -2,6 +2,7 @@ import https from 'node:https';
 import tls from 'node:tls';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { TunnelIdentity } from '@ztka/protocol';
+import { H2Pool } from './h2-pool.js';
 
 /** Where and how the agent reaches its kube-apiserver for one request. */
 export interface UpstreamTarget {
@@ -11,6 +12,8 @@ export interface UpstreamTarget {
   agent: https.Agent;
   /** Headers that carry the credential, e.g. `authorization`. */
   headers: Record<string, string>;
+  /** HTTP/2 sessions to the same server, for every request but upgrades, when the apiserver speaks it. */
+  h2?: H2Pool;
 }
 
 /**
@@ -32,6 +35,8 @@ export interface OwnAccess {
    * pool that carries the agent's certificate would make every person the agent.
    */
   anonymousAgent: https.Agent;
+  /** The same, over HTTP/2; `undefined` when the apiserver does not speak it. */
+  anonymousH2: H2Pool | undefined;
 }
 
 function pool(secureContext: tls.SecureContext, rejectUnauthorized: boolean): https.Agent {
@@ -64,9 +69,13 @@ export async function kubeconfigCredentials(kubeconfigPath: string | undefined):
   });
   const verify = options.rejectUnauthorized !== false;
   const agent = pool(secureContext, verify);
-  const anonymousAgent = pool(tls.createSecureContext(options.ca ? { ca: options.ca } : {}), verify);
+  const anonymousContext = tls.createSecureContext(options.ca ? { ca: options.ca } : {});
+  const anonymousAgent = pool(anonymousContext, verify);
+  const server = cluster.server.replace(/\/+$/, '');
+  const h2 = new H2Pool(server, anonymousContext, { rejectUnauthorized: verify });
+  const anonymousH2 = server.startsWith('https:') && (await h2.probe()) ? h2 : undefined;
   const target: UpstreamTarget = {
-    server: cluster.server.replace(/\/+$/, ''),
+    server,
     agent,
     headers: credentialHeaders(options),
   };
@@ -82,7 +91,7 @@ export async function kubeconfigCredentials(kubeconfigPath: string | undefined):
     }
     return target;
   };
-  return { own: current, anonymousAgent };
+  return { own: current, anonymousAgent, anonymousH2 };
 }
 
 /** Every request as the person behind it: their just-in-time service account's token, on a pool without the agent's certificate. */
@@ -98,6 +107,7 @@ export function asPerson(
         server: own.server,
         agent: access.anonymousAgent,
         headers: { authorization: `Bearer ${await tokenFor(identity)}` },
+        ...(access.anonymousH2 ? { h2: access.anonymousH2 } : {}),
       };
     },
   };

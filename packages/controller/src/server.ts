@@ -100,6 +100,10 @@ export async function startController(
   const events = new SystemEvents(audit);
   const webhook = config.auditWebhookUrl ? new WebhookSink(config.auditWebhookUrl, log) : undefined;
   if (webhook) audit.onCommit((orgId, record, seq) => webhook.push(orgId, record, seq));
+  audit.onBatch((records) => {
+    metrics.auditCommits.inc();
+    metrics.auditRecords.inc(records);
+  });
   const tunnels = new TunnelRegistry();
   const revocations = new Revocations(db, access, tunnels, log, changes);
   // Agents coming and going are system events of the cluster's org.

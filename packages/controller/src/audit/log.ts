@@ -35,16 +35,27 @@ export type AuditListener = (orgId: string, record: AuditRecord, seq: number) =>
 export class AuditLog {
   #queue: Pending[] = [];
   #flushing = false;
+  #scheduled = false;
   /** The last seq and hash of each org's chain, read once and then kept. */
   readonly #heads = new Map<string, { seq: number; hash: string }>();
   readonly #listeners: AuditListener[] = [];
+  readonly #batchListeners: Array<(records: number) => void> = [];
 
   constructor(private readonly db: Kysely<Database>) {}
 
   append(orgId: string, record: AuditRecord): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ orgId, record, resolve, reject });
-      if (!this.#flushing) void this.#flush();
+      // Flushed once the event loop has run every I/O callback that is ready, not at once: SQLite's calls
+      // are synchronous, so a flush started here would finish before the next callback could append, and
+      // every request would pay for a transaction of its own.
+      if (!this.#flushing && !this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => {
+          this.#scheduled = false;
+          void this.#flush();
+        });
+      }
     });
   }
 
@@ -53,9 +64,15 @@ export class AuditLog {
     this.#listeners.push(listener);
   }
 
+  /** Called after each committed transaction with the number of records it held. */
+  onBatch(listener: (records: number) => void): void {
+    this.#batchListeners.push(listener);
+  }
+
   /** Resolves once everything appended so far is committed. */
   async drain(): Promise<void> {
-    while (this.#flushing || this.#queue.length > 0) await new Promise((r) => setTimeout(r, 5));
+    while (this.#flushing || this.#scheduled || this.#queue.length > 0)
+      await new Promise((r) => setTimeout(r, 5));
   }
 
   async #head(orgId: string): Promise<{ seq: number; hash: string }> {
@@ -85,6 +102,7 @@ export class AuditLog {
   }
 
   async #flush(): Promise<void> {
+    if (this.#flushing) return;
     this.#flushing = true;
     try {
       while (this.#queue.length > 0) {
@@ -116,6 +134,7 @@ export class AuditLog {
             }
           });
           for (const [orgId, head] of heads) this.#heads.set(orgId, head);
+          for (const l of this.#batchListeners) l(batch.length);
           for (const p of batch) p.resolve();
           for (const c of committed) for (const l of this.#listeners) l(c.orgId, c.record, c.seq);
         } catch (err) {

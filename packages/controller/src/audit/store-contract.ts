@@ -73,6 +73,27 @@ export function auditStoreContract(name: string, open: () => Promise<ContractSto
       }
     });
 
+    test('appends from separate callbacks of one event-loop turn share a transaction', async () => {
+      const store = await open();
+      try {
+        const log = new AuditLog(store.db);
+        const batches: number[] = [];
+        log.onBatch((n) => batches.push(n));
+        const o = org();
+        await log.append(o, apiCall()); // reads the chain's head, so the burst below measures batching alone
+        // Like requests ending in separate I/O callbacks: each timer callback appends one record.
+        const appends: Promise<void>[] = [];
+        await new Promise<void>((resolve) => {
+          for (let i = 0; i < 20; i++) setTimeout(() => void appends.push(log.append(o, apiCall())), 0);
+          setTimeout(resolve, 0);
+        });
+        await Promise.all(appends);
+        assert.deepEqual(batches, [1, 20]);
+      } finally {
+        await store.close();
+      }
+    });
+
     test('pages come newest first, filtered, with a cursor that walks everything once', async () => {
       const store = await open();
       try {

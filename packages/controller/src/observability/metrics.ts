@@ -25,6 +25,16 @@ export function createMetrics() {
       labelNames: ['cluster'] as const,
       registers: [registry],
     }),
+    auditRecords: new Counter({
+      name: 'ztka_audit_records_total',
+      help: 'Audit records committed.',
+      registers: [registry],
+    }),
+    auditCommits: new Counter({
+      name: 'ztka_audit_commits_total',
+      help: 'Transactions that committed audit records; records / commits is the group-commit batch size.',
+      registers: [registry],
+    }),
     connectedAgents: new Gauge({
       name: 'ztka_connected_agents',
       help: 'Agents with a tunnel open to this controller.',

@@ -1,5 +1,5 @@
 // The controller's TLS material: the certificate and key its HTTPS listener (kubectl, console, agents'
-// wss:// tunnels) serves, plus the CA certificate that clients should trust.
+// tunnels) serves, plus the CA certificate that clients should trust.
 //
 // Two modes:
 // - user supplied: `certFile` + `keyFile` (and optionally `caFile`) are read and returned as they are,

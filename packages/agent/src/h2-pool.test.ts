@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import http2 from 'node:http2';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import tls from 'node:tls';
+import { H2Pool } from './h2-pool.js';
+
+/** A throwaway self-signed certificate for localhost. */
+function certificate(): { key: string; cert: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ztka-h2pool-'));
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost',
+      ],
+      { stdio: 'ignore' },
+    );
+    return {
+      key: fs.readFileSync(path.join(dir, 'key.pem'), 'utf8'),
+      cert: fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8'),
+    };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const pem = certificate();
+
+function listen(server: https.Server | http2.Http2SecureServer): Promise<string> {
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve(`https://localhost:${(server.address() as AddressInfo).port}`),
+    ),
+  );
+}
+
+test('long-running streams spill onto a new session instead of queueing behind each other', async (t) => {
+  const server = http2.createSecureServer(pem);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('session', (s) => sessions.add(s));
+  // Every stream stays open, like a watch, until the test ends.
+  const open: http2.ServerHttp2Stream[] = [];
+  server.on('stream', (stream) => {
+    stream.respond({ ':status': 200 });
+    stream.write('started\n');
+    open.push(stream);
+  });
+  const origin = await listen(server);
+  const pool = new H2Pool(origin, tls.createSecureContext({ ca: pem.cert }), {
+    rejectUnauthorized: true,
+    streamsPerSession: 2,
+  });
+  t.after(() => {
+    pool.close();
+    for (const s of open) s.close();
+    server.close();
+  });
+  assert.equal(await pool.probe(), true);
+  const started = Array.from({ length: 5 }, () => {
+    const stream = pool.request({ ':method': 'GET', ':path': '/watch' });
+    stream.end();
+    return new Promise<void>((resolve) => stream.once('data', () => resolve()));
+  });
+  await Promise.all(started);
+  // 5 streams at 2 per session: three sessions, and none of the five waited.
+  assert.equal(sessions.size, 3);
+});
+
+test('an apiserver without HTTP/2 is found out by the probe', async (t) => {
+  const server = https.createServer(pem, (_req, res) => res.end('h1'));
+  const origin = await listen(server);
+  const pool = new H2Pool(origin, tls.createSecureContext({ ca: pem.cert }), { rejectUnauthorized: true });
+  t.after(() => {
+    pool.close();
+    server.close();
+  });
+  assert.equal(await pool.probe(), false);
+  assert.equal(pool.unsupported, true);
+});
