@@ -83,7 +83,7 @@ try {
     let samples: Record<string, number[]> = {};
     if (want('P1')) {
       say(`P1: ${sizes.p1Requests} sequential small GETs per target`);
-      const first = await p1(targets.all, sizes.p1Requests);
+      const first = await p1([...targets.all, targets.directAsJit], sizes.p1Requests);
       rows.push(...first.rows);
       samples = first.samples;
     }
@@ -97,7 +97,7 @@ try {
     }
     if (want('P4')) {
       say(`P4: exec cat of ${sizes.p4Megabytes} MB`);
-      rows.push(...(await p4(env, targets.all, sizes.p4Megabytes)));
+      rows.push(...(await p4(env, targets.all, sizes.p4Megabytes, processes)));
     }
     if (want('P5')) {
       say(`P5: ${sizes.p5Agents} simulated agents`);

@@ -3,7 +3,15 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Row } from './cases.js';
 
-const COLUMNS = ['direct', 'kubectl proxy', 'ztka', 'ztka controller', 'ztka agent', 'ztka errors'];
+const COLUMNS = [
+  'direct',
+  'direct as JIT SA',
+  'kubectl proxy',
+  'ztka',
+  'ztka controller',
+  'ztka agent',
+  'ztka errors',
+];
 
 function fmt(n: number | undefined): string {
   if (n === undefined || Number.isNaN(n)) return '';

@@ -3,11 +3,11 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
-import { kubectlEnv, kubectlPath, type EnvState, type Ztka } from '@ztka/testenv';
+import { kubectlEnv, kubectlPath, type TestEnv, type Ztka } from '@ztka/testenv';
 
 /** One way to reach the same kube-apiserver, measured side by side with the others. */
 export interface Target {
-  name: 'direct' | 'kubectl proxy' | 'ztka';
+  name: 'direct' | 'kubectl proxy' | 'ztka' | 'direct as JIT SA';
   /** Base URL the kube API paths are appended to. */
   base: string;
   /** Options for node's http(s).request: TLS material, credential header, a keep-alive pool. */
@@ -18,12 +18,18 @@ export interface Target {
 
 export interface Targets {
   all: Target[];
+  /**
+   * The apiserver directly, but with the token of the service account ztka's agent uses for the same
+   * person: it tells the apiserver's cost of authorizing a least-privilege identity (RBAC) apart from the
+   * cost of ztka's path, since `direct` is a `system:masters` certificate that skips RBAC.
+   */
+  directAsJit: Target;
   stop(): Promise<void>;
 }
 
 /** The apiserver directly, `kubectl proxy` in front of it, and ztka's controller + agent. */
 export async function openTargets(
-  env: EnvState,
+  env: TestEnv,
   z: Ztka,
   cluster: string,
   concurrency: number,
@@ -61,7 +67,33 @@ export async function openTargets(
   );
 
   const token = await z.kubeToken(cluster);
+  const ztka: Target = {
+    name: 'ztka',
+    base: `${z.url}/k8s/clusters/${cluster}`,
+    options: () => ({ agent: ztkaAgent, headers: { authorization: `Bearer ${token}` } }),
+    kubeconfig: await z.kubeconfig(cluster),
+  };
+  // The first request through ztka creates the person's service account; then borrow a token for it.
+  const first = await request(ztka, '/api/v1/namespaces/default');
+  if (first.status !== 200) throw new Error(`ztka target: status ${first.status}`);
+  const jitNs = z.jitNamespaces.get(cluster)?.namespace ?? 'ztka-system';
+  const accounts = (await env.admin(['get', 'serviceaccounts', '-n', jitNs, '-o', 'name']))
+    .split('\n')
+    .map((l) => l.replace('serviceaccount/', '').trim())
+    .filter((n) => n && n !== 'default');
+  if (accounts.length !== 1)
+    throw new Error(`expected one JIT service account in ${jitNs}: ${accounts.join(', ')}`);
+  const jitToken = (
+    await env.admin(['create', 'token', accounts[0] ?? '', '-n', jitNs, '--duration=2h'])
+  ).trim();
+  const jitAgent = new https.Agent({ ...pool(), ca });
   return {
+    directAsJit: {
+      name: 'direct as JIT SA',
+      base: env.apiserverUrl,
+      options: () => ({ agent: jitAgent, headers: { authorization: `Bearer ${jitToken}` } }),
+      kubeconfig: '',
+    },
     all: [
       {
         name: 'direct',
@@ -75,16 +107,11 @@ export async function openTargets(
         options: () => ({ agent: proxyAgent }),
         kubeconfig: proxyKubeconfig,
       },
-      {
-        name: 'ztka',
-        base: `${z.url}/k8s/clusters/${cluster}`,
-        options: () => ({ agent: ztkaAgent, headers: { authorization: `Bearer ${token}` } }),
-        kubeconfig: await z.kubeconfig(cluster),
-      },
+      ztka,
     ],
     stop: async () => {
       proxy.kill();
-      for (const a of [directAgent, ztkaAgent, proxyAgent]) a.destroy();
+      for (const a of [directAgent, ztkaAgent, proxyAgent, jitAgent]) a.destroy();
     },
   };
 }

@@ -62,6 +62,8 @@ export interface AgentOptions {
   sweepIntervalMs?: number;
   /** The tunnel's transport (the agent's default, h2, unless told). */
   transport?: 'h2' | 'websocket';
+  /** HTTP/1.1 to the apiserver instead of the default HTTP/2. */
+  apiserverHttp1?: boolean;
 }
 
 export class Ztka {
@@ -191,6 +193,7 @@ export class Ztka {
       String(opts.sweepIntervalMs ?? 1000),
       ...(bootstrapToken ? ['--bootstrap-token', bootstrapToken] : []),
       ...(opts.transport ? ['--transport', opts.transport] : []),
+      ...(opts.apiserverHttp1 ? ['--apiserver-http1'] : []),
     ];
     const [command, ...argv] = [...(opts.netnsExec ?? []), process.execPath, ...profileArgs(), ...args] as [
       string,

@@ -11,6 +11,7 @@ import {
   decodeIdentity,
   forwardableHeaders,
   kubeStatus,
+  relay,
 } from '@ztka/protocol';
 import type { H2Pool } from './h2-pool.js';
 import type { CredentialProvider } from './upstream.js';
@@ -74,7 +75,7 @@ export function createForwarder(credentials: CredentialProvider, log: Logger) {
     req.on('error', (err) => fail(stream, upstreamFailed(err, auditId, log)));
     req.on('response', (res) => {
       stream.respond({ ...forwardableHeaders(res.headers), [HTTP2_HEADER_STATUS]: res.statusCode ?? 502 });
-      res.pipe(stream);
+      relay(res, stream);
       res.on('error', () => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
     });
     req.on('upgrade', (res, socket, head) => {
@@ -86,8 +87,8 @@ export function createForwarder(credentials: CredentialProvider, log: Logger) {
         [UPGRADE_HEADER]: String(res.headers.upgrade ?? ''),
       });
       if (head.length > 0) stream.write(head);
-      socket.pipe(stream);
-      stream.pipe(socket);
+      relay(socket, stream);
+      relay(stream, socket);
       socket.on('error', () => stream.close(NGHTTP2_CANCEL));
       socket.on('close', () => stream.end());
       stream.on('close', () => socket.destroy());
@@ -100,7 +101,7 @@ export function createForwarder(credentials: CredentialProvider, log: Logger) {
       if (!answered && !req.destroyed) req.destroy();
     });
     if (upgrade) req.end();
-    else stream.pipe(req);
+    else relay(stream, req);
   };
 }
 
@@ -130,7 +131,7 @@ function forwardOverH2(
   let answered = false;
   up.on('response', (res) => {
     stream.respond({ ...forwardableHeaders(res), [HTTP2_HEADER_STATUS]: Number(res[HTTP2_HEADER_STATUS]) });
-    up.pipe(stream);
+    relay(up, stream);
   });
   up.on('end', () => (answered = true));
   up.on('error', (err) => fail(stream, upstreamFailed(err, auditId, log)));
@@ -143,7 +144,7 @@ function forwardOverH2(
   stream.on('close', () => {
     if (!answered && !up.closed) up.close(NGHTTP2_CANCEL);
   });
-  stream.pipe(up);
+  relay(stream, up);
 }
 
 function upstreamFailed(err: unknown, auditId: string, log: Logger): ZtkaError {

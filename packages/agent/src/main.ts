@@ -33,6 +33,8 @@ controller and serves the kube API requests that arrive through that tunnel.
   --sweep-interval-ms N    how often expired service accounts are removed (default 60000) (ZTKA_SWEEP_INTERVAL_MS)
   --transport h2|websocket how the tunnel rides the connection: h2 (default, fastest) or
                            websocket, for egress proxies that pass WebSocket only  (ZTKA_TRANSPORT)
+  --apiserver-http1        speak HTTP/1.1 to the kube-apiserver even when it offers HTTP/2
+                           (for a proxy in front of it that mishandles HTTP/2)    (ZTKA_APISERVER_HTTP1=true)
   --log-level LEVEL        trace, debug, info (default), warn, error
   --version, --help`;
 
@@ -47,6 +49,7 @@ const { values } = parseArgs({
     'jit-namespace': { type: 'string' },
     'sweep-interval-ms': { type: 'string' },
     transport: { type: 'string' },
+    'apiserver-http1': { type: 'boolean' },
     'log-level': { type: 'string' },
     version: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
@@ -66,7 +69,9 @@ async function main(): Promise<void> {
   }
   const log = pino({ name: 'ztka-agent', level: values['log-level'] ?? env['ZTKA_LOG_LEVEL'] ?? 'info' });
   const ca = await fs.readFile(caFile, 'utf8');
-  const access = await kubeconfigCredentials(values.kubeconfig ?? env['KUBECONFIG']);
+  const access = await kubeconfigCredentials(values.kubeconfig ?? env['KUBECONFIG'], {
+    http2: !(values['apiserver-http1'] ?? env['ZTKA_APISERVER_HTTP1'] === 'true'),
+  });
   const own = await access.own();
   const sweepMs = Number(values['sweep-interval-ms'] ?? env['ZTKA_SWEEP_INTERVAL_MS'] ?? 60_000);
   if (!Number.isSafeInteger(sweepMs) || sweepMs < 100)

@@ -52,7 +52,10 @@ function pool(secureContext: tls.SecureContext, rejectUnauthorized: boolean): ht
   });
 }
 
-export async function kubeconfigCredentials(kubeconfigPath: string | undefined): Promise<OwnAccess> {
+export async function kubeconfigCredentials(
+  kubeconfigPath: string | undefined,
+  opts: { http2?: boolean } = {},
+): Promise<OwnAccess> {
   const kc = new KubeConfig();
   if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
   else kc.loadFromCluster();
@@ -73,7 +76,8 @@ export async function kubeconfigCredentials(kubeconfigPath: string | undefined):
   const anonymousAgent = pool(anonymousContext, verify);
   const server = cluster.server.replace(/\/+$/, '');
   const h2 = new H2Pool(server, anonymousContext, { rejectUnauthorized: verify });
-  const anonymousH2 = server.startsWith('https:') && (await h2.probe()) ? h2 : undefined;
+  const anonymousH2 =
+    opts.http2 !== false && server.startsWith('https:') && (await h2.probe()) ? h2 : undefined;
   const target: UpstreamTarget = {
     server,
     agent,

@@ -21,3 +21,4 @@ export {
 } from './kube-request.js';
 export { forwardableHeaders } from './headers.js';
 export * from './rbac.js';
+export { RELAY_LIMIT, relay } from './relay.js';

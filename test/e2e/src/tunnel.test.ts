@@ -32,12 +32,16 @@ kubectlSuite('through ztka', ['1.27', '1.30', '1.31', '1.33'], async (env) => {
   return { kubeconfig: await z.kubeconfig(CLUSTER), prefix: 'tun' };
 });
 
-// The same bar for the WebSocket transport, kept for egress proxies that pass nothing else.
+// The same bar for the two fallbacks, in one agent: the WebSocket transport (for egress proxies that pass
+// nothing else) and HTTP/1.1 to the apiserver (for a proxy in front of it that mishandles HTTP/2).
 const WS_CLUSTER = 'desktop-ws';
 let wsCluster: Promise<void> | undefined;
-kubectlSuite('through ztka over the WebSocket transport', ['1.33'], async (env) => {
+kubectlSuite('through ztka over WebSocket, HTTP/1.1 to the apiserver', ['1.33'], async (env) => {
   const z = await ztkaFor(env);
-  wsCluster ??= z.connectCluster(WS_CLUSTER, env.kubeconfig, 'desktop', { transport: 'websocket' });
+  wsCluster ??= z.connectCluster(WS_CLUSTER, env.kubeconfig, 'desktop', {
+    transport: 'websocket',
+    apiserverHttp1: true,
+  });
   await wsCluster;
   return { kubeconfig: await z.kubeconfig(WS_CLUSTER), prefix: 'tws' };
 });

@@ -123,16 +123,23 @@ export class AuditLog {
             committed.push({ orgId: p.orgId, record: p.record, seq });
             return row;
           });
-          await this.db.transaction().execute(async (trx) => {
-            let at = 0;
-            for (const size of insertChunks(rows.length)) {
-              await trx
-                .insertInto('audit_records')
-                .values(rows.slice(at, at + size))
-                .execute();
-              at += size;
-            }
-          });
+          const chunks = insertChunks(rows.length);
+          if (chunks.length === 1) {
+            // One statement is atomic on its own: no BEGIN and COMMIT round trips for the common case of a
+            // quiet moment, where the record is all that stands between a response and its end.
+            await this.db.insertInto('audit_records').values(rows).execute();
+          } else {
+            await this.db.transaction().execute(async (trx) => {
+              let at = 0;
+              for (const size of chunks) {
+                await trx
+                  .insertInto('audit_records')
+                  .values(rows.slice(at, at + size))
+                  .execute();
+                at += size;
+              }
+            });
+          }
           for (const [orgId, head] of heads) this.#heads.set(orgId, head);
           for (const l of this.#batchListeners) l(batch.length);
           for (const p of batch) p.resolve();

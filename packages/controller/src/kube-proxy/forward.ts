@@ -2,7 +2,7 @@ import http2 from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
-import { UPGRADE_HEADER, UPGRADE_STATUS_HEADER, ZtkaError, forwardableHeaders } from '@ztka/protocol';
+import { UPGRADE_HEADER, UPGRADE_STATUS_HEADER, ZtkaError, forwardableHeaders, relay } from '@ztka/protocol';
 import { apiRecord, isLongRunning, newContext, type RequestContext } from './audit.js';
 import { sendStatus, sendStatusOnSocket } from './respond.js';
 import { resolveTarget, type KubeProxyDeps, type ProxyTarget } from './target.js';
@@ -131,7 +131,7 @@ function forwardRequest(
     if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
     res.destroy();
   });
-  req.pipe(stream);
+  relay(req, stream);
   stream.on('response', (headers) => {
     status = Number(headers[':status']);
     res.writeHead(status, forwardableHeaders(headers));
@@ -142,7 +142,7 @@ function forwardRequest(
     // pipe exists and lose the first bytes of a small response.
     stream.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
     // The response is ended below, once its record is committed.
-    stream.pipe(res, { end: false });
+    relay(stream, res, { end: false });
   });
   stream.on('error', (err) => {
     reason ??= asZtkaError(err).message;
@@ -210,7 +210,7 @@ function relayUpgrade(
       socket.write(
         `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${String(headers[UPGRADE_HEADER] ?? '')}\r\n${lines.join('')}\r\n`,
       );
-      socket.pipe(stream);
+      relay(socket, stream);
     } else {
       // The cluster refused the upgrade (an old apiserver, a forbidden exec): pass its answer on as a plain
       // response, which is how kubectl ≥ 1.30 learns to fall back from WebSocket to SPDY.
@@ -219,7 +219,7 @@ function relayUpgrade(
       );
     }
     stream.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
-    stream.pipe(socket);
+    relay(stream, socket);
   });
   let reason: string | undefined;
   stream.on('error', (err) => {
