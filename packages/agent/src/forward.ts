@@ -1,4 +1,5 @@
 import http2 from 'node:http2';
+import type { Readable } from 'node:stream';
 import https from 'node:https';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
@@ -7,6 +8,7 @@ import {
   IDENTITY_HEADER,
   UPGRADE_HEADER,
   UPGRADE_STATUS_HEADER,
+  WHOLE_ANSWER_LIMIT,
   ZtkaError,
   decodeIdentity,
   forwardableHeaders,
@@ -74,8 +76,7 @@ export function createForwarder(credentials: CredentialProvider, log: Logger) {
     });
     req.on('error', (err) => fail(stream, upstreamFailed(err, auditId, log)));
     req.on('response', (res) => {
-      stream.respond({ ...forwardableHeaders(res.headers), [HTTP2_HEADER_STATUS]: res.statusCode ?? 502 });
-      relay(res, stream);
+      passAnswer(stream, res.statusCode ?? 502, res.headers, res);
       res.on('error', () => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
     });
     req.on('upgrade', (res, socket, head) => {
@@ -129,10 +130,7 @@ function forwardOverH2(
     return;
   }
   let answered = false;
-  up.on('response', (res) => {
-    stream.respond({ ...forwardableHeaders(res), [HTTP2_HEADER_STATUS]: Number(res[HTTP2_HEADER_STATUS]) });
-    relay(up, stream);
-  });
+  up.on('response', (res) => passAnswer(stream, Number(res[HTTP2_HEADER_STATUS]), res, up));
   up.on('end', () => (answered = true));
   up.on('error', (err) => fail(stream, upstreamFailed(err, auditId, log)));
   up.on('close', () => {
@@ -151,4 +149,30 @@ function upstreamFailed(err: unknown, auditId: string, log: Logger): ZtkaError {
   const message = err instanceof Error ? err.message : String(err);
   log.warn({ auditId, err: message }, 'kube-apiserver request failed');
   return new ZtkaError('bad_gateway', `the agent could not reach the kube-apiserver: ${message}`);
+}
+
+/**
+ * Passes the apiserver's answer back through the tunnel. A small one of known length goes whole, headers
+ * and body in one write, so the controller is woken once for it rather than for each part.
+ */
+function passAnswer(
+  stream: http2.ServerHttp2Stream,
+  status: number,
+  headers: Readonly<Record<string, string | string[] | number | undefined>>,
+  body: Readable,
+): void {
+  const answerHeaders = { ...forwardableHeaders(headers), [HTTP2_HEADER_STATUS]: status };
+  const length = Number(headers['content-length']);
+  if (Number.isSafeInteger(length) && length >= 0 && length <= WHOLE_ANSWER_LIMIT) {
+    const chunks: Buffer[] = [];
+    body.on('data', (chunk: Buffer) => chunks.push(chunk));
+    body.on('end', () => {
+      if (stream.destroyed) return;
+      stream.respond(answerHeaders);
+      stream.end(Buffer.concat(chunks));
+    });
+    return;
+  }
+  stream.respond(answerHeaders);
+  relay(body, stream);
 }

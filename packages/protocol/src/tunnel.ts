@@ -97,6 +97,13 @@ export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
  * TLS records (and, over WebSocket, fewer masks and copies) per megabyte; buffers of 1 MiB between a
  * WebSocket and HTTP/2 keep the pipe full instead of pausing at every 16 KiB.
  */
+/**
+ * Answers of up to this many bytes (by their Content-Length) travel whole: the agent sends headers and body
+ * in one write, and the controller holds them until the request's audit record commits, then sends them
+ * to the client in one write. Larger answers stream.
+ */
+export const WHOLE_ANSWER_LIMIT = 64 << 10;
+
 export const TUNNEL_TUNING = {
   http2: { initialWindowSize: 4 << 20, maxFrameSize: 256 << 10, enablePush: false },
   sessionWindowSize: 32 << 20,

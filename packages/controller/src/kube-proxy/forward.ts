@@ -2,7 +2,14 @@ import http2 from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
-import { UPGRADE_HEADER, UPGRADE_STATUS_HEADER, ZtkaError, forwardableHeaders, relay } from '@ztka/protocol';
+import {
+  UPGRADE_HEADER,
+  UPGRADE_STATUS_HEADER,
+  WHOLE_ANSWER_LIMIT,
+  ZtkaError,
+  forwardableHeaders,
+  relay,
+} from '@ztka/protocol';
 import { apiRecord, isLongRunning, newContext, type RequestContext } from './audit.js';
 import { sendStatus, sendStatusOnSocket } from './respond.js';
 import { resolveTarget, type KubeProxyDeps, type ProxyTarget } from './target.js';
@@ -10,7 +17,8 @@ import { resolveTarget, type KubeProxyDeps, type ProxyTarget } from './target.js
 export type { KubeProxyDeps } from './target.js';
 
 export interface KubeProxy {
-  /** A plain request (get, list, watch, apply, logs -f …): streamed both ways, never buffered. */
+  /** A plain request (get, list, watch, apply, logs -f …): streamed both ways; only an answer of up to
+   * WHOLE_ANSWER_LIMIT bytes is held, until its audit record commits. */
   handleRequest(req: IncomingMessage, res: ServerResponse): void;
   /** An upgrade (exec, attach, port-forward, cp over WebSocket or SPDY): relayed as raw bytes after the 101. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
@@ -132,9 +140,28 @@ function forwardRequest(
     res.destroy();
   });
   relay(req, stream);
+  // A small answer of known length is held whole and sent in one write once its record commits. Any other
+  // answer streams as it comes, chunked: with its Content-Length a client would hold a complete response
+  // before the record is committed, and the end is what the record must come before.
+  let held:
+    { headers: Record<string, string | string[] | number>; length: number; chunks: Buffer[] } | undefined;
   stream.on('response', (headers) => {
     status = Number(headers[':status']);
-    res.writeHead(status, forwardableHeaders(headers));
+    const forwarded = forwardableHeaders(headers);
+    const length = Number(headers['content-length']);
+    if (!longRunning && Number.isSafeInteger(length) && length >= 0 && length <= WHOLE_ANSWER_LIMIT) {
+      const whole = { headers: forwarded, length, chunks: [] as Buffer[] };
+      held = whole;
+      stream.on('data', (chunk: Buffer) => {
+        bytesOut += chunk.length;
+        // More than announced: the stream is broken, not the limit raised.
+        if (bytesOut > length) stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
+        else whole.chunks.push(chunk);
+      });
+      return;
+    }
+    delete forwarded['content-length'];
+    res.writeHead(status, forwarded);
     // A watch or logs -f may say nothing for minutes: its client must see the headers now. Any other
     // answer is on its way, and its headers leave with its first bytes in one write.
     if (longRunning) res.flushHeaders();
@@ -153,6 +180,11 @@ function forwardRequest(
     untrack();
     const endedAt = Date.now();
     observe(target, { status, bytesOut, durationMs: endedAt - ctx.at });
+    // A held answer is whole or not sent: one that ended short of its length is a failure like a cut one.
+    if (held && ended && bytesOut !== held.length) {
+      ended = false;
+      reason ??= 'the answer ended short of its announced length';
+    }
     if (!ended && !reason) reason = `the tunnel to cluster ${target.cluster} closed`;
     const failed =
       !ended && !res.headersSent ? new ZtkaError('bad_gateway', reason ?? 'the tunnel closed') : undefined;
@@ -166,6 +198,10 @@ function forwardRequest(
     deps.audit(record).then(
       () => {
         if (failed) sendStatus(res, failed);
+        else if (held && ended) {
+          res.writeHead(status, held.headers);
+          res.end(Buffer.concat(held.chunks));
+        }
         // A stream that closed without its end (the tunnel died, the agent reset it): end the client's
         // response too, so a watch or a log stream does not wait forever on a tunnel that is gone.
         else if (!ended) res.destroy();

@@ -1,0 +1,190 @@
+// The proxy's promise to the audit trail, held against a stand-in agent on loopback: no client holds a
+// complete answer before its record is committed, and an answer is whole or is a failure.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { pino } from 'pino';
+import type { ApiRecord } from '../audit/record.js';
+import type { Principal } from '../auth/credentials.js';
+import { AgentSession, TunnelRegistry } from '../tunnel/session.js';
+import { WHOLE_ANSWER_LIMIT } from '@ztka/protocol';
+import { createKubeProxy } from './forward.js';
+
+const principal: Principal = {
+  credentialId: 'c1',
+  kind: 'kube_token',
+  userId: 'u1',
+  username: 'demos@rafay.co',
+  orgId: 'o1',
+  channel: 'cli',
+  clusterId: null,
+  sessionId: null,
+  expiresAt: null,
+};
+
+interface Rig {
+  url: string;
+  /** Records handed to the store, each with the means to commit or fail it. */
+  pending: Array<{ record: ApiRecord; commit(): void; fail(): void }>;
+  close(): Promise<void>;
+}
+
+/** A proxy whose agent answers every stream with `answer`, and whose audit commits only when told. */
+async function rig(answer: (stream: http2.ServerHttp2Stream) => void): Promise<Rig> {
+  const agentSockets = new Set<net.Socket>();
+  const agent = net.createServer((socket) => {
+    agentSockets.add(socket);
+    http2.performServerHandshake(socket).on('stream', (stream) => answer(stream));
+  });
+  await new Promise<void>((r) => agent.listen(0, '127.0.0.1', r));
+  const socket = net.connect((agent.address() as AddressInfo).port, '127.0.0.1');
+  await new Promise((r) => socket.once('connect', r));
+  const log = pino({ level: 'silent' });
+  const tunnels = new TunnelRegistry();
+  tunnels.add(
+    new AgentSession(
+      { cluster: 'desktop', agentVersion: 't', kubeVersion: 't', remoteAddress: '', transport: 'h2' },
+      socket,
+      () => socket.destroy(),
+      log,
+      { intervalMs: 60_000, missedPongs: 2 },
+    ),
+  );
+  const pending: Rig['pending'] = [];
+  const proxy = createKubeProxy({
+    tunnels,
+    authenticate: async () => principal,
+    authorize: async () => ({ user: principal.username, role: 'ADMIN' }),
+    track: () => () => undefined,
+    audit: (record) =>
+      new Promise<void>((resolve, reject) =>
+        pending.push({ record, commit: resolve, fail: () => reject(new Error('store down')) }),
+      ),
+  });
+  const server = http.createServer((req, res) => proxy.handleRequest(req, res));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/k8s/clusters/desktop`,
+    pending,
+    close: async () => {
+      tunnels.closeAll('test over');
+      server.closeAllConnections();
+      for (const s of agentSockets) s.destroy();
+      await Promise.all([new Promise((r) => server.close(r)), new Promise((r) => agent.close(r))]);
+    },
+  };
+}
+
+interface Seen {
+  status?: number | undefined;
+  headers?: http.IncomingHttpHeaders;
+  bytes: number;
+  complete: boolean;
+  error?: string;
+}
+
+/** Starts a GET and reports what the client has seen so far, as it happens. */
+function get(url: string): Seen & { done: Promise<void> } {
+  const seen: Seen & { done: Promise<void> } = { bytes: 0, complete: false, done: Promise.resolve() };
+  seen.done = new Promise<void>((resolve) => {
+    const req = http.get(url, (res) => {
+      seen.status = res.statusCode;
+      seen.headers = res.headers;
+      res.on('data', (c: Buffer) => (seen.bytes += c.length));
+      res.on('end', () => {
+        seen.complete = true;
+        resolve();
+      });
+      res.on('error', (err) => {
+        seen.error = err.message;
+        resolve();
+      });
+    });
+    req.on('error', (err) => {
+      seen.error = err.message;
+      resolve();
+    });
+  });
+  return seen;
+}
+
+const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms));
+
+async function untilPending(r: Rig): Promise<void> {
+  for (let i = 0; i < 100 && r.pending.length === 0; i++) await settle(10);
+  assert.equal(r.pending.length, 1, 'the record was never handed to the store');
+}
+
+test('a small answer reaches the client only once its record commits, whole, in one piece', async (t) => {
+  const body = JSON.stringify({ kind: 'Namespace', metadata: { name: 'default' } });
+  const r = await rig((stream) => {
+    stream.respond({ ':status': 200, 'content-type': 'application/json', 'content-length': body.length });
+    stream.end(body);
+  });
+  t.after(() => r.close());
+  const seen = get(`${r.url}/api/v1/namespaces/default`);
+  await untilPending(r);
+  await settle();
+  assert.equal(seen.status, undefined, 'the client saw the answer before its record was committed');
+  r.pending[0]?.commit();
+  await seen.done;
+  assert.equal(seen.status, 200);
+  assert.equal(seen.complete, true);
+  assert.equal(seen.bytes, body.length);
+  assert.equal(seen.headers?.['content-length'], String(body.length));
+  assert.equal(r.pending[0]?.record.bytes, body.length);
+});
+
+test('a large answer streams at once, but its end waits for the record', async (t) => {
+  const size = WHOLE_ANSWER_LIMIT * 4;
+  const r = await rig((stream) => {
+    stream.respond({ ':status': 200, 'content-length': size });
+    stream.end(Buffer.alloc(size, 'x'));
+  });
+  t.after(() => r.close());
+  const seen = get(`${r.url}/api/v1/configmaps`);
+  await untilPending(r);
+  await settle();
+  assert.equal(seen.status, 200);
+  assert.equal(seen.bytes, size, 'the body did not stream ahead of the record');
+  assert.equal(seen.complete, false, 'the answer completed before its record was committed');
+  // Chunked, so that only the final chunk, sent after the commit, completes it.
+  assert.equal(seen.headers?.['content-length'], undefined);
+  r.pending[0]?.commit();
+  await seen.done;
+  assert.equal(seen.complete, true);
+});
+
+test('an answer shorter than its Content-Length is a 502, never a truncated success', async (t) => {
+  const r = await rig((stream) => {
+    stream.respond({ ':status': 200, 'content-length': 100 });
+    stream.end('short');
+  });
+  t.after(() => r.close());
+  const seen = get(`${r.url}/api/v1/namespaces/default`);
+  await untilPending(r);
+  assert.equal(r.pending[0]?.record.status, 502);
+  // nghttp2 itself refuses a body shorter than its announced length; either way it is recorded as failed.
+  assert.ok(r.pending[0]?.record.reason);
+  r.pending[0]?.commit();
+  await seen.done;
+  assert.equal(seen.status, 502);
+});
+
+test('when the record cannot be committed the client gets a 500 and none of the answer', async (t) => {
+  const r = await rig((stream) => {
+    stream.respond({ ':status': 200, 'content-length': 6 });
+    stream.end('secret');
+  });
+  t.after(() => r.close());
+  const seen = get(`${r.url}/api/v1/secrets`);
+  await untilPending(r);
+  r.pending[0]?.fail();
+  await seen.done;
+  assert.equal(seen.status, 500);
+  assert.equal(seen.complete, true);
+  assert.ok(seen.bytes > 0);
+});
