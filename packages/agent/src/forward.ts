@@ -13,6 +13,7 @@ import {
   decodeIdentity,
   forwardableHeaders,
   kubeStatus,
+  parseKubeRequest,
   relay,
 } from '@ztka/protocol';
 import type { H2Pool } from './h2-pool.js';
@@ -64,7 +65,11 @@ export function createForwarder(credentials: CredentialProvider, log: Logger) {
       outgoing['content-length'] = '0';
     }
 
-    if (upstream.h2 && !upgrade) {
+    if (
+      upstream.h2 &&
+      !upgrade &&
+      !isList(String(headers[HTTP2_HEADER_METHOD]), String(headers[HTTP2_HEADER_PATH]))
+    ) {
       forwardOverH2(stream, headers, outgoing, upstream.h2, auditId, log);
       return;
     }
@@ -175,4 +180,24 @@ function passAnswer(
   }
   stream.respond(answerHeaders);
   relay(body, stream);
+}
+
+/**
+ * LISTs go over HTTP/1.1 even when the apiserver speaks HTTP/2: Go's HTTP/2 server writes a response body
+ * in 4 KiB pieces through its frame scheduler, which cost the apiserver 1.5 to 2.5 times the CPU per MB
+ * of a large LIST (docs/performance.md). Everything else (small gets, writes, watches, which each hold a
+ * stream for long) gains more from sharing sessions.
+ */
+export function isList(method: string, pathAndQuery: string): boolean {
+  const q = pathAndQuery.indexOf('?');
+  try {
+    const kube = parseKubeRequest(
+      method,
+      q === -1 ? pathAndQuery : pathAndQuery.slice(0, q),
+      new URLSearchParams(q === -1 ? '' : pathAndQuery.slice(q + 1)),
+    );
+    return kube.verb === 'list';
+  } catch {
+    return false; // not a kube API path the parser knows: the apiserver will say what it is
+  }
 }
