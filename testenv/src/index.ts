@@ -21,6 +21,7 @@ export {
   startKubectl,
   waitForOutput,
 } from './kubectl.js';
+export { selfSignedCert } from './certs.js';
 export { renderKubeconfig, type Credential, type KubeconfigSpec } from './kubeconfig.js';
 export { canListen, freePort } from './ports.js';
 export { repoRoot as repoRootPath } from './paths.js';

@@ -1,14 +1,11 @@
 // A stand-in for the controller in tests: a loopback HTTP or HTTPS server that answers from a route table
 // and records every request, so tests can check what the CLI sent as well as what it printed.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { selfSignedCert } from '@ztka/testenv';
 
 export interface RecordedRequest {
   method: string;
@@ -39,46 +36,6 @@ export interface FakeController {
   certPem?: string;
   requests: RecordedRequest[];
   close(): Promise<void>;
-}
-
-let selfSigned: { key: string; cert: string } | undefined;
-
-/** A self-signed certificate for 127.0.0.1, made once per test process. */
-export function selfSignedCert(): { key: string; cert: string } {
-  if (selfSigned !== undefined) return selfSigned;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ztka-cert-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-days',
-        '1',
-        '-keyout',
-        path.join(dir, 'k'),
-        '-out',
-        path.join(dir, 'c'),
-      ],
-      { stdio: 'ignore' },
-    );
-    selfSigned = {
-      key: readFileSync(path.join(dir, 'k'), 'utf8'),
-      cert: readFileSync(path.join(dir, 'c'), 'utf8'),
-    };
-    return selfSigned;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /** Routes are keyed `METHOD /path`; anything else is a 404 in the API's error shape. */
