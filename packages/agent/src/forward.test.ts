@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { isList } from './forward.js';
+import tls from 'node:tls';
+import { pino } from 'pino';
+import { IDENTITY_HEADER, encodeIdentity } from '@ztka/protocol';
+import { selfSignedCert } from '@ztka/testenv';
+import { createForwarder, isList } from './forward.js';
+import { H2Pool } from './h2-pool.js';
+import type { CredentialProvider } from './upstream.js';
 
 test('LISTs are told apart from gets, watches and discovery, to travel over HTTP/1.1', () => {
   assert.equal(isList('GET', '/api/v1/namespaces/team-a/configmaps?limit=500'), true);
@@ -10,4 +19,124 @@ test('LISTs are told apart from gets, watches and discovery, to travel over HTTP
   assert.equal(isList('POST', '/api/v1/namespaces/team-a/configmaps'), false);
   assert.equal(isList('GET', '/apis'), false);
   assert.equal(isList('GET', '/%%%/not a path'), false);
+});
+
+/** A stand-in apiserver (HTTP/2 over TLS), the agent's forwarder in front of it, and a tunnel to reach it. */
+async function rig(
+  apiserver: (stream: http2.ServerHttp2Stream) => void,
+  opts: { gate?: Promise<void>; apiserverDown?: boolean } = {},
+) {
+  const pem = selfSignedCert();
+  const api = http2.createSecureServer(pem);
+  let apiStreams = 0;
+  api.on('stream', (stream) => {
+    apiStreams++;
+    stream.on('error', () => {});
+    apiserver(stream);
+  });
+  await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
+  const apiPort = (api.address() as AddressInfo).port;
+  if (opts.apiserverDown) await new Promise((r) => api.close(r));
+  const pool = new H2Pool(`https://127.0.0.1:${apiPort}`, tls.createSecureContext({ ca: pem.cert }), {
+    rejectUnauthorized: true,
+  });
+  const credentials: CredentialProvider = {
+    own: () => Promise.reject(new Error('not in this test')),
+    forRequest: async () => {
+      await opts.gate;
+      return { server: '', agent: new https.Agent(), headers: { authorization: 'Bearer t' }, h2: pool };
+    },
+  };
+  const forward = createForwarder(credentials, pino({ level: 'silent' }));
+  const tunnel = http2.createServer();
+  tunnel.on('stream', (stream, headers) => void forward(stream, headers));
+  await new Promise<void>((r) => tunnel.listen(0, '127.0.0.1', r));
+  const controller = http2.connect(`http://127.0.0.1:${(tunnel.address() as AddressInfo).port}`);
+  return {
+    apiStreams: () => apiStreams,
+    /** A GET through the tunnel, as the controller would send it. */
+    get: (path: string) =>
+      controller.request(
+        {
+          ':method': 'GET',
+          ':path': path,
+          [IDENTITY_HEADER]: encodeIdentity({ user: 'demos@rafay.co', role: 'ADMIN' }),
+        },
+        { endStream: true },
+      ),
+    close: async () => {
+      controller.destroy();
+      pool.close();
+      tunnel.close();
+      if (!opts.apiserverDown) api.close();
+    },
+  };
+}
+
+/** Status and body of a tunnel stream's answer, or the reset that ended it. */
+function answer(stream: http2.ClientHttp2Stream): Promise<{ status?: number; body: string; reset?: number }> {
+  return new Promise((resolve) => {
+    let status: number | undefined;
+    let body = '';
+    stream.on('response', (h) => (status = Number(h[':status'])));
+    stream.on('data', (c: Buffer) => (body += c.toString()));
+    stream.on('error', () => {});
+    stream.on('close', () =>
+      resolve({
+        ...(status === undefined ? {} : { status }),
+        body,
+        ...(stream.rstCode ? { reset: stream.rstCode } : {}),
+      }),
+    );
+  });
+}
+
+test(
+  'a request cancelled while its credential is made never reaches the apiserver',
+  { timeout: 10_000 },
+  async (t) => {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const r = await rig((stream) => stream.respond({ ':status': 200 }), { gate });
+    t.after(() => r.close());
+    const stream = r.get('/api/v1/namespaces/default/pods?watch=true');
+    await new Promise((res) => setTimeout(res, 50));
+    stream.close(http2.constants.NGHTTP2_CANCEL);
+    await new Promise((res) => stream.on('close', res));
+    await new Promise((res) => setTimeout(res, 50)); // the reset reaches the agent
+    open();
+    await new Promise((res) => setTimeout(res, 200));
+    assert.equal(r.apiStreams(), 0);
+  },
+);
+
+test(
+  'an apiserver that resets the request before answering is a 502 Status, not a hang',
+  { timeout: 10_000 },
+  async (t) => {
+    const r = await rig((stream) => stream.close(http2.constants.NGHTTP2_CANCEL));
+    t.after(() => r.close());
+    const got = await answer(r.get('/api/v1/namespaces/default'));
+    assert.equal(got.status, 502);
+    assert.equal((JSON.parse(got.body) as { kind: string }).kind, 'Status');
+  },
+);
+
+test('an apiserver that cannot be reached is a whole 502 Status', { timeout: 10_000 }, async (t) => {
+  const r = await rig(() => {}, { apiserverDown: true });
+  t.after(() => r.close());
+  const got = await answer(r.get('/api/v1/namespaces/default'));
+  assert.equal(got.status, 502);
+  assert.equal(got.reset, undefined);
+  assert.match((JSON.parse(got.body) as { message: string }).message, /could not reach the kube-apiserver/);
+});
+
+test('a small answer of known length comes back whole', { timeout: 10_000 }, async (t) => {
+  const r = await rig((stream) => {
+    stream.respond({ ':status': 200, 'content-length': 5 });
+    stream.end('hello');
+  });
+  t.after(() => r.close());
+  const got = await answer(r.get('/api/v1/namespaces/default'));
+  assert.deepEqual(got, { status: 200, body: 'hello' });
 });

@@ -21,8 +21,15 @@ import type { CredentialProvider } from './upstream.js';
 
 const { HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_STATUS, NGHTTP2_CANCEL } = http2.constants;
 
+/** The controller has cancelled the stream (its client left, access was revoked, the tunnel dropped):
+ * nothing may be sent on it any more, and `respond()` would throw. */
+const gone = (stream: http2.ServerHttp2Stream) => stream.destroyed || stream.closed;
+
+/** Answers with a Status, or, when part of an answer has already gone out, resets the stream so that no
+ * client takes a truncated answer for a whole one. */
 function fail(stream: http2.ServerHttp2Stream, err: ZtkaError): void {
-  if (stream.headersSent || stream.destroyed) {
+  if (gone(stream)) return;
+  if (stream.headersSent) {
     stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
     return;
   }
@@ -51,6 +58,9 @@ export function createForwarder(credentials: CredentialProvider, log: Logger) {
       fail(stream, new ZtkaError('forbidden', 'the agent could not obtain a credential for this request'));
       return;
     }
+    // Creating a person's service account takes a while; the request may have been cancelled meanwhile,
+    // and a request sent now would run in the cluster with nobody to read its answer.
+    if (gone(stream)) return;
 
     const upgrade = headers[UPGRADE_HEADER];
     const outgoing: OutgoingHttpHeaders = forwardableHeaders(headers, { dropCredentials: true });
@@ -67,6 +77,7 @@ export function createForwarder(credentials: CredentialProvider, log: Logger) {
 
     if (
       upstream.h2 &&
+      !upstream.h2.unsupported &&
       !upgrade &&
       !isList(String(headers[HTTP2_HEADER_METHOD]), String(headers[HTTP2_HEADER_PATH]))
     ) {
@@ -82,9 +93,17 @@ export function createForwarder(credentials: CredentialProvider, log: Logger) {
     req.on('error', (err) => fail(stream, upstreamFailed(err, auditId, log)));
     req.on('response', (res) => {
       passAnswer(stream, res.statusCode ?? 502, res.headers, res);
-      res.on('error', () => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
+      res.on('error', () => {}); // its close, below, says all there is to say
+      res.on('close', () => {
+        if (!res.complete)
+          fail(
+            stream,
+            upstreamFailed(new Error('the connection closed before the answer ended'), auditId, log),
+          );
+      });
     });
     req.on('upgrade', (res, socket, head) => {
+      if (gone(stream)) return socket.destroy();
       const h = forwardableHeaders(res.headers);
       stream.respond({
         ...h,
@@ -135,14 +154,20 @@ function forwardOverH2(
     return;
   }
   let answered = false;
+  let failed = false;
+  // Every way the upstream can end without its answer — an error, a reset, its connection gone before it
+  // answered — fails the tunnel stream once: a clean Status if nothing was sent, a reset otherwise.
+  const failOnce = (err: ZtkaError) => {
+    if (failed) return;
+    failed = true;
+    fail(stream, err);
+  };
   up.on('response', (res) => passAnswer(stream, Number(res[HTTP2_HEADER_STATUS]), res, up));
   up.on('end', () => (answered = true));
-  up.on('error', (err) => fail(stream, upstreamFailed(err, auditId, log)));
+  up.on('error', (err) => failOnce(upstreamFailed(err, auditId, log)));
   up.on('close', () => {
-    // Reset by the apiserver (or its session gone) after the answer began: the client must not take a
-    // truncated body for a whole one.
-    if (!answered && stream.headersSent && !stream.destroyed)
-      stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    if (!answered)
+      failOnce(upstreamFailed(new Error('the connection closed before the answer ended'), auditId, log));
   });
   stream.on('close', () => {
     if (!answered && !up.closed) up.close(NGHTTP2_CANCEL);
@@ -166,13 +191,15 @@ function passAnswer(
   headers: Readonly<Record<string, string | string[] | number | undefined>>,
   body: Readable,
 ): void {
+  if (gone(stream)) return void body.destroy();
   const answerHeaders = { ...forwardableHeaders(headers), [HTTP2_HEADER_STATUS]: status };
   const length = Number(headers['content-length']);
   if (Number.isSafeInteger(length) && length >= 0 && length <= WHOLE_ANSWER_LIMIT) {
+    // Bounded by the length: the HTTP parser and nghttp2 both refuse a body longer than announced.
     const chunks: Buffer[] = [];
     body.on('data', (chunk: Buffer) => chunks.push(chunk));
     body.on('end', () => {
-      if (stream.destroyed) return;
+      if (gone(stream)) return;
       stream.respond(answerHeaders);
       stream.end(Buffer.concat(chunks));
     });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import tls from 'node:tls';
 import { selfSignedCert } from '@ztka/testenv';
@@ -38,7 +38,7 @@ test('long-running streams spill onto a new session instead of queueing behind e
     for (const s of open) s.close();
     server.close();
   });
-  assert.equal(await pool.probe(), true);
+  assert.equal(await pool.probe(), 'h2');
   const started = Array.from({ length: 5 }, () => {
     const stream = pool.request({ ':method': 'GET', ':path': '/watch' });
     stream.end();
@@ -57,6 +57,50 @@ test('an apiserver without HTTP/2 is found out by the probe', async (t) => {
     pool.close();
     server.close();
   });
-  assert.equal(await pool.probe(), false);
+  assert.equal(await pool.probe(), 'http/1.1');
   assert.equal(pool.unsupported, true);
 });
+
+test(
+  'a session whose apiserver stops answering is given up, with its streams',
+  { timeout: 10_000 },
+  async (t) => {
+    const server = http2.createSecureServer(pem);
+    server.on('stream', (stream) => {
+      stream.respond({ ':status': 200 });
+      stream.write('watching\n');
+    });
+    await listen(server);
+    // A relay on loopback that can go silent, like an apiserver host that vanished without closing anything.
+    let silent = false;
+    const sockets = new Set<net.Socket>();
+    const relay = net.createServer((client) => {
+      const upstream = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
+      sockets.add(client).add(upstream);
+      client.on('data', (d) => silent || upstream.write(d));
+      upstream.on('data', (d) => silent || client.write(d));
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const pool = new H2Pool(
+      `https://localhost:${(relay.address() as AddressInfo).port}`,
+      tls.createSecureContext({ ca: pem.cert }),
+      { rejectUnauthorized: true, pingIntervalMs: 100, pingTimeoutMs: 300 },
+    );
+    t.after(() => {
+      pool.close();
+      for (const s of sockets) s.destroy();
+      relay.close();
+      server.close();
+    });
+    const watch = pool.request({ ':method': 'GET', ':path': '/watch' });
+    watch.end();
+    watch.on('error', () => {});
+    await new Promise((r) => watch.once('data', r));
+    silent = true;
+    const started = Date.now();
+    await new Promise((r) => watch.once('close', r));
+    assert.ok(Date.now() - started < 2000, 'the watch outlived its silent apiserver');
+  },
+);

@@ -172,6 +172,8 @@ export class TunnelClient {
         upgraded.setNoDelay(true);
       }
       upgraded.on('error', (err) => opts.log.warn({ err: err.message }, 'tunnel error'));
+      // A socket that dies before it is served (no 'finish' then) must still lead to a redial.
+      upgraded.once('close', end);
       if (head.length > 0) upgraded.unshift(head);
       // nghttp2 must not take the socket while the request's own write is still in flight (a busy process
       // can read the 101 before that write's completion); 'finish' is that completion.

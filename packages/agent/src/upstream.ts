@@ -35,7 +35,8 @@ export interface OwnAccess {
    * pool that carries the agent's certificate would make every person the agent.
    */
   anonymousAgent: https.Agent;
-  /** The same, over HTTP/2; `undefined` when the apiserver does not speak it. */
+  /** The same, over HTTP/2; `undefined` when turned off or the apiserver said it does not speak it, and
+   * `unsupported` once it says so later. */
   anonymousH2: H2Pool | undefined;
 }
 
@@ -77,7 +78,7 @@ export async function kubeconfigCredentials(
   const server = cluster.server.replace(/\/+$/, '');
   const h2 = new H2Pool(server, anonymousContext, { rejectUnauthorized: verify });
   const anonymousH2 =
-    opts.http2 !== false && server.startsWith('https:') && (await h2.probe()) ? h2 : undefined;
+    opts.http2 !== false && server.startsWith('https:') && (await h2.probe()) !== 'http/1.1' ? h2 : undefined;
   const target: UpstreamTarget = {
     server,
     agent,

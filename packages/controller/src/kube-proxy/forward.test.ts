@@ -86,11 +86,11 @@ interface Seen {
   error?: string;
 }
 
-/** Starts a GET and reports what the client has seen so far, as it happens. */
-function get(url: string): Seen & { done: Promise<void> } {
+/** Starts a request (a GET unless told) and reports what the client has seen so far, as it happens. */
+function get(url: string, method = 'GET'): Seen & { done: Promise<void> } {
   const seen: Seen & { done: Promise<void> } = { bytes: 0, complete: false, done: Promise.resolve() };
   seen.done = new Promise<void>((resolve) => {
-    const req = http.get(url, (res) => {
+    const req = http.request(url, { method }, (res) => {
       seen.status = res.statusCode;
       seen.headers = res.headers;
       res.on('data', (c: Buffer) => (seen.bytes += c.length));
@@ -107,6 +107,7 @@ function get(url: string): Seen & { done: Promise<void> } {
       seen.error = err.message;
       resolve();
     });
+    req.end();
   });
   return seen;
 }
@@ -187,4 +188,19 @@ test('when the record cannot be committed the client gets a 500 and none of the 
   assert.equal(seen.status, 500);
   assert.equal(seen.complete, true);
   assert.ok(seen.bytes > 0);
+});
+
+test('a HEAD answer keeps its Content-Length and has no body to wait for', async (t) => {
+  const r = await rig((stream) => {
+    stream.respond({ ':status': 200, 'content-length': 100 });
+    stream.end();
+  });
+  t.after(() => r.close());
+  const seen = get(`${r.url}/api/v1/namespaces/default`, 'HEAD');
+  await untilPending(r);
+  assert.equal(r.pending[0]?.record.status, 200);
+  r.pending[0]?.commit();
+  await seen.done;
+  assert.equal(seen.status, 200);
+  assert.equal(seen.headers?.['content-length'], '100');
 });

@@ -150,12 +150,14 @@ function forwardRequest(
     const forwarded = forwardableHeaders(headers);
     const length = Number(headers['content-length']);
     if (!longRunning && Number.isSafeInteger(length) && length >= 0 && length <= WHOLE_ANSWER_LIMIT) {
-      const whole = { headers: forwarded, length, chunks: [] as Buffer[] };
+      // A HEAD, 204 or 304 answer announces a length it never sends.
+      const bodyless = req.method === 'HEAD' || status === 204 || status === 304;
+      const whole = { headers: forwarded, length: bodyless ? 0 : length, chunks: [] as Buffer[] };
       held = whole;
       stream.on('data', (chunk: Buffer) => {
         bytesOut += chunk.length;
         // More than announced: the stream is broken, not the limit raised.
-        if (bytesOut > length) stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
+        if (bytesOut > whole.length) stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
         else whole.chunks.push(chunk);
       });
       return;
