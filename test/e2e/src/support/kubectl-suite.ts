@@ -204,8 +204,10 @@ export function kubectlSuite(
         ]);
         assert.equal(stdout, `${box.workDir}\nsix times seven is 42\n`);
         // head stops after two lines: kwok 0.8 never closes a command's stdin, so `cat` would wait forever.
+        // The sleep keeps the command alive while kwok copies its output: kwok stops copying when the command
+        // exits, and under load a fast `head` could exit before its two lines were copied.
         const input = `stdin ${marker}\nsecond line\n`;
-        const echoed = await k(['exec', '-i', 'box', '--', 'head', '-n', '2'], input);
+        const echoed = await k(['exec', '-i', 'box', '--', 'sh', '-c', 'head -n 2; sleep 0.5'], input);
         assert.equal(echoed.stdout, input);
       });
 
