@@ -49,11 +49,17 @@ async function rig(
   };
   const forward = createForwarder(credentials, pino({ level: 'silent' }));
   const tunnel = http2.createServer();
-  tunnel.on('stream', (stream, headers) => void forward(stream, headers));
+  const agentSide: http2.ServerHttp2Stream[] = [];
+  tunnel.on('stream', (stream, headers) => {
+    agentSide.push(stream);
+    void forward(stream, headers);
+  });
   await new Promise<void>((r) => tunnel.listen(0, '127.0.0.1', r));
   const controller = http2.connect(`http://127.0.0.1:${(tunnel.address() as AddressInfo).port}`);
   return {
     apiStreams: () => apiStreams,
+    /** The agent's side of the tunnel streams so far. */
+    agentSide,
     /** A GET through the tunnel, as the controller would send it. */
     get: (path: string) =>
       controller.request(
@@ -102,8 +108,11 @@ test(
     const stream = r.get('/api/v1/namespaces/default/pods?watch=true');
     await new Promise((res) => setTimeout(res, 50));
     stream.close(http2.constants.NGHTTP2_CANCEL);
-    await new Promise((res) => stream.on('close', res));
-    await new Promise((res) => setTimeout(res, 50)); // the reset reaches the agent
+    // The reset reaches the agent while it still waits for the credential.
+    for (let i = 0; i < 500 && !r.agentSide[0]; i++) await new Promise((res) => setTimeout(res, 10));
+    const agentStream = r.agentSide[0];
+    assert.ok(agentStream, 'the request never reached the agent');
+    if (!agentStream.closed) await new Promise((res) => agentStream.once('close', res));
     open();
     await new Promise((res) => setTimeout(res, 200));
     assert.equal(r.apiStreams(), 0);
