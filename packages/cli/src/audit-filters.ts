@@ -1,43 +1,25 @@
 // The audit trail's filters as command-line options, and their query parameters (docs/api.md, "Audit
 // records and filters"). Times are sent as ISO-8601 UTC; a duration such as `2h` means that long ago.
 import { Option, type Command } from 'commander';
+import { AUDIT_FILTERS, type AuditFilterName } from '@ztka/protocol';
 import type { Query } from './client.js';
 import { parseDuration } from './duration.js';
 import { UsageError } from './errors.js';
 
 export const DEFAULT_AUDIT_LIMIT = 50;
 
-export interface AuditFilterOptions {
+/** The API's text filters as options; free-text `q` is `--search`. */
+export type AuditFilterOptions = { [name in Exclude<AuditFilterName, 'q'>]?: string } & {
   last?: string;
   since?: string;
   until?: string;
-  project?: string;
-  cluster?: string;
-  user?: string;
-  namespace?: string;
-  resource?: string;
-  verb?: string;
-  status?: string;
-  channel?: string;
-  session?: string;
-  kubectlSession?: string;
   search?: string;
-}
+};
 
 /** Options passed to the API unchanged, under the query parameter named. */
 const PLAIN: readonly (readonly [keyof AuditFilterOptions, string])[] = [
   ['last', 'last'],
-  ['project', 'project'],
-  ['cluster', 'cluster'],
-  ['user', 'user'],
-  ['namespace', 'namespace'],
-  ['resource', 'resource'],
-  ['verb', 'verb'],
-  ['status', 'status'],
-  ['channel', 'channel'],
-  ['session', 'session'],
-  ['kubectlSession', 'kubectlSession'],
-  ['search', 'q'],
+  ...AUDIT_FILTERS.map((name) => [name === 'q' ? 'search' : name, name] as const),
 ];
 
 /** Adds the filter options to `command`. */

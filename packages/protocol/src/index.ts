@@ -22,3 +22,4 @@ export {
 export { forwardableHeaders } from './headers.js';
 export * from './rbac.js';
 export { RELAY_LIMIT, relay } from './relay.js';
+export * from './audit.js';

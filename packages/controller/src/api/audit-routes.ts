@@ -2,7 +2,7 @@
 // first; recording a command line; verifying the chain; streamed exports.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { ZtkaError } from '@ztka/protocol';
+import { AUDIT_FILTERS, ZtkaError } from '@ztka/protocol';
 import { randomUUID } from 'node:crypto';
 import { exportRecords } from '../audit/export.js';
 import type { AuditFilter } from '../audit/query.js';
@@ -53,19 +53,7 @@ function filterOf(kind: AuditFilter['kind'], q: FilterQuery, now: number): Audit
   if (rel) f.since = now - Number(rel[1]) * UNIT_MS[rel[2] as keyof typeof UNIT_MS];
   if (q.since) f.since = Date.parse(q.since);
   if (q.until) f.until = Date.parse(q.until);
-  for (const key of [
-    'project',
-    'cluster',
-    'user',
-    'namespace',
-    'resource',
-    'verb',
-    'status',
-    'channel',
-    'session',
-    'kubectlSession',
-    'q',
-  ] as const) {
+  for (const key of AUDIT_FILTERS) {
     const value = q[key];
     if (value !== undefined) f[key] = value;
   }

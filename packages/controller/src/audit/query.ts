@@ -2,29 +2,17 @@
 // (one kubectl invocation is one Kubectl-Session); verification of the chain; pruning that keeps the rest
 // verifiable.
 import { sql, type Kysely, type SelectQueryBuilder } from 'kysely';
-import { ZtkaError } from '@ztka/protocol';
+import { ZtkaError, type AuditFilterName, type CommandView } from '@ztka/protocol';
 import type { AuditRecordsTable, Database } from '../store/schema.js';
 import { GENESIS, linkHash } from './chain.js';
 import { columnsOf, type AuditRecord } from './record.js';
 
-export interface AuditFilter {
+/** One kind of record, a time window, and the text filters (AUDIT_FILTERS), all optional. */
+export type AuditFilter = {
   kind: 'api' | 'command' | 'system';
   since?: number;
   until?: number;
-  project?: string;
-  cluster?: string;
-  user?: string;
-  namespace?: string;
-  resource?: string;
-  verb?: string;
-  /** '2xx', '4xx', '5xx', or an exact code. */
-  status?: string;
-  channel?: string;
-  session?: string;
-  kubectlSession?: string;
-  /** Free text, matched against the request URI, command line or event. */
-  q?: string;
-}
+} & { [name in AuditFilterName]?: string };
 
 export interface AuditPage {
   items: (AuditRecord & { seq: number })[];
@@ -297,15 +285,4 @@ export interface VerifyResult {
   firstBad?: { seq: number; id: string; problem: VerifyProblem; message: string };
 }
 
-export interface CommandView {
-  source: 'shell' | 'kubectl';
-  /** Epoch ms, as in every record. */
-  at: number;
-  user: string | null;
-  cluster: string;
-  channel: string;
-  command: string;
-  sessionId?: string;
-  kubectlSession?: string;
-  calls?: number;
-}
+export type { CommandView } from '@ztka/protocol';

@@ -1,78 +1,11 @@
 // What the audit trail holds: one record per proxied API call (two for a long-running one: its start and
-// its end), per command line, and per system event. The body is the record itself as canonical JSON; the
-// indexed columns are derived from it in one place (`columnsOf`).
+// its end), per command line, and per system event; the record types are @ztka/protocol's, shared with the
+// console and the CLI. The body is the record itself as canonical JSON; the indexed columns are derived
+// from it in one place (`columnsOf`).
+import type { AuditRecord } from '@ztka/protocol';
 import type { AuditRecordsTable } from '../store/schema.js';
 
-export interface ObjectRef {
-  apiGroup?: string;
-  apiVersion?: string;
-  resource?: string;
-  namespace?: string;
-  name?: string;
-  subresource?: string;
-}
-
-/** One proxied kube API request, with the fields of an audit.k8s.io/v1 Event and ztka's own. */
-export interface ApiRecord {
-  kind: 'api';
-  /** The controller's audit id, also sent to the cluster as `Audit-ID`. */
-  id: string;
-  stage: 'ResponseStarted' | 'ResponseComplete';
-  /** Epoch ms the request arrived. */
-  at: number;
-  /** Epoch ms the response ended (ResponseComplete only). */
-  endedAt?: number;
-  /** The person (null when the credential was missing or invalid). */
-  user: string | null;
-  role?: string;
-  project?: string;
-  cluster: string;
-  channel?: string;
-  sessionId?: string;
-  kubectlCommand?: string;
-  kubectlSession?: string;
-  method: string;
-  requestURI: string;
-  verb: string;
-  objectRef?: ObjectRef;
-  sourceIPs: string[];
-  userAgent?: string;
-  /** HTTP status given to the client (101 for an upgrade); 0 if none was. */
-  status: number;
-  /** Why ztka refused or failed the request. */
-  reason?: string;
-  bytes?: number;
-  durationMs?: number;
-  /** exec and attach: the command and container. */
-  command?: string[];
-  container?: string;
-}
-
-/** One command line, as the browser shell (or any client of the commands API) ran it. */
-export interface CommandRecord {
-  kind: 'command';
-  id: string;
-  at: number;
-  user: string;
-  project?: string;
-  cluster: string;
-  channel: string;
-  sessionId?: string;
-  command: string;
-}
-
-/** Logins, logouts, credential issue, administrative changes, agent connects. */
-export interface SystemRecord {
-  kind: 'system';
-  id: string;
-  at: number;
-  event: string;
-  user: string | null;
-  sourceIp?: string;
-  detail: Record<string, unknown>;
-}
-
-export type AuditRecord = ApiRecord | CommandRecord | SystemRecord;
+export type { ApiRecord, AuditRecord, CommandRecord, ObjectRef, SystemRecord } from '@ztka/protocol';
 
 /** The longest summary kept in its column (the body keeps everything). */
 const SUMMARY_MAX = 4096;

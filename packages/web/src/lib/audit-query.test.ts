@@ -65,7 +65,13 @@ test('export links carry the kind and the filters, and escape them', () => {
 
 test('clicking a command leads to its API calls', () => {
   const state = auditStateFromSearch(new URLSearchParams('view=commands&last=1h&user=bob&q=get'));
-  const base = { at: '2025-01-01T00:00:00Z', user: 'bob', cluster: 'c', channel: 'cli', command: 'get ns' };
+  const base = {
+    at: Date.parse('2025-01-01T00:00:00Z'),
+    user: 'bob',
+    cluster: 'c',
+    channel: 'cli',
+    command: 'get ns',
+  };
   const kubectl = drillDown(state, { ...base, source: 'kubectl', kubectlSession: 'ks-1' });
   assert.ok(kubectl);
   assert.equal(kubectl.view, 'api');

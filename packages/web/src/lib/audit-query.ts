@@ -1,6 +1,7 @@
 // The audit page's state (tab, view, filters) as URL search parameters, and the API queries and export links
 // built from it. Each list sends only the filters that apply to it, so a filter set on one view cannot hide
 // every row of another.
+import { AUDIT_FILTERS, type AuditFilterName } from '@ztka/protocol/audit';
 import { withQuery } from './api.js';
 import { localInputToIso } from './time.js';
 import type { CommandEntry } from './types.js';
@@ -13,20 +14,9 @@ export const TIME_RANGES = ['10m', '1h', '24h', '7d', 'all', 'custom'] as const;
 export type TimeRange = (typeof TIME_RANGES)[number];
 export const DEFAULT_RANGE: TimeRange = '24h';
 
-export const FILTER_KEYS = [
-  'project',
-  'cluster',
-  'user',
-  'namespace',
-  'resource',
-  'verb',
-  'status',
-  'channel',
-  'q',
-  'session',
-  'kubectlSession',
-] as const;
-export type FilterKey = (typeof FILTER_KEYS)[number];
+/** The text filters, in the order they appear in the page's URL. */
+export const FILTER_KEYS = AUDIT_FILTERS;
+export type FilterKey = AuditFilterName;
 
 export type AuditFilters = { range: TimeRange; since: string; until: string } & Record<FilterKey, string>;
 

@@ -1,4 +1,10 @@
-// The shapes the console reads from the REST API (docs/api.md). Only what the console uses is named.
+// The shapes the console reads from the REST API (docs/api.md). Only what the console uses is named; the
+// audit records are the controller's own types, from @ztka/protocol.
+import type {
+  ApiRecord as AuditApiRecord,
+  CommandView,
+  SystemRecord as AuditSystemRecord,
+} from '@ztka/protocol/audit';
 
 export const ROLES = [
   'ADMIN',
@@ -84,65 +90,10 @@ export interface Settings {
   cliKubectl: boolean;
 }
 
-export interface ObjectRef {
-  apiGroup?: string;
-  apiVersion?: string;
-  resource?: string;
-  namespace?: string;
-  name?: string;
-  subresource?: string;
-}
+/** One proxied kube API request as a page of the trail lists it; times are epoch milliseconds. */
+export type ApiRecord = AuditApiRecord & { seq: number };
 
-/** One proxied kube API request; times are epoch milliseconds. */
-export interface ApiRecord {
-  kind: 'api';
-  id: string;
-  seq: number;
-  stage: string;
-  at: number;
-  endedAt?: number;
-  user: string | null;
-  role?: string;
-  project?: string;
-  cluster: string;
-  channel?: string;
-  sessionId?: string;
-  kubectlCommand?: string;
-  kubectlSession?: string;
-  method: string;
-  requestURI: string;
-  verb: string;
-  objectRef?: ObjectRef;
-  sourceIPs?: string[];
-  userAgent?: string;
-  status: number;
-  reason?: string;
-  bytes?: number;
-  durationMs?: number;
-  command?: string[];
-  container?: string;
-}
+/** A line of the Commands view. */
+export type CommandEntry = CommandView;
 
-/** A command line from the browser shell, or one kubectl invocation with the calls it made. */
-export interface CommandEntry {
-  source: 'shell' | 'kubectl';
-  at: string | number;
-  user: string | null;
-  cluster: string;
-  channel: string;
-  command: string;
-  sessionId?: string;
-  kubectlSession?: string;
-  calls?: number;
-}
-
-export interface SystemRecord {
-  kind: 'system';
-  id: string;
-  seq: number;
-  at: number;
-  event: string;
-  user: string | null;
-  sourceIp?: string;
-  detail?: Record<string, unknown>;
-}
+export type SystemRecord = AuditSystemRecord & { seq: number };

@@ -1,0 +1,108 @@
+// The audit trail's records as the API serves them, and the filters its queries take: one definition for the
+// controller that writes and reads them, and the console and CLI that show them.
+
+export interface ObjectRef {
+  apiGroup?: string;
+  apiVersion?: string;
+  resource?: string;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+}
+
+/** One proxied kube API request, with the fields of an audit.k8s.io/v1 Event and ztka's own. */
+export interface ApiRecord {
+  kind: 'api';
+  /** The controller's audit id, also sent to the cluster as `Audit-ID`. */
+  id: string;
+  stage: 'ResponseStarted' | 'ResponseComplete';
+  /** Epoch ms the request arrived. */
+  at: number;
+  /** Epoch ms the response ended (ResponseComplete only). */
+  endedAt?: number;
+  /** The person (null when the credential was missing or invalid). */
+  user: string | null;
+  role?: string;
+  project?: string;
+  cluster: string;
+  channel?: string;
+  sessionId?: string;
+  kubectlCommand?: string;
+  kubectlSession?: string;
+  method: string;
+  requestURI: string;
+  verb: string;
+  objectRef?: ObjectRef;
+  sourceIPs: string[];
+  userAgent?: string;
+  /** HTTP status given to the client (101 for an upgrade); 0 if none was. */
+  status: number;
+  /** Why ztka refused or failed the request. */
+  reason?: string;
+  bytes?: number;
+  durationMs?: number;
+  /** exec and attach: the command and container. */
+  command?: string[];
+  container?: string;
+}
+
+/** One command line, as the browser shell (or any client of the commands API) ran it. */
+export interface CommandRecord {
+  kind: 'command';
+  id: string;
+  at: number;
+  user: string;
+  project?: string;
+  cluster: string;
+  channel: string;
+  sessionId?: string;
+  command: string;
+}
+
+/** Logins, logouts, credential issue, administrative changes, agent connects. */
+export interface SystemRecord {
+  kind: 'system';
+  id: string;
+  at: number;
+  event: string;
+  user: string | null;
+  sourceIp?: string;
+  detail: Record<string, unknown>;
+}
+
+export type AuditRecord = ApiRecord | CommandRecord | SystemRecord;
+
+/** A line of the Commands view: a command line from the browser shell, or one kubectl invocation (one
+ * Kubectl-Session) with the number of calls it made. */
+export interface CommandView {
+  source: 'shell' | 'kubectl';
+  /** Epoch ms, as in every record. */
+  at: number;
+  user: string | null;
+  cluster: string;
+  channel: string;
+  command: string;
+  sessionId?: string;
+  kubectlSession?: string;
+  calls?: number;
+}
+
+/**
+ * The audit queries' text filters, each a query parameter of `/v1/audit/*` under the same name (docs/api.md,
+ * "Audit records and filters"). `status` is '2xx', '4xx', '5xx' or an exact code; `q` is free text, matched
+ * against the request URI, command line or event. Times (`since`, `until`, `last`) are apart.
+ */
+export const AUDIT_FILTERS = [
+  'project',
+  'cluster',
+  'user',
+  'namespace',
+  'resource',
+  'verb',
+  'status',
+  'channel',
+  'q',
+  'session',
+  'kubectlSession',
+] as const;
+export type AuditFilterName = (typeof AUDIT_FILTERS)[number];
