@@ -35,8 +35,8 @@ export interface OwnAccess {
    * pool that carries the agent's certificate would make every person the agent.
    */
   anonymousAgent: https.Agent;
-  /** The same, over HTTP/2; `undefined` when turned off or the apiserver said it does not speak it, and
-   * `unsupported` once it says so later. */
+  /** The same, over HTTP/2; `undefined` when turned off. Whether the apiserver speaks it is the pool's
+   * `unsupported`, found at start and kept up to date. */
   anonymousH2: H2Pool | undefined;
 }
 
@@ -76,9 +76,11 @@ export async function kubeconfigCredentials(
   const anonymousContext = tls.createSecureContext(options.ca ? { ca: options.ca } : {});
   const anonymousAgent = pool(anonymousContext, verify);
   const server = cluster.server.replace(/\/+$/, '');
-  const h2 = new H2Pool(server, anonymousContext, { rejectUnauthorized: verify });
   const anonymousH2 =
-    opts.http2 !== false && server.startsWith('https:') && (await h2.probe()) !== 'http/1.1' ? h2 : undefined;
+    opts.http2 !== false && server.startsWith('https:')
+      ? new H2Pool(server, anonymousContext, { rejectUnauthorized: verify })
+      : undefined;
+  await anonymousH2?.probe();
   const target: UpstreamTarget = {
     server,
     agent,
