@@ -69,6 +69,26 @@ for (const pkg of ['cli', 'controller', 'agent']) {
   }
 }
 
+// The browser shell's sandbox: bubblewrap (setpriv, prlimit and ldd come with every Debian system). Without
+// it the controller still runs, and every shell refuses to start, saying why.
+if (!fs.existsSync('/usr/bin/bwrap')) {
+  const apt = (args) =>
+    spawnSync('apt-get', ['-o', 'DPkg::Lock::Timeout=600', ...args], {
+      stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    }).status;
+  if (process.getuid?.() === 0 && fs.existsSync('/usr/bin/apt-get')) {
+    say('installing the browser shell sandbox (apt-get install bubblewrap)');
+    const install = ['install', '-y', '--no-install-recommends', 'bubblewrap'];
+    if (apt(install) !== 0 && (apt(['update']) !== 0 || apt(install) !== 0)) {
+      console.error('setup: apt-get install bubblewrap failed');
+      process.exit(1);
+    }
+  } else {
+    console.error('setup: bubblewrap is missing (apt-get install bubblewrap): browser shells will not start');
+  }
+}
+
 // Web console: rebuild when any source is newer than the built page.
 const web = path.join(root, 'packages', 'web');
 const newest = (p) => {

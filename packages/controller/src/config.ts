@@ -15,18 +15,72 @@ export const ConfigSchema = Type.Object(
       pattern: '^https://[^\\s/]+(/[^\\s]*)?$',
       description: 'URL users and agents reach',
     }),
-    tlsCertFile: Type.Optional(Type.String({ minLength: 1 })),
-    tlsKeyFile: Type.Optional(Type.String({ minLength: 1 })),
-    tlsCaFile: Type.Optional(Type.String({ minLength: 1 })),
-    logLevel: Type.Union(['trace', 'debug', 'info', 'warn', 'error', 'fatal'].map((l) => Type.Literal(l))),
-    bootstrapTokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 30 * 24 * 3600 }),
-    agentPingIntervalMs: Type.Integer({ minimum: 100, maximum: 300_000 }),
-    kubectlPath: Type.Optional(
+    tlsCertFile: Type.Optional(
       Type.String({
         minLength: 1,
-        description: 'the kubectl the browser shell runs (default /usr/bin/kubectl)',
+        description: 'serving certificate (default: generated, signed by its own CA)',
       }),
     ),
+    tlsKeyFile: Type.Optional(Type.String({ minLength: 1, description: "the serving certificate's key" })),
+    tlsCaFile: Type.Optional(Type.String({ minLength: 1, description: 'the CA agents should trust for it' })),
+    logLevel: Type.Union(
+      ['trace', 'debug', 'info', 'warn', 'error', 'fatal'].map((l) => Type.Literal(l)),
+      { description: 'trace, debug, info, warn, error or fatal' },
+    ),
+    bootstrapTokenTtlSeconds: Type.Integer({
+      minimum: 60,
+      maximum: 30 * 24 * 3600,
+      description: 'lifetime of bootstrap tokens for registering agents (seconds)',
+    }),
+    agentPingIntervalMs: Type.Integer({
+      minimum: 100,
+      maximum: 300_000,
+      description: 'how often the tunnel to each agent is pinged (ms)',
+    }),
+    kubectlPath: Type.String({ minLength: 1, description: 'the kubectl the browser shell runs' }),
+    shellBwrapPath: Type.String({
+      minLength: 1,
+      description: "bubblewrap, the browser shell's sandbox (Debian package bubblewrap)",
+    }),
+    shellWorkRoot: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: "parent of the shells' session directories (default: TMPDIR)",
+      }),
+    ),
+    shellUidBase: Type.Integer({
+      minimum: 1000,
+      maximum: 2_147_000_000, // bubblewrap reads uids as signed 32-bit numbers
+      description: 'each open shell runs as its own user, uid base+1 … base+shell-max-total',
+    }),
+    shellMaxPerUser: Type.Integer({ minimum: 1, maximum: 100, description: 'open shells per person' }),
+    shellMaxTotal: Type.Integer({ minimum: 1, maximum: 10_000, description: 'open shells per controller' }),
+    shellMemoryMb: Type.Integer({ minimum: 64, maximum: 65_536, description: 'memory of each shell (MiB)' }),
+    shellTasks: Type.Integer({
+      minimum: 16,
+      maximum: 65_536,
+      description: 'processes and threads of each shell',
+    }),
+    shellCpuPercent: Type.Integer({
+      minimum: 5,
+      maximum: 6400,
+      description: 'CPU of each shell, in percent of one core',
+    }),
+    shellCpuSeconds: Type.Integer({
+      minimum: 1,
+      maximum: 86_400,
+      description: 'CPU time of each process in a shell (seconds)',
+    }),
+    shellFileMb: Type.Integer({
+      minimum: 1,
+      maximum: 65_536,
+      description: 'largest file a shell may write, and the size of its /tmp (MiB)',
+    }),
+    shellCommandTimeoutSeconds: Type.Integer({
+      minimum: 1,
+      maximum: 86_400,
+      description: 'wall time of one shell command before it is stopped (seconds)',
+    }),
     webRoot: Type.Optional(
       Type.String({ minLength: 1, description: 'the built web console (default: packages/web/dist)' }),
     ),
@@ -69,6 +123,17 @@ const DEFAULTS = {
   kubeTokenTtlSeconds: 900,
   auditRetentionDays: 365,
   agentImage: `ztka/agent:${PRODUCT_VERSION}`,
+  kubectlPath: '/usr/bin/kubectl',
+  shellBwrapPath: '/usr/bin/bwrap',
+  shellUidBase: 2_000_000_000,
+  shellMaxPerUser: 3,
+  shellMaxTotal: 100,
+  shellMemoryMb: 512,
+  shellTasks: 256,
+  shellCpuPercent: 100,
+  shellCpuSeconds: 600,
+  shellFileMb: 100,
+  shellCommandTimeoutSeconds: 3600,
 } as const;
 
 /** Flag name, environment variable and config key of each setting. */
@@ -89,14 +154,46 @@ const SETTINGS = [
   ['audit-retention-days', 'ZTKA_AUDIT_RETENTION_DAYS', 'auditRetentionDays'],
   ['audit-webhook-url', 'ZTKA_AUDIT_WEBHOOK_URL', 'auditWebhookUrl'],
   ['agent-image', 'ZTKA_AGENT_IMAGE', 'agentImage'],
+  ['shell-bwrap-path', 'ZTKA_SHELL_BWRAP_PATH', 'shellBwrapPath'],
+  ['shell-work-root', 'ZTKA_SHELL_WORK_ROOT', 'shellWorkRoot'],
+  ['shell-uid-base', 'ZTKA_SHELL_UID_BASE', 'shellUidBase'],
+  ['shell-max-per-user', 'ZTKA_SHELL_MAX_PER_USER', 'shellMaxPerUser'],
+  ['shell-max-total', 'ZTKA_SHELL_MAX_TOTAL', 'shellMaxTotal'],
+  ['shell-memory-mb', 'ZTKA_SHELL_MEMORY_MB', 'shellMemoryMb'],
+  ['shell-tasks', 'ZTKA_SHELL_TASKS', 'shellTasks'],
+  ['shell-cpu-percent', 'ZTKA_SHELL_CPU_PERCENT', 'shellCpuPercent'],
+  ['shell-cpu-seconds', 'ZTKA_SHELL_CPU_SECONDS', 'shellCpuSeconds'],
+  ['shell-file-mb', 'ZTKA_SHELL_FILE_MB', 'shellFileMb'],
+  ['shell-command-timeout-seconds', 'ZTKA_SHELL_COMMAND_TIMEOUT_SECONDS', 'shellCommandTimeoutSeconds'],
 ] as const;
 
-const INTEGER_KEYS = new Set<string>([
-  'auditRetentionDays',
-  'bootstrapTokenTtlSeconds',
-  'agentPingIntervalMs',
-  'kubeTokenTtlSeconds',
-]);
+/** Settings the schema declares as integers: a flag's or variable's digits become a number. */
+const INTEGER_KEYS = new Set<string>(
+  Object.entries(ConfigSchema.properties)
+    .filter(([, schema]) => schema.type === 'integer')
+    .map(([key]) => key),
+);
+
+/** `--help`: every setting from the schema, with its flag, variable, default and description. */
+export function usage(): string {
+  const defaults: Record<string, unknown> = DEFAULTS;
+  const rows = SETTINGS.map(([flag, envName, key]) => {
+    const schema: { description?: string } = ConfigSchema.properties[key];
+    const fallback = defaults[key];
+    const text = `${schema.description ?? ''}${fallback === undefined ? '' : ` (default ${String(fallback)})`}`;
+    return `  --${flag} VALUE\n      ${text}  [${envName}]`;
+  });
+  return [
+    'Usage: ztka-controller [options]',
+    '',
+    ...rows,
+    '  --config FILE\n      a YAML or JSON file with the same settings, by their camelCase names  [ZTKA_CONFIG]',
+    '  --version, --help',
+    '',
+    'On first start the org "default" and user "admin" are created; the admin\'s password is taken from',
+    'ZTKA_ADMIN_PASSWORD or generated and printed once.',
+  ].join('\n');
+}
 
 export class ConfigError extends Error {}
 

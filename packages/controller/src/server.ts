@@ -2,6 +2,7 @@
 // HTTPS listener. Each piece lives in its own folder; this file only connects them.
 import fs from 'node:fs/promises';
 import https from 'node:https';
+import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
@@ -42,11 +43,14 @@ import { openStore } from './store/open.js';
 import { migrateToLatest } from './store/migrations.js';
 import { createAgentEndpoint } from './tunnel/accept.js';
 import { TunnelRegistry } from './tunnel/session.js';
+import { ShellKubeSockets } from './webshell/kube-socket.js';
+import { ShellSandbox } from './webshell/sandbox.js';
 
 /** Longest request head the controller reads; longer ones get 431 before any work is done. */
 const MAX_HEADER_BYTES = 64 * 1024;
 /** Expired and revoked credentials are kept this long (for the credentials list), then deleted. */
 const CREDENTIAL_RETENTION_MS = 7 * 24 * 3600_000;
+const MIB = 1024 * 1024;
 
 export interface ControllerServer {
   url: string;
@@ -129,13 +133,17 @@ export async function startController(
     log,
     keepalive: { intervalMs: config.agentPingIntervalMs, missedPongs: 2 },
   });
+  const shellSockets = new ShellKubeSockets();
   const kubeProxy = createKubeProxy(
     {
       tunnels,
-      // Only kube credentials reach clusters: API keys and session cookies never do.
+      // Only kube credentials reach clusters: API keys and session cookies never do; a browser shell's
+      // only through that shell's own socket.
       authenticate: async (req) => {
         const token = bearerToken(req.headers);
-        return token === undefined ? undefined : authenticator.verify(token, ['kubeconfig', 'kube_token']);
+        if (token === undefined) return undefined;
+        const principal = await authenticator.verify(token, ['kubeconfig', 'kube_token']);
+        return principal && shellSockets.admits(req.socket, principal) ? principal : undefined;
       },
       authorize: (principal, cluster) => access.kubeIdentity(principal, cluster),
       audit: async (record) => {
@@ -250,13 +258,34 @@ export async function startController(
       .catch((err: unknown) => log.warn({ err }, 'credential prune failed'));
   }, 3600_000).unref();
 
+  shellSockets.serve(kubeProxy);
+  const sandbox = new ShellSandbox({
+    kubectl: config.kubectlPath,
+    workRoot: config.shellWorkRoot ?? os.tmpdir(),
+    uidBase: config.shellUidBase,
+    slots: config.shellMaxTotal,
+    limits: {
+      memoryBytes: config.shellMemoryMb * MIB,
+      tasks: config.shellTasks,
+      cpuPercent: config.shellCpuPercent,
+      cpuSeconds: config.shellCpuSeconds,
+      fileBytes: config.shellFileMb * MIB,
+    },
+    tools: { bwrap: config.shellBwrapPath },
+    log,
+  });
+  // Said at start, not only when someone opens a shell.
+  sandbox.ready().catch((err: unknown) => log.warn({ reason: (err as Error).message }, 'browser shell'));
+
   let url = config.publicUrl;
-  let localUrl = '';
   const handleShellUpgrade = createShellEndpoint({
     publicUrl: () => url,
-    local: () => ({ url: localUrl, tlsServerName: publicHost }),
     caCertPem: tls.caCertPem,
-    ...(config.kubectlPath ? { kubectlPath: config.kubectlPath } : {}),
+    sandbox,
+    kubeSockets: shellSockets,
+    maxPerUser: config.shellMaxPerUser,
+    maxTotal: config.shellMaxTotal,
+    commandTimeoutMs: config.shellCommandTimeoutSeconds * 1000,
     authenticator,
     access,
     credentials,
@@ -286,8 +315,6 @@ export async function startController(
   await app.listen({ host: listenHost, port });
   const bound = (server.address() as AddressInfo).port;
   url = port === 0 ? config.publicUrl.replace(/:\d+$/, `:${bound}`) : config.publicUrl;
-  const loopback = listenHost === '0.0.0.0' || listenHost === '::' ? '127.0.0.1' : listenHost;
-  localUrl = `https://${loopback.includes(':') ? `[${loopback}]` : loopback}:${bound}`;
   log.info({ url, listen: `${listenHost}:${bound}` }, 'controller listening');
 
   return {

@@ -1,14 +1,15 @@
 // The browser shell's WebSocket (`/v1/shell?cluster=<name>`): checked like any console request — the
 // session cookie, and an Origin that is the console's own (a cookie alone would let any site open a shell
 // in the user's name) — then handed to webshell/. Each shell acts through the proxy like any kubectl, with
-// kube tokens of its own (channel web-shell, bound to the cluster and to the shell session), revoked when it
-// ends; it ends too when its person loses access.
+// kube tokens of its own (channel web-shell, bound to the cluster, to the shell session and to its sandbox's
+// socket), revoked when it ends; it ends too when its person loses access. Each person has at most
+// maxPerUser shells open, the controller maxTotal.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { ZtkaError } from '@ztka/protocol';
 import type { Access } from '../access/authorize.js';
 import type { AuditLog } from '../audit/log.js';
@@ -17,6 +18,9 @@ import { sessionCookie, type Authenticator } from '../auth/authenticate.js';
 import type { CredentialStore, Principal } from '../auth/credentials.js';
 import { renderKubeconfig } from '../auth/kubeconfig.js';
 import type { ChangeFeed } from '../org/changes.js';
+import type { ShellKubeSockets } from '../webshell/kube-socket.js';
+import { insideServerUrl, type ShellSandbox } from '../webshell/sandbox.js';
+import type { ServerFrame } from '../webshell/frames.js';
 import { startShellSession, type ShellSession } from '../webshell/session.js';
 
 export const SHELL_PATH = '/v1/shell';
@@ -26,10 +30,12 @@ const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 export interface ShellEndpointDeps {
   /** The controller's public URL, known once it listens (a port 0 is resolved then). */
   publicUrl: () => string;
-  /** How the shell's kubectl reaches this controller (loopback), and the name on its certificate. */
-  local: () => { url: string; tlsServerName: string };
   caCertPem: string;
-  kubectlPath?: string;
+  sandbox: ShellSandbox;
+  kubeSockets: ShellKubeSockets;
+  maxPerUser: number;
+  maxTotal: number;
+  commandTimeoutMs: number;
   authenticator: Authenticator;
   access: Access;
   credentials: CredentialStore;
@@ -45,6 +51,16 @@ function refuse(socket: Duplex, err: ZtkaError): void {
     `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? ''}\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
+}
+
+/** A shell that may not open: the WebSocket is accepted so the terminal can say why, then closed. */
+function turnAway(ws: WebSocket, message: string): void {
+  const frames: ServerFrame[] = [
+    { type: 'output', data: `ztka: ${message}\r\n` },
+    { type: 'exit', reason: message },
+  ];
+  for (const frame of frames) ws.send(JSON.stringify(frame));
+  ws.close(1000);
 }
 
 export function createShellEndpoint(deps: ShellEndpointDeps) {
@@ -105,17 +121,43 @@ export function createShellEndpoint(deps: ShellEndpointDeps) {
         username: principal.username,
         clusters: [cluster],
         token: issued.token,
-        via: deps.local(),
+        via: { url: insideServerUrl() },
       });
+    };
+    const workspace = async () => {
+      const opened = await deps.sandbox.open(shellId);
+      try {
+        const listener = await deps.kubeSockets.listen(shellId, opened.socketPath, opened.uid);
+        return {
+          ...opened,
+          release: async () => {
+            await listener.close();
+            await opened.release();
+          },
+        };
+      } catch (err) {
+        await opened.release();
+        throw err;
+      }
     };
 
     wss.handleUpgrade(req, socket, head, (ws) => {
+      // Counted and taken in one turn of the event loop: two shells opened at once cannot both slip in.
+      const mine = [...live.values()].filter((s) => s.principal.userId === principal.userId).length;
+      if (mine >= deps.maxPerUser)
+        return turnAway(
+          ws,
+          `you have ${mine} shells open, the most allowed: close one (Ctrl-D, or its tab) to open another`,
+        );
+      if (live.size >= deps.maxTotal)
+        return turnAway(ws, 'this controller runs as many shells as it can: try again later');
       const shell = startShellSession({
         socket: ws,
         username: principal.username,
         cluster,
         kubeconfig,
-        ...(deps.kubectlPath ? { kubectlPath: deps.kubectlPath } : {}),
+        workspace,
+        commandTimeoutMs: deps.commandTimeoutMs,
         recordCommand: (line) =>
           deps.audit.append(scope.orgId, {
             kind: 'command',

@@ -11,10 +11,10 @@ export interface KubeconfigInput {
   /** The credential for every context; absent for the exec variant. */
   token?: string;
   /**
-   * Another address for the same controller (the browser shell's kubectl reaches it on loopback), with the
-   * name its certificate carries.
+   * Another address for the same controller: the browser shell's kubectl reaches it over its sandbox's
+   * relay, in plain HTTP on the sandbox's own loopback (no CA), then this shell's Unix socket.
    */
-  via?: { url: string; tlsServerName: string };
+  via?: { url: `http://${string}` };
 }
 
 export function renderKubeconfig(input: KubeconfigInput): string {
@@ -42,11 +42,9 @@ export function renderKubeconfig(input: KubeconfigInput): string {
     kind: 'Config',
     clusters: input.clusters.map((name) => ({
       name,
-      cluster: {
-        server: `${input.via?.url ?? input.publicUrl}/k8s/clusters/${name}`,
-        'certificate-authority-data': ca,
-        ...(input.via ? { 'tls-server-name': input.via.tlsServerName } : {}),
-      },
+      cluster: input.via
+        ? { server: `${input.via.url}/k8s/clusters/${name}` }
+        : { server: `${input.publicUrl}/k8s/clusters/${name}`, 'certificate-authority-data': ca },
     })),
     users,
     contexts: input.clusters.map((name) => ({ name, context: { cluster: name, user: userFor(name) } })),

@@ -1,35 +1,21 @@
 // One kubectl run in a pseudo-terminal, so interactive commands (`exec -it`, `attach`, `-f -`) work and
-// Ctrl-C reaches kubectl through the terminal's line discipline. Its environment is built from nothing:
-// none of the controller's variables (database URLs, secrets, proxies) reaches it.
+// Ctrl-C reaches kubectl through the terminal's line discipline. What runs is the sandbox's command line
+// (sandbox.ts); this module only owns the terminal and the process group's life.
 import fs from 'node:fs';
-import path from 'node:path';
 import { spawn, type IPty } from 'node-pty';
-import { KUBECONFIG_FILE } from './work-dir.js';
 
 /** How long a process has after SIGHUP before it gets SIGKILL. */
 export const KILL_GRACE_MS = 2000;
 
 export const TERM = 'xterm-256color';
 
-/** kubectl's whole environment (node-pty adds PWD). */
-export function kubectlEnv(workDir: string): Record<string, string> {
-  return {
-    HOME: workDir,
-    KUBECONFIG: path.join(workDir, KUBECONFIG_FILE),
-    PATH: '/nonexistent', // no plugins, no credential helpers, no shell, no `diff`
-    KUBECTL_KUBERC: 'false',
-    KUBE_EDITOR: '/bin/false',
-    EDITOR: '/bin/false',
-    TERM,
-    LANG: 'C.UTF-8',
-  };
-}
-
 export interface KubectlRun {
+  /** The program the terminal runs: the sandbox's outermost wrapper, which ends in kubectl. */
   file: string;
-  /** kubectl's arguments, without `kubectl` itself. */
   args: string[];
-  workDir: string;
+  /** The wrapper's environment; kubectl's own is set inside the sandbox. */
+  env: Record<string, string>;
+  cwd: string;
   cols: number;
   rows: number;
 }
@@ -69,8 +55,8 @@ export function spawnKubectl(run: KubectlRun): KubectlProcess {
     name: TERM,
     cols: run.cols,
     rows: run.rows,
-    cwd: run.workDir,
-    env: kubectlEnv(run.workDir),
+    cwd: run.cwd,
+    env: run.env,
     encoding: 'utf8',
   });
   let exited = false;

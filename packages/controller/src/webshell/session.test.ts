@@ -1,18 +1,21 @@
-// Real sessions: a ws server and client on 127.0.0.1, node-pty, and a fake kubectl (a small Node script
-// used as kubectlPath) that shows what it was given: argv, environment, working directory, terminal size.
+// Real sessions: a ws server and client on 127.0.0.1, node-pty, the real sandbox (bubblewrap; the tests run
+// as root, as the controller does), and a fake kubectl (a small Node script bound where kubectl goes) that
+// shows what it was given: argv, environment, working directory, terminal size.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { pino } from 'pino';
+import { randomUUID } from 'node:crypto';
+import { pino, type Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
+import { INSIDE, ShellSandbox, type SandboxOptions } from './sandbox.js';
 import { forLog, startShellSession, type ShellSession, type ShellSessionOptions } from './session.js';
 
 type TestContext = { after: (fn: () => unknown) => void };
 
-const FAKE_KUBECTL = `#!${process.execPath}
+const FAKE_KUBECTL = `#!${INSIDE.node}
 const fs = require('node:fs');
 const args = process.argv.slice(2);
 const say = (s) => process.stdout.write(s + '\\n');
@@ -65,6 +68,7 @@ let fakeDir = '';
 let fakeKubectl = '';
 before(() => {
   fakeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ztka-fake-kubectl-'));
+  fs.chmodSync(fakeDir, 0o755); // the shell's own user binds it into the sandbox
   fakeKubectl = path.join(fakeDir, 'kubectl.cjs');
   fs.writeFileSync(fakeKubectl, FAKE_KUBECTL, { mode: 0o755 });
 });
@@ -93,9 +97,53 @@ interface Harness {
   workDir(): string;
 }
 
-async function harness(t: TestContext, overrides: Partial<ShellSessionOptions> = {}): Promise<Harness> {
-  const workRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'ztka-shell-test-'));
-  t.after(() => fs.rmSync(workRoot, { recursive: true, force: true }));
+function newSandbox(workRoot: string, log: Logger, overrides: Partial<SandboxOptions> = {}): ShellSandbox {
+  return new ShellSandbox({
+    kubectl: fakeKubectl,
+    workRoot,
+    uidBase: 2_100_000_000,
+    slots: 8,
+    limits: { memoryBytes: 256 << 20, tasks: 128, cpuPercent: 100, cpuSeconds: 60, fileBytes: 16 << 20 },
+    log,
+    ...overrides,
+  });
+}
+
+// One sandbox for the suite, as one controller has: its start-up probe runs once.
+let sharedRoot = '';
+let shared: ShellSandbox;
+before(async () => {
+  sharedRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'ztka-shell-test-'));
+  fs.chmodSync(sharedRoot, 0o755);
+  shared = newSandbox(sharedRoot, pino({ level: 'silent' }));
+  await shared.ready();
+});
+after(() => fs.rmSync(sharedRoot, { recursive: true, force: true }));
+
+/** The processes (host pids) running as `uid`. */
+function processesOf(uid: number): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        return new RegExp(`^Uid:\\s+${uid}\\s`, 'm').test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+async function harness(
+  t: TestContext,
+  overrides: Partial<ShellSessionOptions> = {},
+  sandboxOverrides: Partial<SandboxOptions> = {},
+): Promise<Harness> {
+  const own = Object.keys(sandboxOverrides).length > 0;
+  const workRoot = own ? fs.mkdtempSync(path.join(os.tmpdir(), 'ztka-shell-test-')) : sharedRoot;
+  if (own) t.after(() => fs.rmSync(workRoot, { recursive: true, force: true }));
+  let opened: string | undefined;
   const logs: LogLine[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -106,6 +154,7 @@ async function harness(t: TestContext, overrides: Partial<ShellSessionOptions> =
   const log = pino({ level: 'debug' }, sink);
   const recorded: string[] = [];
   const ends: string[] = [];
+  const sandbox = own ? newSandbox(workRoot, log, sandboxOverrides) : shared;
 
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise<void>((resolve) => wss.once('listening', resolve));
@@ -119,9 +168,12 @@ async function harness(t: TestContext, overrides: Partial<ShellSessionOptions> =
           username: 'alice',
           cluster: 'dev',
           kubeconfig: async () => 'apiVersion: v1\nkind: Config\n',
-          kubectlPath: fakeKubectl,
+          workspace: async () => {
+            const workspace = await sandbox.open(`test-${randomUUID()}`);
+            opened = path.dirname(workspace.home);
+            return workspace;
+          },
           recordCommand: async (line) => void recorded.push(line),
-          workRoot,
           log,
           onEnd: (reason) => ends.push(reason),
           ...overrides,
@@ -179,9 +231,8 @@ async function harness(t: TestContext, overrides: Partial<ShellSessionOptions> =
       }
     },
     workDir() {
-      const dirs = fs.readdirSync(workRoot);
-      assert.equal(dirs.length, 1, `one work dir in ${JSON.stringify(dirs)}`);
-      return path.join(workRoot, dirs[0] ?? '');
+      assert.ok(opened !== undefined, 'the session made its directories');
+      return opened;
     },
   };
   return h;
@@ -215,9 +266,13 @@ describe('browser shell session', { concurrency: 4 }, () => {
 
     const workDir = h.workDir();
     assert.match(path.basename(workDir), /^ztka-shell-/);
-    assert.equal(fs.statSync(workDir).mode & 0o777, 0o700);
-    const kubeconfig = path.join(workDir, 'kubeconfig');
-    assert.equal(fs.statSync(kubeconfig).mode & 0o777, 0o600);
+    assert.equal(fs.statSync(workDir).mode & 0o777, 0o711);
+    const home = fs.statSync(path.join(workDir, 'home'));
+    assert.equal(home.mode & 0o777, 0o700);
+    assert.ok(home.uid > 2_000_000_000 && home.uid !== process.getuid?.(), 'the shell has its own user');
+    const kubeconfig = path.join(workDir, 'run', 'kubeconfig');
+    assert.equal(fs.statSync(kubeconfig).mode & 0o777, 0o400);
+    assert.equal(fs.statSync(kubeconfig).uid, home.uid);
     assert.equal(fs.readFileSync(kubeconfig, 'utf8'), 'apiVersion: v1\nkind: Config\n');
 
     const start = h.output().length;
@@ -230,17 +285,17 @@ describe('browser shell session', { concurrency: 4 }, () => {
 
     const env = JSON.parse(shown(out, 'ENV')) as Record<string, string>;
     assert.deepEqual(env, {
-      HOME: workDir,
-      KUBECONFIG: kubeconfig,
+      HOME: '/session',
+      KUBECONFIG: '/run/ztka/kubeconfig',
       PATH: '/nonexistent',
       KUBECTL_KUBERC: 'false',
       KUBE_EDITOR: '/bin/false',
       EDITOR: '/bin/false',
       TERM: 'xterm-256color',
       LANG: 'C.UTF-8',
-      PWD: workDir, // added by node-pty
+      PWD: '/session', // bubblewrap's --chdir
     });
-    assert.equal(shown(out, 'CWD'), fs.realpathSync(workDir));
+    assert.equal(shown(out, 'CWD'), '/session');
     assert.equal(JSON.parse(shown(out, 'KUBECONFIG_CONTENT')), 'apiVersion: v1\nkind: Config\n');
   });
 
@@ -483,12 +538,23 @@ describe('browser shell session', { concurrency: 4 }, () => {
   });
 
   test('the maximum lifetime ends the session even with input', async (t) => {
-    const h = await harness(t, { maxLifetimeMs: 300 });
+    const h = await harness(t, { maxLifetimeMs: 2000 });
     await h.waitFor(PROMPT);
     h.type('kubectl wait\r');
     assert.equal(await h.session.ended, 'the shell reached its maximum lifetime');
     await h.clientClosed;
-    assert.deepEqual(fs.readdirSync(h.workRoot), []);
+    assert.equal(fs.existsSync(h.workDir()), false);
+  });
+
+  test('a command past its time limit is stopped, and the shell carries on', async (t) => {
+    const h = await harness(t, { commandTimeoutMs: 3000 });
+    await h.waitFor(PROMPT);
+    h.type('kubectl stubborn\r');
+    const at = await h.waitFor('WAITING\r\n');
+    await h.waitFor(`ztka: the command reached its time limit and was stopped\r\n`, at);
+    await h.waitFor(`\r\n${PROMPT}`, at);
+    h.type('kubectl get ns\r');
+    await h.waitFor('ARGV=["get","ns"]', at);
   });
 
   test('Ctrl-D on an empty line ends the session', async (t) => {
@@ -517,13 +583,12 @@ describe('browser shell session', { concurrency: 4 }, () => {
     await h.waitFor(PROMPT);
     h.type('kubectl stubborn\r');
     await h.waitFor('WAITING\r\n');
-    const pid = Number(shown(h.output(), 'PID'));
     const workDir = h.workDir();
-    const started = Date.now();
+    const uid = fs.statSync(path.join(workDir, 'home')).uid;
+    assert.ok(processesOf(uid).length > 0);
     h.client.close();
     assert.equal(await h.session.ended, 'the browser closed the shell');
-    assert.ok(Date.now() - started >= 1500, 'SIGKILL only after the grace period');
-    assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' });
+    assert.deepEqual(processesOf(uid), [], 'nothing of the shell is left running');
     assert.equal(fs.existsSync(workDir), false);
     assert.deepEqual(h.ends, ['the browser closed the shell']);
   });
@@ -534,14 +599,24 @@ describe('browser shell session', { concurrency: 4 }, () => {
     await h.clientClosed;
     assert.equal(h.output(), 'ztka: the shell could not start\r\n');
     assert.deepEqual(h.exits, ['the shell could not start']);
+    assert.equal(fs.existsSync(h.workDir()), false);
+  });
+
+  test('without its sandbox tool the shell refuses to start, and runs nothing', async (t) => {
+    const h = await harness(t, {}, { tools: { bwrap: '/nonexistent/bwrap' } });
+    assert.equal(await h.session.ended, 'the shell could not start');
+    await h.clientClosed;
+    assert.equal(
+      h.output(),
+      'ztka: the browser shell is not available on this controller: /nonexistent/bwrap is missing or not ' +
+        'executable (Debian package bubblewrap)\r\n',
+    );
     assert.deepEqual(fs.readdirSync(h.workRoot), []);
   });
 
-  test('a kubectl that cannot be executed is reported and the shell carries on', async (t) => {
-    const h = await harness(t, { kubectlPath: '/nonexistent/kubectl' });
-    await h.waitFor(PROMPT);
-    h.type('kubectl get ns\r');
-    await h.waitFor(`kubectl get ns\r\nztka: kubectl could not be started\r\n${PROMPT}`);
-    assert.ok(h.logs.some((l) => l.msg === 'webshell: kubectl could not be started' && l.level === 50));
+  test('without kubectl the shell refuses to start', async (t) => {
+    const h = await harness(t, {}, { kubectl: '/nonexistent/kubectl' });
+    assert.equal(await h.session.ended, 'the shell could not start');
+    assert.match(h.output(), /^ztka: the browser shell is not available on this controller: kubectl /);
   });
 });

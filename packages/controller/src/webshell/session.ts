@@ -2,34 +2,35 @@
 // a time. There is no shell. At the prompt this module edits the line itself (line-editor.ts); Enter parses
 // it (command-line.ts), records it in the audit trail and only then runs kubectl with a kubeconfig that
 // points back at the controller's own proxy with a short-lived token. While kubectl runs, every keystroke
-// goes to its terminal unchanged. The session ends on Ctrl-D, idleness, its maximum lifetime, the browser
-// going away or close(); then kubectl is stopped and the private working directory removed.
+// goes to its terminal unchanged. kubectl runs in the session's sandbox (sandbox.ts), each command within
+// a time limit. The session ends on Ctrl-D, idleness, its maximum lifetime, the browser going away or
+// close(); then kubectl is stopped and the sandbox's directories removed.
 //
 //   opening ──▶ idle ──Enter──▶ submitting (record, renew the kubeconfig) ──▶ running ──exit──▶ idle
 //      any state ──▶ ending
 import { randomUUID } from 'node:crypto';
-import os from 'node:os';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import { parseCommandLine } from './command-line.js';
 import { parseClientFrame, type ServerFrame } from './frames.js';
-import { spawnKubectl, type KubectlProcess } from './kubectl-process.js';
+import type { KubectlProcess } from './kubectl-process.js';
 import { BELL, LineEditor } from './line-editor.js';
-import { createWorkDir, removeWorkDir, writeKubeconfig } from './work-dir.js';
+import { ShellUnavailable, type SandboxWorkspace } from './sandbox.js';
 
 export interface ShellSessionOptions {
   socket: WebSocket; // already upgraded, authenticated by the caller
   username: string;
   cluster: string;
+  /** The shell's sandbox, made when the session opens; a ShellUnavailable's message is shown as it is. */
+  workspace: () => Promise<SandboxWorkspace>;
   /** Returns a fresh kubeconfig YAML (server = the controller's proxy, a token valid ≤ 15 min). Called at start and again before a command whenever the last one is older than refreshAfterMs. */
   kubeconfig: () => Promise<string>;
   refreshAfterMs?: number; // default 5 min
-  kubectlPath?: string; // default '/usr/bin/kubectl'
   /** Records the command line in the audit trail; it runs only if this resolves. */
   recordCommand: (line: string) => Promise<void>;
   idleTimeoutMs?: number; // default 15 min without input
   maxLifetimeMs?: number; // default 8 h
-  workRoot?: string; // parent of the per-session private dir, default os.tmpdir()
+  commandTimeoutMs?: number; // default 1 h: a command still running then is stopped
   log: Logger;
   onEnd?: (reason: string) => void; // called exactly once when the session ends, after cleanup
 }
@@ -42,9 +43,9 @@ export interface ShellSession {
 
 export const SHELL_DEFAULTS = {
   refreshAfterMs: 5 * 60_000,
-  kubectlPath: '/usr/bin/kubectl',
   idleTimeoutMs: 15 * 60_000,
   maxLifetimeMs: 8 * 60 * 60_000,
+  commandTimeoutMs: 60 * 60_000,
 } as const;
 
 /** Output waiting for the browser above which kubectl is paused, and below which it resumes. */
@@ -76,7 +77,8 @@ class Shell implements ShellSession {
   readonly #opening: Promise<void>;
   #resolveEnded: (reason: string) => void = () => undefined;
   #state: State = 'opening';
-  #workDir: string | undefined;
+  #workspace: SandboxWorkspace | undefined;
+  #commandTimer: NodeJS.Timeout | undefined;
   #held = '';
   #cancelled = false;
   #child: KubectlProcess | undefined;
@@ -109,7 +111,6 @@ class Shell implements ShellSession {
       () => this.close('the shell reached its maximum lifetime'),
       opts.maxLifetimeMs ?? SHELL_DEFAULTS.maxLifetimeMs,
     );
-    this.#touch();
     this.#opening = this.#open().catch((err: unknown) => this.#fail(err));
     if (socket.readyState !== socket.OPEN) this.close('the browser closed the shell');
   }
@@ -133,17 +134,24 @@ class Shell implements ShellSession {
 
   async #open(): Promise<void> {
     try {
-      this.#workDir = await createWorkDir(this.#opts.workRoot ?? os.tmpdir());
+      this.#workspace = await this.#opts.workspace();
       if (this.#is('ending')) return;
       await this.#renewKubeconfig();
     } catch (err) {
-      this.#log.error({ err }, 'webshell: the shell could not start');
-      this.#write('ztka: the shell could not start\r\n');
+      if (err instanceof ShellUnavailable) {
+        this.#log.warn({ reason: err.message }, 'webshell: the shell could not start');
+        this.#write(`ztka: ${err.message}\r\n`);
+      } else {
+        this.#log.error({ err }, 'webshell: the shell could not start');
+        this.#write('ztka: the shell could not start\r\n');
+      }
       this.close('the shell could not start');
       return;
     }
     if (this.#is('ending')) return;
-    this.#log.info({ workDir: this.#workDir }, 'webshell: session started');
+    this.#touch(); // idle from here: making the sandbox is not the person's time
+    const { uid, cgroup } = this.#workspace;
+    this.#log.info({ uid, cgroup }, 'webshell: session started');
     const { cluster, username } = this.#opts;
     this.#write(
       `Connected to cluster ${plain(cluster)} as ${plain(username)}. Only kubectl commands run here.\r\n`,
@@ -153,8 +161,8 @@ class Shell implements ShellSession {
 
   async #renewKubeconfig(): Promise<void> {
     const yaml = await this.#opts.kubeconfig();
-    if (this.#workDir === undefined || this.#is('ending')) return;
-    await writeKubeconfig(this.#workDir, yaml);
+    if (this.#workspace === undefined || this.#is('ending')) return;
+    await this.#workspace.writeKubeconfig(yaml);
     this.#kubeconfigAt = performance.now();
   }
 
@@ -235,8 +243,8 @@ class Shell implements ShellSession {
   }
 
   async #submit(line: string): Promise<void> {
-    if (line.trim() === '' || this.#workDir === undefined) return this.#prompt();
-    const parsed = parseCommandLine(line, this.#workDir);
+    if (line.trim() === '' || this.#workspace === undefined) return this.#prompt();
+    const parsed = parseCommandLine(line, this.#workspace.home);
     if (!parsed.ok) {
       this.#log.info({ line: forLog(line), reason: parsed.message }, 'webshell: refused a command line');
       this.#write(`ztka: ${parsed.message}\r\n`);
@@ -277,13 +285,8 @@ class Shell implements ShellSession {
   #run(args: string[]): void {
     let child: KubectlProcess;
     try {
-      child = spawnKubectl({
-        file: this.#opts.kubectlPath ?? SHELL_DEFAULTS.kubectlPath,
-        args,
-        workDir: this.#workDir ?? '',
-        cols: this.#cols,
-        rows: this.#rows,
-      });
+      if (this.#workspace === undefined) throw new Error('no workspace');
+      child = this.#workspace.spawn(args, this.#cols, this.#rows);
     } catch (err) {
       this.#log.error({ err }, 'webshell: kubectl could not be started');
       this.#write('ztka: kubectl could not be started\r\n');
@@ -292,12 +295,22 @@ class Shell implements ShellSession {
     this.#child = child;
     this.#state = 'running';
     this.#atLineStart = true;
+    const limitMs = this.#opts.commandTimeoutMs ?? SHELL_DEFAULTS.commandTimeoutMs;
+    this.#commandTimer = setTimeout(() => {
+      if (this.#child !== child) return;
+      this.#write(
+        `${this.#atLineStart ? '' : '\r\n'}ztka: the command reached its time limit and was stopped\r\n`,
+      );
+      this.#atLineStart = true;
+      void child.terminate();
+    }, limitMs);
     child.onData((data) => {
       if (this.#state !== 'running' || this.#child !== child || data === '') return;
       this.#atLineStart = data.endsWith('\n');
       this.#write(data);
     });
     child.onExit((code) => {
+      clearTimeout(this.#commandTimer);
       if (this.#child !== child) return;
       this.#child = undefined;
       if (this.#state !== 'running') return;
@@ -337,14 +350,17 @@ class Shell implements ShellSession {
   async #end(reason: string): Promise<void> {
     clearTimeout(this.#idleTimer);
     clearTimeout(this.#lifeTimer);
+    clearTimeout(this.#commandTimer);
     await this.#opening;
     const child = this.#child;
     this.#child = undefined;
     if (child !== undefined) await child.terminate();
-    if (this.#workDir !== undefined) {
-      await removeWorkDir(this.#workDir).catch((err: unknown) =>
-        this.#log.error({ err, workDir: this.#workDir }, 'webshell: could not remove the working directory'),
-      );
+    if (this.#workspace !== undefined) {
+      await this.#workspace
+        .release()
+        .catch((err: unknown) =>
+          this.#log.error({ err, home: this.#workspace?.home }, 'webshell: could not release the sandbox'),
+        );
     }
     const socket = this.#opts.socket;
     if (socket.readyState === socket.OPEN) {
