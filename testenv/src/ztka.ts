@@ -282,6 +282,11 @@ export class Ztka {
     };
   }
 
+  /** The controller process's pid (an attacker's target: its /proc entry holds its environment). */
+  get controllerPid(): number {
+    return this.controller.child.pid ?? 0;
+  }
+
   /** Kills the controller outright (SIGKILL), as a crash would; restartController() brings it back. */
   async killController(): Promise<void> {
     this.controller.child.kill('SIGKILL');

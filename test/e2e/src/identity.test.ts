@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ROLES, type Role } from '@ztka/protocol';
 import type { KubectlError } from '@ztka/testenv';
 import { controllerRequest, kubectl, testEnv, Ztka, type TestEnv } from '@ztka/testenv';
+import { sessionCookie, WebShell } from './support/web-shell.js';
 
 const CLUSTER = 'desktop';
 const OTHER_CLUSTER = 'elsewhere';
@@ -55,47 +56,9 @@ async function within(ms: number, what: string, check: () => Promise<boolean>): 
   }
 }
 
-/** A web-shell kube token: minted with a console session (cookie + CSRF), as the browser shell will. */
-async function webToken(username: string, password: string, cluster: string): Promise<string> {
-  const login = await new Promise<{ cookie: string; csrf: string }>((resolve, reject) => {
-    const req = https.request(
-      `${z.url}/v1/auth/login`,
-      { method: 'POST', ca: z.ca, headers: { 'content-type': 'application/json' } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8').on('data', (c: string) => (text += c));
-        res.on('end', () =>
-          resolve({
-            cookie: String(res.headers['set-cookie']).split(';')[0] ?? '',
-            csrf: (JSON.parse(text) as { csrfToken: string }).csrfToken,
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(JSON.stringify({ username, password }));
-  });
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      `${z.url}/v1/tokens`,
-      {
-        method: 'POST',
-        ca: z.ca,
-        headers: { 'content-type': 'application/json', cookie: login.cookie, 'x-csrf-token': login.csrf },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8').on('data', (c: string) => (text += c));
-        res.on('end', () =>
-          res.statusCode === 200
-            ? resolve((JSON.parse(text) as { token: string }).token)
-            : reject(new Error(`${res.statusCode} ${text}`)),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(JSON.stringify({ cluster }));
-  });
+/** A browser shell on CLUSTER, as the person would open it from the console. */
+async function openShell(username: string, password: string): Promise<WebShell> {
+  return WebShell.open(z, await sessionCookie(z, username, password), CLUSTER);
 }
 
 describe('the authorization matrix at the controller', () => {
@@ -131,12 +94,18 @@ describe('the authorization matrix at the controller', () => {
             [denied.status, denied.body],
           );
         }
-        // The web-shell channel: a token minted from a console session.
+        // The web-shell channel: the browser shell itself, with its sandboxed kubectl.
         if (expected === 200) {
-          const web = await webToken(username, user.password, CLUSTER);
-          assert.equal((await kubeGet(web, CLUSTER, path)).status, 200);
+          const shell = await openShell(username, user.password);
+          try {
+            await shell.ready();
+            const out = await shell.run('kubectl get configmaps -n default');
+            assert.doesNotMatch(out, /Forbidden|\[exit/, out);
+          } finally {
+            shell.close();
+          }
         } else {
-          await assert.rejects(webToken(username, user.password, CLUSTER), /403/);
+          await assert.rejects(openShell(username, user.password), /403/);
         }
       });
     }
@@ -152,18 +121,22 @@ describe('the authorization matrix at the controller', () => {
   test('switching a channel off in the org settings refuses it within a second, and only it', async () => {
     const user = await z.createUser('channels@example.com', [{ role: 'PROJECT_ADMIN', project: 'desktop' }]);
     const cli = await z.kubeToken(CLUSTER, user.apiKey);
-    const web = await webToken(user.username, user.password, CLUSTER);
+    const shell = await openShell(user.username, user.password);
     try {
+      await shell.ready();
       assert.equal((await z.api('PATCH', '/v1/settings', { cliKubectl: false })).status, 200);
       await within(1000, 'CLI refused', async () => (await kubeGet(cli, CLUSTER, '/api')).status === 403);
-      assert.equal((await kubeGet(web, CLUSTER, '/api')).status, 200);
+      assert.doesNotMatch(await shell.run('kubectl get --raw /api'), /Forbidden|\[exit/);
       assert.equal(
         (await z.api('PATCH', '/v1/settings', { cliKubectl: true, webKubectl: false })).status,
         200,
       );
-      await within(1000, 'web refused', async () => (await kubeGet(web, CLUSTER, '/api')).status === 403);
+      await within(1000, 'the shell ended', async () => shell.exits.length > 0);
+      assert.deepEqual(shell.exits, ['your access to this cluster has ended']);
       assert.equal((await kubeGet(cli, CLUSTER, '/api')).status, 200);
+      await assert.rejects(openShell(user.username, user.password), /403/);
     } finally {
+      shell.close();
       await z.api('PATCH', '/v1/settings', { cliKubectl: true, webKubectl: true });
     }
   });

@@ -138,7 +138,9 @@ export function registerCredentialRoutes(app: FastifyInstance, deps: ApiDeps): v
     async (req) => {
       const c = await caller(deps, req);
       const [cluster] = await reachableClusters(deps, c, req.body.cluster);
-      const channel = c.principal.kind === 'session' ? 'web-shell' : 'cli';
+      // Whoever asks, the token is used by a kubectl outside any browser shell: the CLI channel. (A browser
+      // shell's tokens are minted by the shell itself and work only through its own sandbox's socket.)
+      const channel = 'cli';
       const issued = await deps.credentials.issue(c.principal.userId, 'kube_token', {
         name: `token for ${req.body.cluster}`,
         ttlMs: Math.min(deps.kubeTokenTtlMs, MAX_KUBE_TOKEN_TTL_MS),
