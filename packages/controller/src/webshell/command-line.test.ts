@@ -1,9 +1,20 @@
 import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { MAX_LINE_BYTES, parseCommandLine } from './command-line.js';
+import { COMMANDS, GLOBAL_FLAGS, KUBECTL_VERSIONS } from './kubectl-grammar.generated.js';
+import {
+  allowedCommands,
+  commandProblem,
+  flagPolicy,
+  grammarFlags,
+  outputFormatPolicy,
+} from './kubectl-policy.js';
 
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ztka-cmdline-'));
 fs.writeFileSync(path.join(workDir, 'x.yaml'), 'kind: List\n');
@@ -14,6 +25,9 @@ after(() => fs.rmSync(workDir, { recursive: true, force: true }));
 
 const SYNTAX = 'shell syntax is not supported: only one kubectl command per line';
 const IDENTITY = 'is not allowed here: the shell reaches only this cluster as you';
+const RELATIVE = "local paths must be relative to this shell's working directory";
+const INSIDE = "local paths must stay inside this shell's working directory";
+const KUBECTL_DIR = '/usr/lib/google-cloud-sdk/bin';
 
 /** Allowed lines and the argv kubectl gets (after `kubectl`). */
 const allowed: Array<[string, string[]]> = [
@@ -81,6 +95,79 @@ const allowed: Array<[string, string[]]> = [
   ['kubectl get pods proxy', ['get', 'pods', 'proxy']],
   ['kubectl version --client', ['version', '--client']],
   ['kubectl get pods -l app=ünïcode', ['get', 'pods', '-l', 'app=ünïcode']],
+  // Formerly refused (every --template was checked as a path): with -o go-template it is the template
+  // itself, which kubectl never opens.
+  [
+    'kubectl get pods -o go-template --template=/etc/t',
+    ['get', 'pods', '-o', 'go-template', '--template=/etc/t'],
+  ],
+  // Formerly refused (--user was refused everywhere): the subject of a binding, not kubectl's identity.
+  [
+    'kubectl create rolebinding rb --clusterrole=view --user=alice',
+    ['create', 'rolebinding', 'rb', '--clusterrole=view', '--user=alice'],
+  ],
+  // every way of giving a flag
+  ['kubectl get ns -o=json', ['get', 'ns', '-o=json']],
+  ['kubectl get ns -ojson', ['get', 'ns', '-ojson']],
+  ['kubectl get ns --output=yaml', ['get', 'ns', '--output=yaml']],
+  ['kubectl get ns --output yaml -o name', ['get', 'ns', '--output', 'yaml', '-o', 'name']],
+  ['kubectl get ns --all_namespaces', ['get', 'ns', '--all_namespaces']],
+  ['kubectl get pods -A --all-namespaces=false', ['get', 'pods', '-A', '--all-namespaces=false']],
+  ['kubectl get pods -A=false', ['get', 'pods', '-A=false']],
+  ['kubectl get pods -l app=web -l tier=db', ['get', 'pods', '-l', 'app=web', '-l', 'tier=db']],
+  ['kubectl exec -itn team-a p -- sh', ['exec', '-itn', 'team-a', 'p', '--', 'sh']],
+  ['kubectl exec -itnteam-a p -- sh', ['exec', '-itnteam-a', 'p', '--', 'sh']],
+  ['kubectl logs -f -c app p --tail=10', ['logs', '-f', '-c', 'app', 'p', '--tail=10']],
+  ['kubectl apply --dry-run -f x.yaml', ['apply', '--dry-run', '-f', 'x.yaml']],
+  ['kubectl apply --dry-run=server -f x.yaml', ['apply', '--dry-run=server', '-f', 'x.yaml']],
+  ['kubectl delete pod p --cascade', ['delete', 'pod', 'p', '--cascade']],
+  ['kubectl -v6 --namespace=x get ns', ['-v6', '--namespace=x', 'get', 'ns']],
+  // output formats, and the file forms inside the working directory
+  [
+    'kubectl get pods -o custom-columns=NAME:.metadata.name',
+    ['get', 'pods', '-o', 'custom-columns=NAME:.metadata.name'],
+  ],
+  ['kubectl get pods -o jsonpath-as-json={.items}', ['get', 'pods', '-o', 'jsonpath-as-json={.items}']],
+  ['kubectl get pods -o template={{.kind}}', ['get', 'pods', '-o', 'template={{.kind}}']],
+  ['kubectl get pods -o templatefile=x.yaml', ['get', 'pods', '-o', 'templatefile=x.yaml']],
+  ['kubectl get pods -ojsonpath-file=./x.yaml', ['get', 'pods', '-ojsonpath-file=./x.yaml']],
+  ['kubectl get pods -o custom-columns-file=x.yaml', ['get', 'pods', '-o', 'custom-columns-file=x.yaml']],
+  [
+    'kubectl get pods -o go-template-file --template=manifests/../x.yaml',
+    ['get', 'pods', '-o', 'go-template-file', '--template=manifests/../x.yaml'],
+  ],
+  ['kubectl explain pods --output=plaintext-openapiv2', ['explain', 'pods', '--output=plaintext-openapiv2']],
+  ['kubectl auth whoami -o json', ['auth', 'whoami', '-o', 'json']],
+  // local paths inside the working directory
+  ['kubectl kustomize manifests -o out.yaml', ['kustomize', 'manifests', '-o', 'out.yaml']],
+  ['kubectl kustomize . --output=manifests/out.yaml', ['kustomize', '.', '--output=manifests/out.yaml']],
+  ['kubectl apply -f x.yaml,manifests/', ['apply', '-f', 'x.yaml,manifests/']],
+  [
+    'kubectl create secret generic s --from-file=a=x.yaml,b=manifests/../x.yaml',
+    ['create', 'secret', 'generic', 's', '--from-file=a=x.yaml,b=manifests/../x.yaml'],
+  ],
+  ['kubectl create cm c --from-env-file=x.yaml', ['create', 'cm', 'c', '--from-env-file=x.yaml']],
+  ['kubectl create cm c --from-literal=a=/etc/x', ['create', 'cm', 'c', '--from-literal=a=/etc/x']],
+  ['kubectl cluster-info dump --output-directory=dump', ['cluster-info', 'dump', '--output-directory=dump']],
+  ['kubectl patch deploy web --patch-file x.yaml', ['patch', 'deploy', 'web', '--patch-file', 'x.yaml']],
+  // what runs inside a container is not kubectl's to read
+  [
+    'kubectl exec p -- kubectl --kubeconfig=/etc/k get -f /etc/x',
+    ['exec', 'p', '--', 'kubectl', '--kubeconfig=/etc/k', 'get', '-f', '/etc/x'],
+  ],
+  // help, and commands that only print
+  ['kubectl --help', ['--help']],
+  ['kubectl get --help', ['get', '--help']],
+  ['kubectl help get', ['help', 'get']],
+  ['kubectl options', ['options']],
+  ['kubectl completion bash', ['completion', 'bash']],
+  ['kubectl rollout', ['rollout']],
+  ['kubectl top po', ['top', 'po']],
+  ['kubectl rollout status deploy/web --timeout=1m', ['rollout', 'status', 'deploy/web', '--timeout=1m']],
+  [
+    'kubectl cp --no-preserve --retries 3 pod:/x ./y',
+    ['cp', '--no-preserve', '--retries', '3', 'pod:/x', './y'],
+  ],
   // No expansion of any kind: variables stay literal (and there is no shell to run anything). Command
   // substitution, quoted or not, is refused below.
   ['kubectl get ns $HOME "$USER" ${PATH}', ['get', 'ns', '$HOME', '$USER', '$PATH']],
@@ -211,8 +298,7 @@ const refused: Array<[string, string]> = [
   ['kubectl create secret generic s --from-env-file=/proc/self/environ', 'local paths must be relative'],
   ['kubectl create secret tls t --cert=/etc/tls.crt --key=k', 'local paths must be relative'],
   ['kubectl create secret tls t --cert=c --key=/etc/tls.key', 'local paths must be relative'],
-  ['kubectl get pods -o go-template --template=/etc/t', 'local paths must be relative'],
-  ['kubectl get pods -o go-template-file=/etc/t', '-o /etc/t: local paths must be relative'],
+  ['kubectl get pods -o go-template-file=/etc/t', `-o go-template-file=/etc/t: ${RELATIVE}`],
   ['kubectl get pods -o=jsonpath-file=../t', 'local paths must stay inside'],
   ['kubectl get pods --output=custom-columns-file=/etc/c', 'local paths must be relative'],
   ['kubectl get pods -ojsonpath-file=/etc/t', 'local paths must be relative'],
@@ -228,6 +314,149 @@ const refused: Array<[string, string]> = [
   ['kubectl apply -f kubeconfig', "this shell's kubeconfig cannot be read"],
   ['kubectl create secret generic s --from-file=./kubeconfig', "this shell's kubeconfig cannot be read"],
   ['kubectl cp ./kubeconfig pod:/tmp/k', "this shell's kubeconfig cannot be read"],
+  // the output-file attack: templatefile is kubectl's other name for go-template-file
+  ['kubectl get ns -o templatefile=/etc/hostname', `-o templatefile=/etc/hostname: ${RELATIVE}`],
+  ['kubectl get ns -o templatefile=/etc/shadow', `-o templatefile=/etc/shadow: ${RELATIVE}`],
+  ['kubectl get ns --output=templatefile=/etc/shadow', `--output templatefile=/etc/shadow: ${RELATIVE}`],
+  ['kubectl get ns --output templatefile=/etc/shadow', `--output templatefile=/etc/shadow: ${RELATIVE}`],
+  ['kubectl get ns -otemplatefile=/etc/shadow', `-o templatefile=/etc/shadow: ${RELATIVE}`],
+  ['kubectl get ns -o=templatefile=/etc/shadow', `-o templatefile=/etc/shadow: ${RELATIVE}`],
+  ['kubectl get ns -o=go-template-file=/etc/shadow', `-o go-template-file=/etc/shadow: ${RELATIVE}`],
+  ['kubectl get ns --output go-template-file=/etc/shadow', `go-template-file=/etc/shadow: ${RELATIVE}`],
+  ['kubectl get ns -ojsonpath-file=/etc/shadow', `-o jsonpath-file=/etc/shadow: ${RELATIVE}`],
+  ['kubectl get ns -o custom-columns-file=/etc/shadow', `custom-columns-file=/etc/shadow: ${RELATIVE}`],
+  ['kubectl get ns -Ao templatefile=/etc/shadow', RELATIVE],
+  ['kubectl get ns -Aotemplatefile=/etc/shadow', RELATIVE],
+  ['kubectl events -o templatefile=/etc/shadow', RELATIVE],
+  ['kubectl version -o templatefile=/etc/shadow', RELATIVE],
+  ['kubectl get ns -o templatefile=../x', INSIDE],
+  ['kubectl get ns -o templatefile=etc-link/shadow', INSIDE],
+  ['kubectl get ns -o templatefile=~/x', RELATIVE],
+  ['kubectl get ns -o templatefile=kubeconfig', "this shell's kubeconfig cannot be read"],
+  ['kubectl get ns -o go-template-file --template=/etc/shadow', `--template /etc/shadow: ${RELATIVE}`],
+  ['kubectl get ns --template=/etc/shadow -o go-template-file', `--template /etc/shadow: ${RELATIVE}`],
+  ['kubectl get ns -o templatefile --template /etc/shadow', `--template /etc/shadow: ${RELATIVE}`],
+  ['kubectl get ns --template=/etc/shadow -otemplatefile', `--template /etc/shadow: ${RELATIVE}`],
+  ['kubectl get ns -o jsonpath-file --template=/etc/shadow', `--template /etc/shadow: ${RELATIVE}`],
+  ['kubectl get ns -o custom-columns-file --template=../x', `--template ../x: ${INSIDE}`],
+  // the last -o wins in kubectl; every one is checked here
+  ['kubectl get ns -o json --template=/etc/shadow -o templatefile', `--template /etc/shadow: ${RELATIVE}`],
+  ['kubectl get ns -o templatefile=/etc/shadow -o json', RELATIVE],
+  // output formats are an allow-list
+  ['kubectl get ns -o TemplateFile=/etc/shadow', 'output format TemplateFile is not allowed here'],
+  ['kubectl get ns -o kyaml', 'output format kyaml is not allowed here'],
+  ['kubectl get ns -on', 'output format n is not allowed here'],
+  ['kubectl get ns -o constructor', 'output format constructor is not allowed here'],
+  // the file that kubectl kustomize writes
+  ['kubectl kustomize . --output=/tmp/x', `--output /tmp/x: ${RELATIVE}`],
+  ['kubectl kustomize . --output /tmp/x', `--output /tmp/x: ${RELATIVE}`],
+  ['kubectl kustomize . -o /tmp/x', `-o /tmp/x: ${RELATIVE}`],
+  ['kubectl kustomize . -o/tmp/x', `-o /tmp/x: ${RELATIVE}`],
+  ['kubectl kustomize . -o=/tmp/x', `-o /tmp/x: ${RELATIVE}`],
+  ['kubectl kustomize -o /tmp/x', `-o /tmp/x: ${RELATIVE}`],
+  ['kubectl kustomize . -o ../x', INSIDE],
+  ['kubectl kustomize . -o etc-link/x', INSIDE],
+  ['kubectl kustomize . -o ~/x', RELATIVE],
+  ['kubectl kustomize . -o kubeconfig', "this shell's kubeconfig cannot be read"],
+  ['kubectl kustomize etc-link', INSIDE],
+  ['kubectl kustomize -e X=1 .', '--env is not allowed here: it would run programs'],
+  ['kubectl kustomize --helm-command /bin/sh .', '--helm-command is not allowed here'],
+  ['kubectl kustomize --network .', '--network is not allowed here'],
+  // --from-file, --from-env-file, -f and -k in every form
+  ['kubectl create cm c --from-file=/etc/shadow', `--from-file /etc/shadow: ${RELATIVE}`],
+  ['kubectl create cm c --from-file /etc/shadow', `--from-file /etc/shadow: ${RELATIVE}`],
+  ['kubectl create cm c --from_file=/etc/shadow', `--from-file /etc/shadow: ${RELATIVE}`],
+  ['kubectl create cm c --from-file=k=/etc/shadow', `--from-file /etc/shadow: ${RELATIVE}`],
+  ['kubectl create cm c --from-file=x.yaml,/etc/shadow', `--from-file /etc/shadow: ${RELATIVE}`],
+  ['kubectl create cm c --from-file=x.yaml,k=/etc/shadow', `--from-file /etc/shadow: ${RELATIVE}`],
+  ['kubectl create cm c --from-file=\'"/etc/shadow"\'', 'quotes are not allowed in a list of paths'],
+  ['kubectl create cm c --from-file=../x', INSIDE],
+  ['kubectl create cm c --from-file=k=../x', INSIDE],
+  ['kubectl create cm c --from-file=~/x', RELATIVE],
+  ['kubectl create cm c --from-file=etc-link/shadow', INSIDE],
+  ['kubectl create cm c --from-file=k=etc-link/shadow', INSIDE],
+  ['kubectl create secret docker-registry d --from-file=/root/.docker/config.json', RELATIVE],
+  ['kubectl create cm c --from-env-file=/etc/environment', RELATIVE],
+  ['kubectl create cm c --from-env-file /etc/environment', RELATIVE],
+  ['kubectl create cm c --from-env-file=x.yaml,/etc/environment', RELATIVE],
+  ['kubectl create cm c --from-env-file=../x', INSIDE],
+  ['kubectl create cm c --from-env-file=~/x', RELATIVE],
+  ['kubectl create cm c --from-env-file=etc-link/environment', INSIDE],
+  ['kubectl apply -f x.yaml,/etc/passwd', `-f /etc/passwd: ${RELATIVE}`],
+  ['kubectl apply -f \'"/etc/passwd"\'', 'quotes are not allowed in a list of paths'],
+  ['kubectl apply -Rf/etc', `-f /etc: ${RELATIVE}`],
+  ['kubectl apply -Rf=/etc', `-f /etc: ${RELATIVE}`],
+  ['kubectl apply --filename=etc-link', INSIDE],
+  ['kubectl apply -f~/x', RELATIVE],
+  ['kubectl exec -f /etc/passwd -- sh', RELATIVE],
+  ['kubectl apply -k=/etc', `-k /etc: ${RELATIVE}`],
+  ['kubectl apply -k/etc', `-k /etc: ${RELATIVE}`],
+  ['kubectl apply -Rk ../x', INSIDE],
+  ['kubectl apply --kustomize etc-link', INSIDE],
+  ['kubectl apply -k~', RELATIVE],
+  ['kubectl patch deploy web --patch-file ../p.yaml', INSIDE],
+  ['kubectl patch deploy web --patch_file=etc-link/p.yaml', INSIDE],
+  ['kubectl create secret tls t --cert=etc-link/ssl/cert.pem --key=k', INSIDE],
+  ['kubectl debug p --custom ../c.json', INSIDE],
+  // kubectl's own files and unknown flags
+  ['kubectl get ns --log-file=/tmp/x', '--log-file is not allowed here'],
+  ['kubectl get ns --log_file /tmp/x', '--log-file is not allowed here'],
+  ['kubectl get ns --cache-dir /tmp/c', '--cache-dir is not allowed here'],
+  ['kubectl get ns --cache_dir=/tmp/c', '--cache-dir is not allowed here'],
+  ['kubectl --cache-dir=/tmp/c get ns', '--cache-dir is not allowed here'],
+  ['kubectl get ns --profile-output /tmp/p', '--profile-output is not allowed here'],
+  ['kubectl debug node/n --profile=general --profile-output=/tmp/p', '--profile-output is not allowed here'],
+  ['kubectl get ns --foo', '--foo is not allowed here'],
+  ['kubectl get ns --foo=bar', '--foo is not allowed here'],
+  ['kubectl get ns -Z', '-Z is not allowed here'],
+  ['kubectl --foo get ns', '--foo is not allowed here'],
+  ['kubectl get ns --Server=https://evil', '--Server is not allowed here'],
+  ['kubectl get ns --constructor', '--constructor is not allowed here'],
+  ['kubectl get ns ---server=https://evil', 'bad flag syntax'],
+  ['kubectl get ns -test.v', '-test.v is not allowed here'],
+  ['kubectl get ns --patch-file=x.yaml', '--patch-file is not allowed here'],
+  ['kubectl get ns --from-file=x.yaml', '--from-file is not allowed here'],
+  ['kubectl get ns --output_directory=x', '--output-directory is not allowed here'],
+  ['kubectl get ns -o', '-o needs a value'],
+  ['kubectl create --edit -f x.yaml', '--edit is not allowed here: there is no editor'],
+  ['kubectl apply edit-last-applied deploy/web', 'kubectl apply edit-last-applied is not available here'],
+  // a flag of the parent is no flag of the subcommand (kubectl refuses it too)
+  ['kubectl create --dry-run secret generic s --from-file=x.yaml', '--dry-run is not allowed here'],
+  ['kubectl set --all env deploy/web A=1', '--all is not allowed here'],
+  // flags hidden in short clusters
+  ['kubectl get -As https://evil ns', `--server ${IDENTITY}`],
+  ['kubectl get -Ashttps://evil ns', `--server ${IDENTITY}`],
+  ['kubectl logs -fs https://evil p', `--server ${IDENTITY}`],
+  ['kubectl exec -itZ p -- sh', '-Z is not allowed here'],
+  ['kubectl exec -it= p -- sh', '-= is not allowed here'],
+  ['kubectl apply -Rf/etc/passwd', `-f /etc/passwd: ${RELATIVE}`],
+  ['kubectl get -Aof=json', 'output format f is not allowed here'],
+  // a value that is optional is no value: `server` is an argument (here taken for a subcommand)
+  ['kubectl apply --dry-run server -f x.yaml', 'kubectl apply server is not available here: unknown command'],
+  // both local ends of kubectl cp, wherever the flags are
+  ['kubectl cp -c app pod:/x /tmp/x', `kubectl cp /tmp/x: ${RELATIVE}`],
+  ['kubectl cp --retries 3 /etc/shadow pod:/x', `kubectl cp /etc/shadow: ${RELATIVE}`],
+  ['kubectl cp --retries=3 pod:/x etc-link/x', INSIDE],
+  ['kubectl kustomize --output=out.yaml /etc', `kubectl kustomize /etc: ${RELATIVE}`],
+  // kubectl cluster-info dump writes a directory tree
+  ['kubectl cluster-info dump --output-directory=/tmp', `--output-directory /tmp: ${RELATIVE}`],
+  ['kubectl cluster-info dump --output-directory /tmp', `--output-directory /tmp: ${RELATIVE}`],
+  ['kubectl cluster-info dump --output_directory=/tmp', `--output-directory /tmp: ${RELATIVE}`],
+  ['kubectl cluster-info dump --output-directory=..', INSIDE],
+  ['kubectl cluster-info dump --output-directory=etc-link', INSIDE],
+  // unknown subcommands (plugins among them)
+  ['kubectl foo', 'kubectl foo is not available here'],
+  ['kubectl -n x foo get', 'kubectl foo is not available here'],
+  ['kubectl alpha', 'kubectl alpha is not available here'],
+  ['kubectl __complete get ""', 'kubectl __complete is not available here'],
+  ['kubectl constructor', 'kubectl constructor is not available here'],
+  ['kubectl create foo', 'kubectl create foo is not available here'],
+  ['kubectl create secret foo s', 'kubectl create secret foo is not available here'],
+  ['kubectl rollout foo deploy/web', 'kubectl rollout foo is not available here'],
+  ['kubectl top foo', 'kubectl top foo is not available here'],
+  ['kubectl --help proxy', 'kubectl proxy is not available here'],
+  ['kubectl config', 'kubectl config is not available here'],
+  ['kubectl plugin', 'kubectl plugin is not available here'],
   // hostile input
   ['kubectl get ns\u0000', 'control characters are not allowed'],
   ['kubectl get ns\x1b[2J', 'control characters are not allowed'],
@@ -282,4 +511,129 @@ describe('parseCommandLine', () => {
       if (!result.ok) assert.ok(![...result.message].some(control), JSON.stringify(result.message));
     }
   });
+});
+
+/** The flags (long names) that a kubectl help text lists, read as the generator reads them. */
+function helpFlags(text: string): string[] {
+  return [...text.matchAll(/^ {4}(?:-\S, )?--([A-Za-z0-9][\w-]*)=.*:$/gm)].map((m) => m[1] ?? '');
+}
+
+function kubectl(version: string, args: string[]): string {
+  const bin = path.join(KUBECTL_DIR, `kubectl.${version}`);
+  assert.ok(
+    fs.existsSync(bin),
+    `${bin} is missing: the kubectl versions this test reads are always installed`,
+  );
+  return execFileSync(bin, args, {
+    env: { HOME: workDir, PATH: '/nonexistent', KUBECTL_KUBERC: 'true' },
+  }).toString();
+}
+
+describe('kubectl grammar and policy', () => {
+  test('the grammar is made from kubectl 1.27 to 1.33', () => {
+    for (let minor = 27; minor <= 33; minor++)
+      assert.ok(
+        KUBECTL_VERSIONS.some((v) => v.startsWith(`v1.${minor}.`)),
+        `v1.${minor} in ${KUBECTL_VERSIONS}`,
+      );
+  });
+
+  test("the grammar has kubectl's output format aliases, subcommand aliases and flag kinds", () => {
+    const formats = COMMANDS.get?.outputFormats ?? [];
+    for (const f of [
+      'templatefile',
+      'go-template-file',
+      'jsonpath-file',
+      'custom-columns-file',
+      'jsonpath-as-json',
+    ])
+      assert.ok(formats.includes(f), `kubectl get -o ${f}`);
+    assert.ok(COMMANDS['create configmap']?.aliases.includes('cm'));
+    assert.ok(COMMANDS['top pod']?.aliases.includes('po'));
+    assert.deepEqual(COMMANDS.get?.flags.filename, { short: 'f', kind: 'value', list: true });
+    assert.deepEqual(COMMANDS.logs?.flags.follow, { short: 'f', kind: 'bool' });
+    // A value only as --dry-run=server: `--dry-run server` makes `server` an argument.
+    assert.deepEqual(COMMANDS.apply?.flags['dry-run'], { kind: 'optional' });
+    assert.deepEqual(GLOBAL_FLAGS.server, { short: 's', kind: 'value' });
+    assert.deepEqual(GLOBAL_FLAGS.help, { short: 'h', kind: 'bool' });
+  });
+
+  test('every output format kubectl names is either allowed or read from a checked file', () => {
+    const files = new Set<string>();
+    for (const cmd of Object.values(COMMANDS))
+      for (const format of cmd.outputFormats ?? []) {
+        const policy = outputFormatPolicy(format);
+        assert.notEqual(policy, 'refused', format);
+        if (policy === 'file') files.add(format);
+      }
+    assert.deepEqual([...files].sort(), [
+      'custom-columns-file',
+      'go-template-file',
+      'jsonpath-file',
+      'templatefile',
+    ]);
+  });
+
+  test('every kubectl command is allowed or refused with a reason, and every allowed one is in the grammar', () => {
+    const allowed = allowedCommands();
+    for (const cmdPath of Object.keys(COMMANDS)) {
+      const problem = commandProblem(cmdPath === '' ? [] : cmdPath.split(' '));
+      assert.ok(allowed.has(cmdPath) || problem?.includes(': '), `kubectl ${cmdPath}: ${problem}`);
+    }
+    for (const [cmdPath, flags] of allowed) {
+      const cmd = COMMANDS[cmdPath];
+      assert.ok(cmd, `kubectl ${cmdPath} is not in the grammar`);
+      for (const flag of flags) assert.ok(cmd.flags[flag], `kubectl ${cmdPath} has no --${flag}`);
+    }
+  });
+
+  test('the policy has no silent default: every flag of every allowed command is classified', () => {
+    for (const cmdPath of allowedCommands().keys()) {
+      const words = cmdPath === '' ? [] : cmdPath.split(' ');
+      for (const { name, global } of grammarFlags(words))
+        assert.ok(flagPolicy(words, name, global), `kubectl ${cmdPath} --${name} is not classified`);
+    }
+  });
+
+  test("every flag of kubectl 1.33's get, apply, exec, logs and kustomize is classified", () => {
+    const globals = helpFlags(kubectl('1.33', ['options']));
+    assert.ok(globals.includes('kubeconfig') && globals.includes('kuberc'), globals.join(' '));
+    for (const cmd of ['get', 'apply', 'exec', 'logs', 'kustomize']) {
+      const own = helpFlags(kubectl('1.33', [cmd, '--help']));
+      assert.ok(own.length > 0, `kubectl ${cmd} --help lists no flags`);
+      for (const name of own)
+        assert.ok(flagPolicy([cmd], name, false), `kubectl ${cmd} --${name} is not classified`);
+      for (const name of globals.filter((g) => !own.includes(g)))
+        assert.ok(flagPolicy([cmd], name, true), `kubectl ${cmd} --${name} (global) is not classified`);
+    }
+    // and a few by what they are
+    assert.deepEqual(flagPolicy(['get'], 'output', false), { allowed: true, check: 'format' });
+    assert.deepEqual(flagPolicy(['kustomize'], 'output', false), { allowed: true, check: 'path' });
+    assert.deepEqual(flagPolicy(['apply'], 'filename', false), { allowed: true, check: 'paths' });
+    assert.equal(flagPolicy(['kustomize'], 'enable-helm', false)?.allowed, false);
+    assert.equal(flagPolicy(['get'], 'kubeconfig', true)?.allowed, false);
+    assert.deepEqual(flagPolicy(['debug'], 'profile', false), { allowed: true, check: 'none' });
+    assert.equal(flagPolicy(['get'], 'profile', true)?.allowed, false);
+  });
+
+  test(
+    'the committed grammar is what the generator makes from the installed kubectl',
+    { timeout: 15 * 60_000 },
+    async () => {
+      const script = fileURLToPath(new URL('../../scripts/gen-kubectl-grammar.mjs', import.meta.url));
+      const installed = fs.existsSync(KUBECTL_DIR)
+        ? fs.readdirSync(KUBECTL_DIR).filter((n) => /^kubectl\.1\.\d+$/.test(n))
+        : [];
+      assert.ok(installed.length > 0, `no kubectl.1.* in ${KUBECTL_DIR}: they are always installed here`);
+      const run = await promisify(execFile)(process.execPath, [script, '--check'], {
+        maxBuffer: 1 << 20,
+      }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      const stderr =
+        typeof run === 'object' && run !== null && 'stderr' in run ? String(run.stderr) : String(run);
+      assert.equal(run, undefined, stderr);
+    },
+  );
 });

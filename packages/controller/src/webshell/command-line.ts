@@ -2,17 +2,34 @@
 // the line is split by shell-quote's `parse` with no variable expansion, and anything that would need a
 // shell (pipes, lists, redirections, subshells, globs, comments) is refused rather than half-honoured.
 //
-// kubectl parses its flags with cobra/pflag, and this module follows those rules closely enough to be safe:
-// - a long flag is `--name`, `--name=value` or `--name value`, and kubectl reads `_` in a name as `-`;
-// - short flags cluster: in `-itsX` the boolean `-i` and `-t` come first and `-s` takes `X` as its value, so
-//   a cluster is read letter by letter until a letter that takes a value;
-// - `--` ends the flags, except where it is itself the value of the flag before it (`-l --`);
-// - the subcommand is the first word that is not a flag or a flag's value; where the value rules are not
-//   certain, every reading is checked. When in doubt a line is refused, never allowed.
-import fs from 'node:fs';
-import path from 'node:path';
+// The words are then read the way kubectl reads them, from kubectl's own grammar
+// (kubectl-grammar.generated.ts), so that the policy (kubectl-policy.ts) judges the subcommand, flags and
+// arguments kubectl will act on and not a guess at them. kubectl uses cobra and pflag:
+// - cobra finds the subcommand first, level by level: the first word that is no flag and no flag's value
+//   (an unknown flag is taken to have one), if it names a subcommand of the level reached so far;
+// - pflag then parses the words left with the final command's flags: `--name`, `--name=value`,
+//   `--name value` (any next word, even `--`), `_` read as `-` in names; short letters cluster (`-itn ns`):
+//   letters without a value come first and the first letter that takes one takes the rest of the word
+//   (`-ojson`, `-o=json`) or the next word; a flag with an optional value (`--dry-run`) takes one only as
+//   `--dry-run=server`; `--` ends the flags.
+// A flag kubectl does not know is refused here, even though kubectl would refuse it too: past one, the
+// reading of the rest of the line could differ from kubectl's.
 import { parse } from 'shell-quote';
-import { KUBECONFIG_FILE, KUBECONFIG_TEMP_FILE } from './work-dir.js';
+import {
+  COMMANDS,
+  GLOBAL_FLAGS,
+  type KubectlCommand,
+  type KubectlFlag,
+} from './kubectl-grammar.generated.js';
+import {
+  checkArgs,
+  checkFlags,
+  commandProblem,
+  shown,
+  unknownSubcommand,
+  type FlagUse,
+  type KubectlArgs,
+} from './kubectl-policy.js';
 
 export type ParsedCommand = { ok: true; args: string[] } | { ok: false; message: string };
 
@@ -20,131 +37,14 @@ export type ParsedCommand = { ok: true; args: string[] } | { ok: false; message:
 export const MAX_LINE_BYTES = 64 * 1024;
 
 const SHELL_SYNTAX = 'shell syntax is not supported: only one kubectl command per line';
-const WORK_DIR = "this shell's working directory";
 
 // C0 controls but tab, DEL, C1 controls, and the invisible marks and bidi overrides that could make a line
 // in the audit trail read differently from what runs.
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
 
-/** Flags that pick another server, credential or identity. */
-const IDENTITY_FLAGS = new Set([
-  'kubeconfig',
-  'server',
-  'token',
-  'as',
-  'as-group',
-  'as-uid',
-  'username',
-  'password',
-  'user',
-  'cluster',
-  'context',
-  'client-certificate',
-  'client-key',
-  'certificate-authority',
-  'insecure-skip-tls-verify',
-  'tls-server-name',
-]);
-/** Flags that move kubectl's own files or settings; `--profile` of `kubectl debug` is another flag. */
-const LOCAL_STATE_FLAGS = new Set(['cache-dir', 'profile', 'profile-output', 'kuberc']);
-/** `kubectl kustomize` flags that run programs or lift its file restrictions. */
-const PROGRAM_FLAGS = new Set([
-  'enable-alpha-plugins',
-  'enable-exec',
-  'enable-helm',
-  'helm-command',
-  'load-restrictor',
-  'mount',
-  'network',
-]);
-/** Flags whose value is a local file or directory. */
-const PATH_FLAGS = new Set([
-  'filename',
-  'kustomize',
-  'from-file',
-  'from-env-file',
-  'template',
-  'output-directory',
-  'patch-file',
-  'cert',
-  'key',
-  'custom',
-]);
-const OUTPUT_FILE = /^(?:go-template-file|jsonpath-file|custom-columns-file)=(.*)$/s;
-
-const REFUSED_SUBCOMMANDS = new Map([
-  ['proxy', 'it would open a port on the controller'],
-  ['port-forward', 'it would open a port on the controller'],
-  ['edit', 'there is no editor; use kubectl patch, apply or replace'],
-  ['config', "this shell's kubeconfig is managed by ztka"],
-  ['plugin', 'plugins do not run here'],
-  ['krew', 'plugins do not run here'],
-]);
-
-// kubectl's own (root) flags, for finding the subcommand: those that take a value, and the booleans.
-const ROOT_VALUE_FLAGS = new Set([
-  ...IDENTITY_FLAGS,
-  ...LOCAL_STATE_FLAGS,
-  'namespace',
-  'log-flush-frequency',
-  'request-timeout',
-  'v',
-  'vmodule',
-]);
-ROOT_VALUE_FLAGS.delete('insecure-skip-tls-verify');
-const ROOT_BOOL_FLAGS = new Set([
-  'disable-compression',
-  'insecure-skip-tls-verify',
-  'match-server-version',
-  'warnings-as-errors',
-  'help',
-]);
-/**
- * Long flags that are boolean wherever kubectl (1.32) defines them, among those that come before a `--` in
- * exec, run, debug, attach and create job/cronjob/deployment. A flag missing here makes a following `--`
- * count as its value, which only means more of the line is checked.
- */
-const BOOL_FLAGS = new Set([
-  ...ROOT_BOOL_FLAGS,
-  'allow-missing-template-keys',
-  'arguments-only',
-  'attach',
-  'command',
-  'expose',
-  'force',
-  'keep-annotations',
-  'keep-init-containers',
-  'keep-labels',
-  'keep-liveness',
-  'keep-readiness',
-  'keep-startup',
-  'leave-stdin-open',
-  'privileged',
-  'quiet',
-  'recursive',
-  'replace',
-  'rm',
-  'same-node',
-  'save-config',
-  'share-processes',
-  'show-managed-fields',
-  'stdin',
-  'tty',
-  'wait',
-]);
-// Short flags (kubectl 1.32): always boolean; always taking a value; -f, -p and -w are either, by command.
-const SHORT_BOOL = new Set(['A', 'R', 'h', 'i', 'q', 't']);
-const SHORT_VALUE = new Set(['L', 'P', 'c', 'e', 'k', 'l', 'n', 'o', 'r', 's', 'u', 'v']);
-const ROOT_SHORT_VALUE = new Set(['n', 's', 'v']);
-const ROOT_SHORT_BOOL = new Set(['h']);
-
 function refuse(message: string): ParsedCommand {
   return { ok: false, message };
-}
-
-function shown(value: string): string {
-  return value.length > 80 ? `${value.slice(0, 80)}…` : value;
 }
 
 /** `$NAME` and `${NAME}` stay as typed (both come back as `$NAME`): nothing is expanded. */
@@ -174,202 +74,189 @@ function unterminated(line: string): string | undefined {
   return quote === undefined ? undefined : 'unterminated quote';
 }
 
-function flagName(arg: string): string {
-  const eq = arg.indexOf('=');
-  return (eq === -1 ? arg.slice(2) : arg.slice(2, eq)).replaceAll('_', '-');
+// --- kubectl's grammar -------------------------------------------------------------------------------
+
+interface KnownFlag {
+  readonly name: string;
+  readonly flag: KubectlFlag;
+  readonly global: boolean;
 }
 
-function isFlag(arg: string): boolean {
-  return arg.startsWith('-') && arg !== '-' && arg !== '--';
+/** The flags of one command as pflag sees them: its own, then the global ones it does not shadow. */
+interface FlagSet {
+  readonly long: ReadonlyMap<string, KnownFlag>;
+  readonly short: ReadonlyMap<string, KnownFlag>;
 }
 
-/** Whether a flag written as `arg` takes the next word as its value (when unsure: yes). */
-function takesNext(arg: string): boolean {
-  if (!isFlag(arg) || arg.includes('=')) return false;
-  if (arg.startsWith('--')) return !BOOL_FLAGS.has(flagName(arg));
-  for (let j = 1; j < arg.length; j++) {
-    const c = arg.charAt(j);
-    if (!/[A-Za-z0-9]/.test(c)) return false;
-    if (!SHORT_BOOL.has(c)) return j === arg.length - 1;
-  }
-  return false;
+const flagSets = new Map<string, FlagSet>();
+
+/** Maps, never plain objects: a flag typed as `--constructor` must not find Object.prototype's. */
+function flagSet(cmd: KubectlCommand, cmdKey: string): FlagSet {
+  let set = flagSets.get(cmdKey);
+  if (set !== undefined) return set;
+  const long = new Map<string, KnownFlag>();
+  const short = new Map<string, KnownFlag>();
+  const add = (flags: Readonly<Record<string, KubectlFlag>>, global: boolean) => {
+    for (const [name, flag] of Object.entries(flags)) {
+      if (long.has(name)) continue;
+      const known = { name, flag, global };
+      long.set(name, known);
+      if (flag.short !== undefined && !short.has(flag.short)) short.set(flag.short, known);
+    }
+  };
+  add(cmd.flags, false);
+  add(GLOBAL_FLAGS, true);
+  set = { long, short };
+  flagSets.set(cmdKey, set);
+  return set;
 }
 
-/** Where the flags end: the first `--` that is not the value of the flag before it. */
-function endOfFlags(args: string[]): number {
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--' && (i === 0 || !takesNext(args[i - 1] ?? ''))) return i;
-  }
-  return args.length;
+const commands = new Map(Object.entries(COMMANDS));
+
+function commandAt(cmdPath: readonly string[]): { cmd: KubectlCommand; flags: FlagSet } {
+  const cmdKey = cmdPath.join(' ');
+  const cmd = commands.get(cmdKey);
+  if (cmd === undefined) throw new Error(`kubectl ${cmdKey} is not in the grammar`);
+  return { cmd, flags: flagSet(cmd, cmdKey) };
 }
+
+/** pflag's name lookup: kubectl normalizes `_` to `-` in long names. */
+const longFlag = (flags: FlagSet, name: string) => flags.long.get(name.replaceAll('_', '-'));
+/**
+ * Whether cobra, looking for the subcommand, reads a flag as taking no value when given alone: a bool, or a
+ * flag whose value is optional (pflag's NoOptDefVal). cobra adds -h/--help to a command only once it has
+ * found it, so during the search they are unknown flags, which are taken to have a value.
+ */
+const noValueWhileFinding = (known: KnownFlag | undefined) =>
+  known !== undefined && known.name !== 'help' && known.flag.kind !== 'value';
 
 /**
- * The subcommand as cobra finds it (an unknown flag is taken to have a value), and as it would be if
- * unknown flags had none; both readings are checked.
+ * The index of the first word that cobra takes for a subcommand name (its stripFlags), or -1. A flag
+ * without `=` that it believes takes a value skips the next word, and ends the search if at most one word
+ * is left after it; a cluster of short letters (`-it`) never does.
  */
-function subcommands(args: string[]): Set<string> {
-  const found = new Set<string>();
-  for (const unknownTakesValue of [true, false]) {
-    for (let i = 0; i < args.length; i++) {
-      const arg = args[i] ?? '';
-      if (arg === '--') break;
-      if (arg === '') continue; // cobra skips empty words
-      if (!arg.startsWith('-')) {
-        found.add(arg);
+function commandWord(words: readonly string[], flags: FlagSet): number {
+  for (let i = 0; i < words.length; i++) {
+    const s = words[i] ?? '';
+    if (s === '--') return -1;
+    let takesNext = false;
+    if (!s.includes('=')) {
+      if (s.startsWith('--')) takesNext = !noValueWhileFinding(longFlag(flags, s.slice(2)));
+      // cobra counts bytes: `-é` is no short flag to it.
+      else if (s.startsWith('-') && Buffer.byteLength(s) === 2)
+        takesNext = !noValueWhileFinding(flags.short.get(s.charAt(1)));
+    }
+    if (takesNext) {
+      if (words.length - (i + 1) <= 1) return -1;
+      i++;
+    } else if (s !== '' && !s.startsWith('-')) return i;
+  }
+  return -1;
+}
+
+/** cobra's Find: the command path, and the words left once the subcommand names are taken out. */
+function findCommand(words: readonly string[]): { cmdPath: string[]; rest: string[] } {
+  const cmdPath: string[] = [];
+  const rest = [...words];
+  for (;;) {
+    const { cmd, flags } = commandAt(cmdPath);
+    if (cmd.subcommands.length === 0) break;
+    const at = commandWord(rest, flags);
+    if (at === -1) break;
+    const word = rest[at] ?? '';
+    const sub = cmd.subcommands.find(
+      (name) => name === word || commandAt([...cmdPath, name]).cmd.aliases.includes(word),
+    );
+    if (sub === undefined) break;
+    rest.splice(at, 1); // cobra's argsMinusFirstX: that same word, by the same skipping rules
+    cmdPath.push(sub);
+  }
+  return { cmdPath, rest };
+}
+
+type Parsed = { ok: true; args: KubectlArgs } | { ok: false; message: string };
+
+/** pflag's parse of `words` with the flags of `cmdPath`. */
+function parseFlags(cmdPath: readonly string[], words: readonly string[]): Parsed {
+  const { flags } = commandAt(cmdPath);
+  const uses: FlagUse[] = [];
+  const args: string[] = [];
+  const unknown = (as: string): Parsed => ({
+    ok: false,
+    message: `${shown(as)} is not allowed here: kubectl ${[...cmdPath, ''].join(' ')}has no such flag`,
+  });
+  const needsValue = (as: string): Parsed => ({ ok: false, message: `${as} needs a value` });
+
+  for (let i = 0; i < words.length; i++) {
+    const s = words[i] ?? '';
+    if (s.length < 2 || !s.startsWith('-')) {
+      args.push(s);
+      continue;
+    }
+    if (s === '--') {
+      args.push(...words.slice(i + 1));
+      break;
+    }
+    if (s.startsWith('--')) {
+      const body = s.slice(2);
+      if (body.startsWith('-') || body.startsWith('='))
+        return { ok: false, message: `bad flag syntax: ${shown(s)}` };
+      const eq = body.indexOf('=');
+      const name = eq === -1 ? body : body.slice(0, eq);
+      const known = longFlag(flags, name);
+      if (known === undefined) return unknown(`--${name.replaceAll('_', '-')}`);
+      let value: string | undefined;
+      if (eq !== -1) value = body.slice(eq + 1);
+      else if (known.flag.kind === 'value') {
+        if (i + 1 >= words.length) return needsValue(`--${known.name}`);
+        value = words[++i];
+      }
+      uses.push({ name: known.name, as: `--${known.name}`, global: known.global, value });
+      continue;
+    }
+    // pflag skips a word like `-test.v` whole (Go test flags): no reason to let one through.
+    if (s.startsWith('-test.')) return unknown(s);
+    let letters = s.slice(1);
+    while (letters.length > 0) {
+      const c = letters.charAt(0);
+      const known = flags.short.get(c);
+      if (known === undefined) return unknown(`-${c}`);
+      const use = (value: string | undefined) =>
+        uses.push({ name: known.name, as: `-${c}`, global: known.global, value });
+      if (letters.length > 2 && letters.charAt(1) === '=') {
+        use(letters.slice(2));
         break;
       }
-      if (arg.includes('=')) continue;
-      if (arg.startsWith('--')) {
-        const name = flagName(arg);
-        if (ROOT_VALUE_FLAGS.has(name) || (unknownTakesValue && !ROOT_BOOL_FLAGS.has(name))) i++;
-      } else if (arg.length === 2) {
-        const c = arg.charAt(1);
-        if (ROOT_SHORT_VALUE.has(c) || (unknownTakesValue && !ROOT_SHORT_BOOL.has(c))) i++;
+      if (known.flag.kind !== 'value') {
+        use(undefined);
+        letters = letters.slice(1);
+      } else if (letters.length > 1) {
+        use(letters.slice(1));
+        break;
+      } else {
+        if (i + 1 >= words.length) return needsValue(`-${c}`);
+        use(words[++i]);
+        break;
       }
     }
   }
-  return found;
+  return { ok: true, args: { path: cmdPath, flags: uses, args } };
 }
 
-function within(root: string, target: string): boolean {
-  const rel = path.relative(root, target);
-  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
-}
-
-/**
- * Follows a relative path the way the kernel will, one component at a time with symlinks resolved (so
- * `link/..` is the link target's parent), and requires every existing step to stay inside the work dir.
- */
-function withinReally(workDir: string, value: string): boolean {
-  let root: string;
-  try {
-    root = fs.realpathSync(workDir);
-  } catch {
-    return true; // no work dir to compare with: the lexical check stands alone
-  }
-  const parts = value.split('/');
-  let at = root; // always a real path, so `..` from it is its lexical parent
-  for (let k = 0; k < parts.length; k++) {
-    const part = parts[k] ?? '';
-    if (part === '' || part === '.') continue;
-    let real: string;
-    try {
-      real = fs.realpathSync(path.join(at, part));
-    } catch {
-      // Not there: nothing below it can be a link.
-      return within(root, path.resolve(at, ...parts.slice(k)));
-    }
-    if (!within(root, real)) return false;
-    at = real;
-  }
-  return true;
-}
-
-function checkPath(what: string, value: string, workDir: string, allowStdin = false): string | undefined {
-  if (allowStdin && value === '-') return undefined;
-  const prefix = `${what} ${shown(value)}`;
-  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(value)) return `${prefix}: remote files are not allowed`;
-  if (value.startsWith('~') || path.isAbsolute(value))
-    return `${prefix}: local paths must be relative to ${WORK_DIR}`;
-  const resolved = path.resolve(workDir, value);
-  if (!within(workDir, resolved) || !withinReally(workDir, value))
-    return `${prefix}: local paths must stay inside ${WORK_DIR}`;
-  if (
-    resolved === path.join(workDir, KUBECONFIG_FILE) ||
-    resolved === path.join(workDir, KUBECONFIG_TEMP_FILE)
-  )
-    return `${prefix}: this shell's kubeconfig cannot be read`;
-  return undefined;
-}
-
-function checkFlagValue(flag: string, name: string, value: string, workDir: string): string | undefined {
-  if (name === 'output') {
-    const file = OUTPUT_FILE.exec(value)?.[1];
-    return file === undefined ? undefined : checkPath(flag, file, workDir);
-  }
-  if (!PATH_FLAGS.has(name)) return undefined;
-  if (name === 'from-file' && value.includes('=')) {
-    // [key=]source
-    const source = value.slice(value.indexOf('=') + 1);
-    return checkPath(flag, value, workDir) ?? checkPath(flag, source, workDir);
-  }
-  return checkPath(flag, value, workDir, name === 'filename');
-}
-
-function refusedFlag(name: string, debug: boolean): string | undefined {
-  if (IDENTITY_FLAGS.has(name))
-    return `--${name} is not allowed here: the shell reaches only this cluster as you`;
-  if (LOCAL_STATE_FLAGS.has(name) && !(name === 'profile' && debug))
-    return `--${name} is not allowed here: kubectl's local files are managed by the shell`;
-  if (PROGRAM_FLAGS.has(name))
-    return `--${name} is not allowed here: it would run programs or read files on the controller`;
-  return undefined;
-}
-
-const SHORT_NAMES: Record<string, string> = { f: 'filename', k: 'kustomize', o: 'output' };
-
-/** One cluster of short flags (`-it`, `-nfoo`, `-f=x`, `-f` with its value in `next`). */
-function checkShort(arg: string, next: string | undefined, followIsBool: boolean, workDir: string) {
-  for (let j = 1; j < arg.length; j++) {
-    const c = arg.charAt(j);
-    if (!/[A-Za-z0-9]/.test(c)) return undefined; // a value, or a word kubectl rejects
-    const rest = arg.slice(j + 1);
-    const value = rest.startsWith('=') ? rest.slice(1) : rest !== '' ? rest : next;
-    if (c === 's') return refusedFlag('server', false);
-    const long = SHORT_NAMES[c];
-    if (long !== undefined && value !== undefined) {
-      const problem = checkFlagValue(`-${c}`, long, value, workDir);
-      if (problem) return problem;
-    }
-    if (c === 'f' && followIsBool) continue; // `kubectl logs -f` is --follow
-    if (SHORT_VALUE.has(c) || c === 'f' || rest.startsWith('=')) return undefined;
-  }
-  return undefined;
-}
-
-function checkArgs(args: string[], workDir: string): string | undefined {
-  const subs = subcommands(args);
-  for (const sub of subs) {
-    const why = REFUSED_SUBCOMMANDS.get(sub);
-    if (why !== undefined) return `kubectl ${sub} is not available here: ${why}`;
-  }
-  const debug = subs.size > 0 && [...subs].every((s) => s === 'debug');
-  const end = endOfFlags(args);
-
-  // Every word before the end of the flags that looks like a flag is checked, even one that is really the
-  // value of the flag before it: that can only refuse more.
-  for (let i = 0; i < end; i++) {
-    const arg = args[i] ?? '';
-    if (!isFlag(arg)) continue;
-    const next = i + 1 < end ? args[i + 1] : undefined;
-    let problem: string | undefined;
-    if (arg.startsWith('--')) {
-      const name = flagName(arg);
-      const eq = arg.indexOf('=');
-      const value = eq === -1 ? next : arg.slice(eq + 1);
-      problem =
-        refusedFlag(name, debug) ??
-        (value === undefined ? undefined : checkFlagValue(`--${name}`, name, value, workDir));
-    } else {
-      problem = checkShort(arg, next, subs.has('logs'), workDir);
-    }
-    if (problem) return problem;
-  }
-
-  // Positional local paths: both ends of `kubectl cp` (a remote end is `[namespace/]pod:path`), and the
-  // directory of `kubectl kustomize`. Flag values among the words are checked too, harmlessly.
-  for (const sub of ['cp', 'kustomize']) {
-    if (!subs.has(sub)) continue;
-    const at = args.indexOf(sub);
-    for (let i = at + 1; i < args.length; i++) {
-      const arg = args[i] ?? '';
-      if ((i < end && isFlag(arg)) || i === end) continue;
-      if (sub === 'cp' && arg.includes(':') && !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(arg)) continue;
-      const problem = checkPath(`kubectl ${sub}`, arg, workDir);
-      if (problem) return problem;
-    }
-  }
-  return undefined;
+/** Why kubectl may not run with these arguments (those after `kubectl`), or undefined if it may. */
+function checkKubectl(words: readonly string[], workDir: string): string | undefined {
+  const { cmdPath, rest } = findCommand(words);
+  const commandRefused = commandProblem(cmdPath);
+  if (commandRefused !== undefined) return commandRefused;
+  const parsed = parseFlags(cmdPath, rest);
+  if (!parsed.ok) return parsed.message;
+  const { args } = parsed;
+  // A command with subcommands runs only to print its help; an argument there would be looked up as a
+  // plugin (`kubectl foo`, `kubectl create foo`).
+  const first = args.args[0];
+  if (first !== undefined && commandAt(cmdPath).cmd.subcommands.length > 0)
+    return unknownSubcommand(cmdPath, first);
+  return checkFlags(args, workDir) ?? checkArgs(args, workDir);
 }
 
 /**
@@ -402,6 +289,6 @@ export function parseCommandLine(line: string, workDir: string): ParsedCommand {
   if (words.some((w) => CONTROL.test(w)))
     return refuse('control characters are not allowed in a command line');
   if (words[0] !== 'kubectl') return refuse(`${shown(words[0] ?? '')}: only kubectl commands run here`);
-  const problem = checkArgs(words.slice(1), workDir);
+  const problem = checkKubectl(words.slice(1), workDir);
   return problem === undefined ? { ok: true, args: words } : refuse(problem);
 }

@@ -26,7 +26,7 @@ say('CWD=' + process.cwd());
 say('PID=' + process.pid);
 say(size());
 say('KUBECONFIG_CONTENT=' + JSON.stringify(fs.readFileSync(process.env.KUBECONFIG, 'utf8')));
-switch (args[0]) {
+switch (args[1]) { // driven as 'kubectl get <what>': get is a command the policy allows
   case 'read': {
     let buf = '';
     process.stdin.setEncoding('utf8');
@@ -328,7 +328,7 @@ describe('browser shell session', { concurrency: 4 }, () => {
   test('Ctrl-C stops a running command and returns to the prompt', async (t) => {
     const h = await harness(t);
     await h.waitFor(PROMPT);
-    h.type('kubectl wait\r');
+    h.type('kubectl get wait\r');
     let at = await h.waitFor('WAITING\r\n');
     h.type('\x03');
     at = await h.waitFor('INTERRUPTED\r\n', at);
@@ -340,7 +340,7 @@ describe('browser shell session', { concurrency: 4 }, () => {
   test('input goes to the running command unchanged', async (t) => {
     const h = await harness(t);
     await h.waitFor(PROMPT);
-    h.type('kubectl read\r');
+    h.type('kubectl get read\r');
     const at = await h.waitFor('READING\r\n');
     h.type('hello \x1b[A world\r');
     const got = await h.waitFor(/GOT=.*\r\n/, at);
@@ -427,7 +427,7 @@ describe('browser shell session', { concurrency: 4 }, () => {
     const h = await harness(t);
     h.send({ type: 'resize', cols: 120, rows: 40 });
     await h.waitFor(PROMPT);
-    h.type('kubectl wait\r');
+    h.type('kubectl get wait\r');
     let at = await h.waitFor('WAITING\r\n');
     assert.equal(shown(h.output(), 'SIZE'), '120x40');
     h.send({ type: 'resize', cols: 100, rows: 30 });
@@ -486,9 +486,9 @@ describe('browser shell session', { concurrency: 4 }, () => {
   test('the exit status shows when it is not 0; unfinished output lines are ended', async (t) => {
     const h = await harness(t);
     await h.waitFor(PROMPT);
-    h.type('kubectl fail\r');
+    h.type('kubectl get fail\r');
     let at = await h.waitFor(`\r\n[exit 3]\r\n${PROMPT}`);
-    h.type('kubectl nonewline\r');
+    h.type('kubectl get nonewline\r');
     at = await h.waitFor(`no newline\r\n${PROMPT}`, at);
     assert.doesNotMatch(h.output().slice(at), /\[exit/);
   });
@@ -540,7 +540,7 @@ describe('browser shell session', { concurrency: 4 }, () => {
   test('the maximum lifetime ends the session even with input', async (t) => {
     const h = await harness(t, { maxLifetimeMs: 2000 });
     await h.waitFor(PROMPT);
-    h.type('kubectl wait\r');
+    h.type('kubectl get wait\r');
     assert.equal(await h.session.ended, 'the shell reached its maximum lifetime');
     await h.clientClosed;
     assert.equal(fs.existsSync(h.workDir()), false);
@@ -549,7 +549,7 @@ describe('browser shell session', { concurrency: 4 }, () => {
   test('a command past its time limit is stopped, and the shell carries on', async (t) => {
     const h = await harness(t, { commandTimeoutMs: 3000 });
     await h.waitFor(PROMPT);
-    h.type('kubectl stubborn\r');
+    h.type('kubectl get stubborn\r');
     const at = await h.waitFor('WAITING\r\n');
     await h.waitFor(`ztka: the command reached its time limit and was stopped\r\n`, at);
     await h.waitFor(`\r\n${PROMPT}`, at);
@@ -581,7 +581,7 @@ describe('browser shell session', { concurrency: 4 }, () => {
   test('the browser going away kills a running kubectl, with SIGKILL when it ignores SIGHUP', async (t) => {
     const h = await harness(t);
     await h.waitFor(PROMPT);
-    h.type('kubectl stubborn\r');
+    h.type('kubectl get stubborn\r');
     await h.waitFor('WAITING\r\n');
     const workDir = h.workDir();
     const uid = fs.statSync(path.join(workDir, 'home')).uid;
