@@ -133,7 +133,7 @@ export async function startController(
     log,
     keepalive: { intervalMs: config.agentPingIntervalMs, missedPongs: 2 },
   });
-  const shellSockets = new ShellKubeSockets();
+  const shellSockets = new ShellKubeSockets(tls);
   const kubeProxy = createKubeProxy(
     {
       tunnels,
@@ -281,6 +281,7 @@ export async function startController(
   const handleShellUpgrade = createShellEndpoint({
     publicUrl: () => url,
     caCertPem: tls.caCertPem,
+    tlsServerName: publicHost,
     sandbox,
     kubeSockets: shellSockets,
     maxPerUser: config.shellMaxPerUser,

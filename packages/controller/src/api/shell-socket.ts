@@ -31,6 +31,8 @@ export interface ShellEndpointDeps {
   /** The controller's public URL, known once it listens (a port 0 is resolved then). */
   publicUrl: () => string;
   caCertPem: string;
+  /** A name on the controller's serving certificate, for the shell's kubectl to check. */
+  tlsServerName: string;
   sandbox: ShellSandbox;
   kubeSockets: ShellKubeSockets;
   maxPerUser: number;
@@ -121,7 +123,7 @@ export function createShellEndpoint(deps: ShellEndpointDeps) {
         username: principal.username,
         clusters: [cluster],
         token: issued.token,
-        via: { url: insideServerUrl() },
+        via: { url: insideServerUrl(), tlsServerName: deps.tlsServerName },
       });
     };
     const workspace = async () => {

@@ -11,10 +11,11 @@ export interface KubeconfigInput {
   /** The credential for every context; absent for the exec variant. */
   token?: string;
   /**
-   * Another address for the same controller: the browser shell's kubectl reaches it over its sandbox's
-   * relay, in plain HTTP on the sandbox's own loopback (no CA), then this shell's Unix socket.
+   * Another address for the same controller, with the name its certificate carries: the browser shell's
+   * kubectl reaches it through its sandbox's relay and its own Unix socket, TLS end to end (kubectl sends
+   * no bearer token over plain HTTP, and should not).
    */
-  via?: { url: `http://${string}` };
+  via?: { url: string; tlsServerName: string };
 }
 
 export function renderKubeconfig(input: KubeconfigInput): string {
@@ -42,9 +43,11 @@ export function renderKubeconfig(input: KubeconfigInput): string {
     kind: 'Config',
     clusters: input.clusters.map((name) => ({
       name,
-      cluster: input.via
-        ? { server: `${input.via.url}/k8s/clusters/${name}` }
-        : { server: `${input.publicUrl}/k8s/clusters/${name}`, 'certificate-authority-data': ca },
+      cluster: {
+        server: `${input.via?.url ?? input.publicUrl}/k8s/clusters/${name}`,
+        'certificate-authority-data': ca,
+        ...(input.via ? { 'tls-server-name': input.via.tlsServerName } : {}),
+      },
     })),
     users,
     contexts: input.clusters.map((name) => ({ name, context: { cluster: name, user: userFor(name) } })),

@@ -1,9 +1,10 @@
 // The only way out of a shell's sandbox: one Unix socket per shell, on which the controller serves the kube
-// proxy to that shell alone. A shell's kube token is bound to its socket both ways: it is refused on every
+// proxy to that shell alone, over TLS with its own certificate (kubectl will not send a token in the clear). A shell's kube token is bound to its socket both ways: it is refused on every
 // other listener (so a token that leaks out of the shell, e.g. printed or uploaded with --from-file, is
 // worth nothing), and the socket takes no other credential (so a shell cannot act with someone else's).
 import fs from 'node:fs/promises';
-import http from 'node:http';
+import type http from 'node:http';
+import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CLUSTER_PROXY_PREFIX } from '@ztka/protocol';
@@ -25,6 +26,8 @@ export class ShellKubeSockets {
   readonly #bound = new WeakMap<Socket | Duplex, string>();
   #handler: KubeHandler | undefined;
 
+  constructor(private readonly tls: { certPem: string; keyPem: string }) {}
+
   /** The kube proxy; set once it exists (it needs `admits` first). */
   serve(handler: KubeHandler): void {
     this.#handler = handler;
@@ -44,11 +47,13 @@ export class ShellKubeSockets {
   async listen(sessionId: string, socketPath: string, uid: number): Promise<{ close(): Promise<void> }> {
     const handler = this.#handler;
     if (!handler) throw new Error('the kube proxy is not wired to the shell sockets');
-    const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
+    const options = { cert: this.tls.certPem, key: this.tls.keyPem, maxHeaderSize: MAX_HEADER_BYTES };
+    const server = https.createServer(options, (req, res) => {
       if (req.url?.startsWith(CLUSTER_PROXY_PREFIX)) handler.handleRequest(req, res);
       else res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     });
-    server.on('connection', (socket) => this.#bound.set(socket, sessionId));
+    // A request's socket is the TLS socket; an upgrade's too.
+    server.on('secureConnection', (socket) => this.#bound.set(socket, sessionId));
     server.on('upgrade', (req, socket, head) => {
       if (req.url?.startsWith(CLUSTER_PROXY_PREFIX)) handler.handleUpgrade(req, socket, head);
       else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');

@@ -93,8 +93,8 @@ export const INSIDE = {
 } as const;
 
 /** The kubeconfig's server for a cluster, as kubectl inside the sandbox reaches it. */
-export function insideServerUrl(): `http://${string}` {
-  return `http://127.0.0.1:${INSIDE.port}`;
+export function insideServerUrl(): string {
+  return `https://127.0.0.1:${INSIDE.port}`;
 }
 
 /** kubectl's whole environment, built from nothing: none of the controller's variables reach it. */

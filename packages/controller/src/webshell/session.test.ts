@@ -575,6 +575,7 @@ describe('browser shell session', { concurrency: 4 }, () => {
     h.session.close('your access to this cluster has ended');
     await h.clientClosed;
     assert.deepEqual(h.exits, ['your access to this cluster has ended']);
+    await h.session.ended; // the sandbox is cleaned up after the person is told
     assert.deepEqual(h.ends, ['your access to this cluster has ended']);
   });
 

@@ -355,17 +355,18 @@ class Shell implements ShellSession {
     const child = this.#child;
     this.#child = undefined;
     if (child !== undefined) await child.terminate();
+    // The person learns at once; cleaning the sandbox up is the controller's business.
+    const socket = this.#opts.socket;
+    if (socket.readyState === socket.OPEN) {
+      this.#send({ type: 'exit', reason });
+      socket.close(1000);
+    }
     if (this.#workspace !== undefined) {
       await this.#workspace
         .release()
         .catch((err: unknown) =>
           this.#log.error({ err, home: this.#workspace?.home }, 'webshell: could not release the sandbox'),
         );
-    }
-    const socket = this.#opts.socket;
-    if (socket.readyState === socket.OPEN) {
-      this.#send({ type: 'exit', reason });
-      socket.close(1000);
     }
     this.#log.info({ reason }, 'webshell: session ended');
     this.#resolveEnded(reason);
