@@ -1,4 +1,4 @@
-export { CLUSTER_PROXY_PREFIX, SYSTEM_NAMESPACE } from './constants.js';
+export { AGENT_NAME, CLUSTER_PROXY_PREFIX, SYSTEM_NAMESPACE } from './constants.js';
 export { PRODUCT_VERSION } from './version.js';
 export * from './tunnel.js';
 export {
