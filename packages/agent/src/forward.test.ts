@@ -66,7 +66,7 @@ async function rig(
         {
           ':method': 'GET',
           ':path': path,
-          [IDENTITY_HEADER]: encodeIdentity({ user: 'demos@rafay.co', role: 'ADMIN' }),
+          [IDENTITY_HEADER]: encodeIdentity({ user: 'demos@rafay.co', userId: 'u-1', role: 'ADMIN' }),
         },
         { endStream: true },
       ),

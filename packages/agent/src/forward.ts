@@ -55,7 +55,13 @@ export function createForwarder(credentials: CredentialProvider, log: Logger) {
       upstream = await credentials.forRequest(identity);
     } catch (err) {
       log.warn({ auditId, err: err instanceof Error ? err.message : String(err) }, 'no upstream credential');
-      fail(stream, new ZtkaError('forbidden', 'the agent could not obtain a credential for this request'));
+      // A refusal written for the person (an account that is not theirs) says why; anything else, only that.
+      fail(
+        stream,
+        err instanceof ZtkaError
+          ? err
+          : new ZtkaError('forbidden', 'the agent could not obtain a credential for this request'),
+      );
       return;
     }
     // Creating a person's service account takes a while; the request may have been cancelled meanwhile,

@@ -13,15 +13,21 @@ const allowed = (identity: TunnelIdentity, method: string, path: string, query =
   }
 };
 
-const admin: TunnelIdentity = { user: 'a', role: 'PROJECT_ADMIN' };
-const reader: TunnelIdentity = { user: 'r', role: 'PROJECT_READ_ONLY' };
+const admin: TunnelIdentity = { user: 'a', userId: 'id-a', role: 'PROJECT_ADMIN' };
+const reader: TunnelIdentity = { user: 'r', userId: 'id-r', role: 'PROJECT_READ_ONLY' };
 const nsAdmin: TunnelIdentity = {
   user: 'n',
+  userId: 'id-n',
   role: 'NAMESPACE_ADMIN',
   namespaces: ['team-a'],
   readOnlyNamespaces: ['team-b'],
 };
-const nsReader: TunnelIdentity = { user: 'v', role: 'NAMESPACE_READ_ONLY', namespaces: ['team-a'] };
+const nsReader: TunnelIdentity = {
+  user: 'v',
+  userId: 'id-v',
+  role: 'NAMESPACE_READ_ONLY',
+  namespaces: ['team-a'],
+};
 
 test('admin roles pass everything on to the cluster', () => {
   for (const [m, p] of [

@@ -57,7 +57,7 @@ async function rig(answer: (stream: http2.ServerHttp2Stream) => void): Promise<R
   const proxy = createKubeProxy({
     tunnels,
     authenticate: async () => principal,
-    authorize: async () => ({ user: principal.username, role: 'ADMIN' }),
+    authorize: async () => ({ user: principal.username, userId: principal.userId, role: 'ADMIN' }),
     track: () => () => undefined,
     audit: (record) =>
       new Promise<void>((resolve, reject) =>
