@@ -34,6 +34,11 @@ export const AGENT_VERSION_HEADER = 'x-ztka-agent-version';
 export const KUBE_VERSION_HEADER = 'x-ztka-kube-version';
 /** UID of the cluster's kube-system namespace: the cluster's identity, bound at registration. */
 export const CLUSTER_IDENTITY_HEADER = 'x-ztka-cluster-identity';
+/**
+ * The namespace where the agent keeps people's service accounts (`--jit-namespace`), so the controller
+ * can keep everyone out of it on that cluster (jit-namespace.ts).
+ */
+export const JIT_NAMESPACE_HEADER = 'x-ztka-jit-namespace';
 
 /** The person a proxied request acts for, as the agent needs it to pick the upstream credential. */
 export interface TunnelIdentity {

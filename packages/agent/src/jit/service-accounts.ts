@@ -9,6 +9,7 @@
 import {
   ZtkaError,
   isRole,
+  protectedNamespaces,
   readOnlyClusterRole,
   bindingsFor,
   READ_ONLY_ROLE,
@@ -276,7 +277,11 @@ export class JitServiceAccounts {
     const now = this.#clock();
     const lifetimeMs = (identity.saLifetimeSeconds ?? DEFAULT_LIFETIME_S) * 1000;
     const saExpiresAt = now + lifetimeMs;
-    const desired = bindingsFor(role, identity.namespaces, identity.readOnlyNamespaces);
+    // Never a binding in the namespaces that hold the accounts, even if an assignment names one.
+    const protect = protectedNamespaces(ns);
+    const desired = bindingsFor(role, identity.namespaces, identity.readOnlyNamespaces).filter(
+      (b) => b.namespace === undefined || !protect.has(b.namespace),
+    );
     if (desired.some((b) => b.clusterRole === READ_ONLY_ROLE)) await this.#ensureReadOnlyRole();
 
     const annotations = {

@@ -46,7 +46,14 @@ async function rig(answer: (stream: http2.ServerHttp2Stream) => void): Promise<R
   const tunnels = new TunnelRegistry();
   tunnels.add(
     new AgentSession(
-      { cluster: 'desktop', agentVersion: 't', kubeVersion: 't', remoteAddress: '', transport: 'h2' },
+      {
+        cluster: 'desktop',
+        agentVersion: 't',
+        kubeVersion: 't',
+        jitNamespace: 'ztka-system',
+        remoteAddress: '',
+        transport: 'h2',
+      },
       socket,
       () => socket.destroy(),
       log,
