@@ -377,6 +377,7 @@ export async function p5(z: Ztka, count: number, controllerPid: number | undefin
       agentVersion: 'bench',
       kubeVersion: 'v0.0.0',
       clusterIdentity: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      jitNamespace: 'ztka-system',
       log,
       onStream: (stream) => {
         stream.on('error', () => {}); // a stream cut by a closing tunnel is counted by the requester

@@ -40,16 +40,16 @@ export function createControlHandler(jit: JitServiceAccounts, log: Logger) {
       stream.end(JSON.stringify(body));
     };
     try {
-      const body = (await readJson(stream)) as { users?: unknown };
-      const users = Array.isArray(body.users)
-        ? body.users.filter((u): u is string => typeof u === 'string')
-        : [];
+      const body = (await readJson(stream)) as { users?: unknown; userIds?: unknown };
+      const strings = (value: unknown) =>
+        Array.isArray(value) ? value.filter((u): u is string => typeof u === 'string') : undefined;
+      const users = strings(body.users) ?? [];
       if (path === CONTROL_PATHS.revoke) {
         await Promise.all(users.map((u) => jit.revoke(u)));
         log.info({ users: users.length }, 'service accounts revoked');
         reply(200, { removed: users.length });
       } else if (path === CONTROL_PATHS.sync) {
-        const removed = await jit.sync(users);
+        const removed = await jit.sync(users, strings(body.userIds));
         if (removed > 0) log.info({ removed }, 'service accounts of people without access removed');
         reply(200, { removed });
       } else reply(404, { message: `unknown control path ${path}` });

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import tls from 'node:tls';
 import { pino } from 'pino';
-import { IDENTITY_HEADER, encodeIdentity } from '@ztka/protocol';
+import { IDENTITY_HEADER, encodeIdentity, protectedNamespaces } from '@ztka/protocol';
 import { selfSignedCert } from '@ztka/testenv';
 import { createForwarder, isList } from './forward.js';
 import { H2Pool } from './h2-pool.js';
@@ -40,14 +40,16 @@ async function rig(
   const pool = new H2Pool(`https://127.0.0.1:${apiPort}`, tls.createSecureContext({ ca: pem.cert }), {
     rejectUnauthorized: true,
   });
+  let credentialsMade = 0;
   const credentials: CredentialProvider = {
     own: () => Promise.reject(new Error('not in this test')),
     forRequest: async () => {
+      credentialsMade++;
       await opts.gate;
       return { server: '', agent: new https.Agent(), headers: { authorization: 'Bearer t' }, h2: pool };
     },
   };
-  const forward = createForwarder(credentials, pino({ level: 'silent' }));
+  const forward = createForwarder(credentials, pino({ level: 'silent' }), protectedNamespaces('ztka-jit-1'));
   const tunnel = http2.createServer();
   const agentSide: http2.ServerHttp2Stream[] = [];
   tunnel.on('stream', (stream, headers) => {
@@ -56,20 +58,23 @@ async function rig(
   });
   await new Promise<void>((r) => tunnel.listen(0, '127.0.0.1', r));
   const controller = http2.connect(`http://127.0.0.1:${(tunnel.address() as AddressInfo).port}`);
+  const request = (method: string, path: string) =>
+    controller.request(
+      {
+        ':method': method,
+        ':path': path,
+        [IDENTITY_HEADER]: encodeIdentity({ user: 'demos@rafay.co', userId: 'u-1', role: 'ADMIN' }),
+      },
+      { endStream: true },
+    );
   return {
     apiStreams: () => apiStreams,
+    credentialsMade: () => credentialsMade,
     /** The agent's side of the tunnel streams so far. */
     agentSide,
     /** A GET through the tunnel, as the controller would send it. */
-    get: (path: string) =>
-      controller.request(
-        {
-          ':method': 'GET',
-          ':path': path,
-          [IDENTITY_HEADER]: encodeIdentity({ user: 'demos@rafay.co', role: 'ADMIN' }),
-        },
-        { endStream: true },
-      ),
+    get: (path: string) => request('GET', path),
+    request,
     close: async () => {
       controller.destroy();
       pool.close();
@@ -149,3 +154,43 @@ test('a small answer of known length comes back whole', { timeout: 10_000 }, asy
   const got = await answer(r.get('/api/v1/namespaces/default'));
   assert.deepEqual(got, { status: 200, body: 'hello' });
 });
+
+test(
+  'the agent refuses every request into its JIT namespace and ztka-system, before any credential is made',
+  { timeout: 10_000 },
+  async (t) => {
+    const r = await rig((stream) => {
+      stream.respond({ ':status': 200, 'content-length': 2 });
+      stream.end('{}');
+    });
+    t.after(() => r.close());
+    for (const ns of ['ztka-jit-1', 'ztka-system'])
+      for (const [method, path] of [
+        ['POST', `/api/v1/namespaces/${ns}/serviceaccounts/admin/token`],
+        ['GET', `/api/v1/namespaces/${ns}/serviceaccounts`],
+        ['GET', `/api/v1/namespaces/${ns}`],
+        ['DELETE', `/api/v1/namespaces/${ns}`],
+        ['GET', `/api/v1/watch/namespaces/${ns}/secrets`],
+        ['GET', `/api/v1/serviceaccounts?fieldSelector=metadata.namespace%3D${ns}`],
+        ['POST', `/api/v1/nodes/node-1/proxy/exec/${ns}/agent/agent?command=sh`],
+      ] as const) {
+        const got = await answer(r.request(method, path));
+        assert.equal(got.status, 403, `${method} ${path}`);
+        const status = JSON.parse(got.body) as { kind: string; reason: string; message: string };
+        assert.equal(status.kind, 'Status');
+        assert.equal(status.reason, 'Forbidden');
+        assert.match(status.message, new RegExp(`namespace "${ns}": it holds ztka's just-in-time`));
+      }
+    const unreadable = await answer(r.get('/api/v1/namespaces/%2e%2e/serviceaccounts'));
+    assert.equal(unreadable.status, 400);
+    assert.equal(r.credentialsMade(), 0);
+    assert.equal(r.apiStreams(), 0);
+
+    // Everything else is forwarded: watching across namespaces is the cluster's RBAC to decide. (LISTs
+    // take HTTP/1.1, which this rig's apiserver does not serve.)
+    assert.equal((await answer(r.get('/api/v1/serviceaccounts?watch=true'))).status, 200);
+    assert.equal((await answer(r.get('/api/v1/namespaces/team-a/serviceaccounts/x'))).status, 200);
+    assert.equal(r.credentialsMade(), 2);
+    assert.equal(r.apiStreams(), 2);
+  },
+);

@@ -14,7 +14,9 @@ import {
   forwardableHeaders,
   kubeStatus,
   parseKubeRequest,
+  protectedNamespaceReached,
   relay,
+  type KubeRequest,
 } from '@ztka/protocol';
 import type { H2Pool } from './h2-pool.js';
 import type { CredentialProvider } from './upstream.js';
@@ -37,25 +39,78 @@ function fail(stream: http2.ServerHttp2Stream, err: ZtkaError): void {
   stream.end(JSON.stringify(kubeStatus(err)));
 }
 
+/** A request path and query as the kube-apiserver will read them, or undefined if the parser refuses it. */
+function parseTarget(
+  method: string,
+  pathAndQuery: string,
+): { kube: KubeRequest; query: URLSearchParams } | undefined {
+  const q = pathAndQuery.indexOf('?');
+  const query = new URLSearchParams(q === -1 ? '' : pathAndQuery.slice(q + 1));
+  try {
+    return {
+      kube: parseKubeRequest(method, q === -1 ? pathAndQuery : pathAndQuery.slice(0, q), query),
+      query,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Defence in depth behind the controller's own refusal: nobody's request reaches the namespaces in
+ * `protect` (the agent's JIT namespace and ztka-system), where every person's service account lives.
+ */
+function protectedRefusal(
+  target: { kube: KubeRequest; query: URLSearchParams },
+  protect: ReadonlySet<string>,
+): ZtkaError | undefined {
+  const namespace = protectedNamespaceReached(target.kube, target.query, protect);
+  if (namespace === undefined) return undefined;
+  return new ZtkaError(
+    'forbidden',
+    `the ztka agent refuses requests into the namespace "${namespace}": it holds ztka's just-in-time ` +
+      `service accounts, which only the agent manages`,
+  );
+}
+
 /**
  * Serves one tunnel stream: sends the request to the kube-apiserver with the credential the provider picks
  * for the person behind it, and streams the answer back. An upgrade is performed against the apiserver here,
- * and after its 101 the stream carries raw bytes both ways.
+ * and after its 101 the stream carries raw bytes both ways. Requests into `protect` are refused before any
+ * credential is made for them.
  */
-export function createForwarder(credentials: CredentialProvider, log: Logger) {
+export function createForwarder(credentials: CredentialProvider, log: Logger, protect: ReadonlySet<string>) {
   return async function forward(
     stream: http2.ServerHttp2Stream,
     headers: http2.IncomingHttpHeaders,
   ): Promise<void> {
     stream.on('error', () => {});
     const auditId = String(headers[AUDIT_ID_HEADER] ?? '');
+    const target = parseTarget(
+      String(headers[HTTP2_HEADER_METHOD]),
+      String(headers[HTTP2_HEADER_PATH] ?? ''),
+    );
+    // The controller parsed the path with the same parser: one it cannot read came from no sound controller.
+    if (!target)
+      return fail(stream, new ZtkaError('bad_request', 'the ztka agent cannot read this kube API path'));
+    const refusal = protectedRefusal(target, protect);
+    if (refusal) {
+      log.warn({ auditId }, 'request into a protected namespace refused');
+      return fail(stream, refusal);
+    }
     let upstream;
     try {
       const identity = decodeIdentity(String(headers[IDENTITY_HEADER] ?? ''));
       upstream = await credentials.forRequest(identity);
     } catch (err) {
       log.warn({ auditId, err: err instanceof Error ? err.message : String(err) }, 'no upstream credential');
-      fail(stream, new ZtkaError('forbidden', 'the agent could not obtain a credential for this request'));
+      // A refusal written for the person (an account that is not theirs) says why; anything else, only that.
+      fail(
+        stream,
+        err instanceof ZtkaError
+          ? err
+          : new ZtkaError('forbidden', 'the agent could not obtain a credential for this request'),
+      );
       return;
     }
     // Creating a person's service account takes a while; the request may have been cancelled meanwhile,
@@ -75,12 +130,7 @@ export function createForwarder(credentials: CredentialProvider, log: Logger) {
       outgoing['content-length'] = '0';
     }
 
-    if (
-      upstream.h2 &&
-      !upstream.h2.unsupported &&
-      !upgrade &&
-      !isList(String(headers[HTTP2_HEADER_METHOD]), String(headers[HTTP2_HEADER_PATH]))
-    ) {
+    if (upstream.h2 && !upstream.h2.unsupported && !upgrade && target.kube.verb !== 'list') {
       forwardOverH2(stream, headers, outgoing, upstream.h2, auditId, log);
       return;
     }
@@ -216,15 +266,5 @@ function passAnswer(
  * stream for long) gains more from sharing sessions.
  */
 export function isList(method: string, pathAndQuery: string): boolean {
-  const q = pathAndQuery.indexOf('?');
-  try {
-    const kube = parseKubeRequest(
-      method,
-      q === -1 ? pathAndQuery : pathAndQuery.slice(0, q),
-      new URLSearchParams(q === -1 ? '' : pathAndQuery.slice(q + 1)),
-    );
-    return kube.verb === 'list';
-  } catch {
-    return false; // not a kube API path the parser knows: the apiserver will say what it is
-  }
+  return parseTarget(method, pathAndQuery)?.kube.verb === 'list';
 }

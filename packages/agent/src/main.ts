@@ -9,6 +9,7 @@ import {
   SYSTEM_NAMESPACE,
   TUNNEL_TRANSPORTS,
   isTunnelTransport,
+  protectedNamespaces,
 } from '@ztka/protocol';
 import { clusterInfo } from './cluster-info.js';
 import { createForwarder } from './forward.js';
@@ -79,11 +80,10 @@ async function main(): Promise<void> {
   const transport = values.transport ?? env['ZTKA_TRANSPORT'] ?? 'h2';
   if (!isTunnelTransport(transport))
     throw new Error(`--transport must be one of ${Object.keys(TUNNEL_TRANSPORTS).join(', ')}`);
-  const jit = new JitServiceAccounts({
-    own: () => access.own(),
-    namespace: values['jit-namespace'] ?? env['ZTKA_JIT_NAMESPACE'] ?? SYSTEM_NAMESPACE,
-    log,
-  });
+  const jitNamespace = values['jit-namespace'] ?? env['ZTKA_JIT_NAMESPACE'] ?? SYSTEM_NAMESPACE;
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(jitNamespace))
+    throw new Error(`--jit-namespace must be a DNS-1123 label, not "${jitNamespace}"`);
+  const jit = new JitServiceAccounts({ own: () => access.own(), namespace: jitNamespace, log });
   const credentials = asPerson(access, (identity) => jit.tokenFor(identity));
   const info = await clusterInfo(own);
   const secret = values['credential-secret'] ?? env['ZTKA_CREDENTIAL_SECRET'];
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
     identity: info.identity,
   });
   log.info({ kubeVersion: info.kubeVersion, identity: info.identity }, 'starting');
-  const forward = createForwarder(credentials, log);
+  const forward = createForwarder(credentials, log, protectedNamespaces(jitNamespace));
   const control = createControlHandler(jit, log);
   const sweeper = setInterval(() => {
     jit
@@ -118,6 +118,7 @@ async function main(): Promise<void> {
     agentVersion: PRODUCT_VERSION,
     kubeVersion: info.kubeVersion,
     clusterIdentity: info.identity,
+    jitNamespace,
     transport,
     onStream: (stream, headers) =>
       void (headers[CONTROL_HEADER] ? control(stream, headers) : forward(stream, headers)),

@@ -75,6 +75,7 @@ for (const transport of ['h2', 'websocket'] as const) {
       agentVersion: 'test',
       kubeVersion: 'v0.0.0',
       clusterIdentity: 'id',
+      jitNamespace: 'ztka-system',
       transport,
       onStream: () => {},
       log: pino({ level: 'silent' }),

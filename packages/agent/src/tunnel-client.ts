@@ -9,6 +9,7 @@ import {
   AGENT_CONNECT_PATH,
   AGENT_VERSION_HEADER,
   CLUSTER_IDENTITY_HEADER,
+  JIT_NAMESPACE_HEADER,
   KUBE_VERSION_HEADER,
   TUNNEL_TRANSPORTS,
   TUNNEL_TUNING,
@@ -25,6 +26,8 @@ export interface TunnelClientOptions {
   agentVersion: string;
   kubeVersion: string;
   clusterIdentity: string;
+  /** Where people's service accounts live; the controller keeps everyone out of it. */
+  jitNamespace: string;
   /** Serves each stream the controller opens. */
   onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void;
   log: Logger;
@@ -99,6 +102,7 @@ export class TunnelClient {
       [AGENT_VERSION_HEADER]: opts.agentVersion,
       [KUBE_VERSION_HEADER]: opts.kubeVersion,
       [CLUSTER_IDENTITY_HEADER]: opts.clusterIdentity,
+      [JIT_NAMESPACE_HEADER]: opts.jitNamespace,
     };
   }
 

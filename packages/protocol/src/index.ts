@@ -1,4 +1,4 @@
-export { CLUSTER_PROXY_PREFIX, SYSTEM_NAMESPACE } from './constants.js';
+export { AGENT_NAME, CLUSTER_PROXY_PREFIX, SYSTEM_NAMESPACE } from './constants.js';
 export { PRODUCT_VERSION } from './version.js';
 export * from './tunnel.js';
 export {
@@ -13,6 +13,7 @@ export * from './roles.js';
 export {
   KubeRequestError,
   MAX_KUBE_PATH_LENGTH,
+  fieldSelectorValue,
   parseKubeRequest,
   type KubeNonResourceVerb,
   type KubeRequest,
@@ -20,6 +21,7 @@ export {
   type KubeVerb,
 } from './kube-request.js';
 export { forwardableHeaders } from './headers.js';
+export { protectedNamespaceReached, protectedNamespaces } from './jit-namespace.js';
 export * from './rbac.js';
 export { RELAY_LIMIT, relay } from './relay.js';
 export * from './audit.js';

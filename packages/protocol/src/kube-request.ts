@@ -314,6 +314,19 @@ function wantsWatch(query: URLSearchParams): boolean {
  * does a name that could not be a path segment.
  */
 function nameFromFieldSelector(query: URLSearchParams): string | undefined {
+  const name = fieldSelectorValue(query, 'metadata.name');
+  if (name === undefined || name === '' || name === '.' || name === '..') return undefined;
+  if (name.includes('/') || name.includes('%')) return undefined;
+  return name;
+}
+
+/**
+ * The value an exact `field=value` (or `==`) term of the request's `fieldSelector` pins `field` to, read
+ * as the apiserver reads the selector (see nameFromFieldSelector); undefined when there is none or the
+ * selector is invalid (the apiserver then refuses the request).
+ * @throws KubeRequestError when the selector holds ';' or '%', which parsers read differently.
+ */
+export function fieldSelectorValue(query: URLSearchParams, field: string): string | undefined {
   const selector = queryValues(query, 'fieldSelector')[0];
   if (selector === undefined) return undefined;
 
@@ -321,17 +334,13 @@ function nameFromFieldSelector(query: URLSearchParams): string | undefined {
   const terms = splitSelectorTerms(selector)
     .filter((term) => term !== '')
     .sort((a, b) => compareBytes(encoder.encode(a), encoder.encode(b)));
-  let name: string | undefined;
+  let value: string | undefined;
   for (const term of terms) {
     const parsed = parseSelectorTerm(term);
     if (parsed === undefined) return undefined; // one bad term voids the whole selector
-    if (name === undefined && parsed.operator !== '!=' && parsed.field === 'metadata.name') {
-      name = parsed.value;
-    }
+    if (value === undefined && parsed.operator !== '!=' && parsed.field === field) value = parsed.value;
   }
-  if (name === undefined || name === '' || name === '.' || name === '..') return undefined;
-  if (name.includes('/') || name.includes('%')) return undefined;
-  return name;
+  return value;
 }
 
 function splitSelectorTerms(selector: string): string[] {

@@ -34,10 +34,20 @@ export const AGENT_VERSION_HEADER = 'x-ztka-agent-version';
 export const KUBE_VERSION_HEADER = 'x-ztka-kube-version';
 /** UID of the cluster's kube-system namespace: the cluster's identity, bound at registration. */
 export const CLUSTER_IDENTITY_HEADER = 'x-ztka-cluster-identity';
+/**
+ * The namespace where the agent keeps people's service accounts (`--jit-namespace`), so the controller
+ * can keep everyone out of it on that cluster (jit-namespace.ts).
+ */
+export const JIT_NAMESPACE_HEADER = 'x-ztka-jit-namespace';
 
 /** The person a proxied request acts for, as the agent needs it to pick the upstream credential. */
 export interface TunnelIdentity {
   user: string;
+  /**
+   * The person's stable id. Their service account records it, and the agent never hands one person an
+   * account recorded as another's (a username can be deleted and taken again).
+   */
+  userId: string;
   /** The effective role for this cluster (one of ROLES). */
   role: string;
   /** For namespace roles: the namespaces the role applies in. */
@@ -56,8 +66,9 @@ export interface TunnelIdentity {
 /**
  * A stream the controller opens to tell the agent something rather than to proxy a request: its path is
  * one of CONTROL_PATHS and its body JSON. `revoke` {users: [...]} deletes those people's service accounts
- * at once; `sync` {users: [...]} deletes every service account whose person is not in the list (sent when
- * an agent connects, so one that was offline during a revocation converges).
+ * at once; `sync` {users: [...], userIds: [...]} deletes every service account whose person is not among
+ * them (sent when an agent connects, so one that was offline during a revocation converges; the ids also
+ * remove the account of a deleted person whose username has been taken again since).
  */
 export const CONTROL_HEADER = 'x-ztka-control';
 export const CONTROL_PATHS = { revoke: '/ztka/v1/revoke', sync: '/ztka/v1/sync' } as const;
@@ -68,8 +79,13 @@ export function encodeIdentity(identity: TunnelIdentity): string {
 
 export function decodeIdentity(value: string): TunnelIdentity {
   const parsed = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as Partial<TunnelIdentity>;
-  if (typeof parsed.user !== 'string' || typeof parsed.role !== 'string') {
-    throw new Error('tunnel identity lacks user or role');
+  if (
+    typeof parsed.user !== 'string' ||
+    typeof parsed.userId !== 'string' ||
+    parsed.userId === '' ||
+    typeof parsed.role !== 'string'
+  ) {
+    throw new Error('tunnel identity lacks user, user id or role');
   }
   return parsed as TunnelIdentity;
 }

@@ -2,8 +2,14 @@
 // namespace, bound to the RBAC of their effective role, with a TokenRequest token that never leaves the
 // agent. Created on first use, converged when the role changes, kept alive by use, deleted by the sweeper
 // when idle past the org's lifetime, and at once when the controller revokes the person.
+//
+// An account records its owner's stable user id, and one that is not a ztka account or is recorded as
+// someone else's is never taken over: the request is refused instead, so that no one acts with another
+// person's bindings or deletes their account, whatever name a username maps to.
 import {
+  ZtkaError,
   isRole,
+  protectedNamespaces,
   readOnlyClusterRole,
   bindingsFor,
   READ_ONLY_ROLE,
@@ -20,6 +26,8 @@ const SA_LABEL = 'ztka.dev/service-account';
 const NS_LABEL = 'ztka.dev/jit-namespace';
 const A = {
   user: 'ztka.dev/user',
+  /** The owner's stable id: a username can be deleted and taken again by someone else. */
+  userId: 'ztka.dev/user-id',
   role: 'ztka.dev/role',
   namespaces: 'ztka.dev/namespaces',
   readOnlyNamespaces: 'ztka.dev/read-only-namespaces',
@@ -38,6 +46,7 @@ const DEFAULT_LIFETIME_S = 8 * 3600;
 interface Entry {
   name: string;
   user: string;
+  userId: string;
   roleKey: string;
   token: string;
   tokenExpiresAt: number;
@@ -53,6 +62,8 @@ interface KubeList<T> {
 interface ObjectMeta {
   name: string;
   namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
   annotations?: Record<string, string>;
   labels?: Record<string, string>;
 }
@@ -81,6 +92,22 @@ export interface JitOptions {
   clock?: () => number;
 }
 
+/** Whether an existing service account is this person's to use: a ztka account recorded as theirs. */
+function ownedBy(meta: ObjectMeta, identity: TunnelIdentity): boolean {
+  if (meta.labels?.[JIT_LABEL] !== 'true') return false;
+  const owner = meta.annotations?.[A.userId];
+  // Accounts made before owners were recorded name only the username; a later request records the id.
+  if (owner === undefined) return meta.annotations?.[A.user] === identity.user;
+  return owner === identity.userId;
+}
+
+const takenOver = (name: string, namespace: string) =>
+  new ZtkaError(
+    'forbidden',
+    `the service account "${name}" in the namespace "${namespace}" is not this person's just-in-time ` +
+      `account, and ztka will not take it over; a cluster administrator can delete it`,
+  );
+
 export class JitServiceAccounts {
   readonly #cache = new Map<string, Entry>();
   readonly #pending = new Map<string, Promise<Entry>>();
@@ -101,12 +128,14 @@ export class JitServiceAccounts {
   /** The bearer token to send for this person, creating or converging their service account if needed. */
   async tokenFor(identity: TunnelIdentity): Promise<string> {
     if (!isRole(identity.role)) throw new Error(`unknown role ${identity.role}`);
+    if (!identity.userId) throw new Error('the request names no user id');
     const name = serviceAccountName(identity.user);
     const now = this.#clock();
     const hit = this.#cache.get(name);
     if (
       hit &&
       hit.user === identity.user &&
+      hit.userId === identity.userId &&
       hit.roleKey === roleKeyOf(identity) &&
       hit.tokenExpiresAt - now > TOKEN_MARGIN_MS &&
       hit.saExpiresAt > now
@@ -127,7 +156,15 @@ export class JitServiceAccounts {
   /** Deletes a person's service account and bindings (its tokens die with it). */
   async revoke(username: string): Promise<void> {
     const name = serviceAccountName(username);
-    await this.#locked(name, () => this.#remove(name));
+    await this.#locked(name, async () => {
+      const sa = await this.#get(name);
+      // Never anything but a ztka account: the name may be taken by an account of someone else's making.
+      if (sa?.labels?.[JIT_LABEL] === 'true') await this.#remove(name, sa.uid);
+      else {
+        this.#cache.delete(name);
+        await this.#converge(name, []);
+      }
+    });
   }
 
   #locked<T>(name: string, work: () => Promise<T>): Promise<T> {
@@ -144,13 +181,26 @@ export class JitServiceAccounts {
     return next;
   }
 
-  /** Deletes the service accounts of everyone not in `allowed` (usernames). */
-  async sync(allowed: readonly string[]): Promise<number> {
-    const keep = new Set(allowed.map(serviceAccountName));
+  /**
+   * Deletes every service account but those of the people in `allowed` (usernames) under their current
+   * name and, given `allowedIds`, recorded as one of those people: a deleted person's account survives no
+   * reuse of their username, and one made before owners were recorded is made again, with its owner, at
+   * its next use.
+   */
+  async sync(allowed: readonly string[], allowedIds?: readonly string[]): Promise<number> {
+    const users = new Set(allowed);
+    const ids = allowedIds && new Set(allowedIds);
+    const keep = (sa: ObjectMeta) => {
+      const user = sa.annotations?.[A.user];
+      if (user === undefined || !users.has(user) || sa.name !== serviceAccountName(user)) return false;
+      const owner = sa.annotations?.[A.userId];
+      if (!ids) return true;
+      return owner !== undefined && ids.has(owner);
+    };
     let removed = 0;
     for (const sa of await this.#list()) {
-      if (!keep.has(sa.name)) {
-        await this.#locked(sa.name, () => this.#remove(sa.name));
+      if (!keep(sa)) {
+        await this.#locked(sa.name, () => this.#remove(sa.name, sa.uid));
         removed++;
       }
     }
@@ -164,7 +214,7 @@ export class JitServiceAccounts {
     for (const sa of await this.#list()) {
       const expires = Date.parse(sa.annotations?.[A.expiresAt] ?? '');
       if (!(expires > now)) {
-        await this.#locked(sa.name, () => this.#remove(sa.name));
+        await this.#locked(sa.name, () => this.#remove(sa.name, sa.uid));
         removed++;
       }
     }
@@ -227,11 +277,16 @@ export class JitServiceAccounts {
     const now = this.#clock();
     const lifetimeMs = (identity.saLifetimeSeconds ?? DEFAULT_LIFETIME_S) * 1000;
     const saExpiresAt = now + lifetimeMs;
-    const desired = bindingsFor(role, identity.namespaces, identity.readOnlyNamespaces);
+    // Never a binding in the namespaces that hold the accounts, even if an assignment names one.
+    const protect = protectedNamespaces(ns);
+    const desired = bindingsFor(role, identity.namespaces, identity.readOnlyNamespaces).filter(
+      (b) => b.namespace === undefined || !protect.has(b.namespace),
+    );
     if (desired.some((b) => b.clusterRole === READ_ONLY_ROLE)) await this.#ensureReadOnlyRole();
 
     const annotations = {
       [A.user]: identity.user,
+      [A.userId]: identity.userId,
       [A.role]: role,
       [A.namespaces]: (identity.namespaces ?? []).join(','),
       [A.readOnlyNamespaces]: (identity.readOnlyNamespaces ?? []).join(','),
@@ -248,8 +303,16 @@ export class JitServiceAccounts {
       created = await this.#call('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, account);
     }
     if (created.status === 409) {
+      const existing = await this.#get(name);
+      // Deleted in between (a sweep, a revocation): the next request makes it afresh.
+      if (!existing) throw new KubeCallError(404, `service account ${name}`, 'gone while being claimed');
+      if (!ownedBy(existing, identity)) {
+        this.opts.log.warn({ serviceAccount: name }, 'service account not taken over: not this person’s');
+        throw takenOver(name, ns);
+      }
+      // Only the account just checked: if it changed meanwhile, the apiserver refuses the patch (409).
       await this.#json('PATCH', `/api/v1/namespaces/${ns}/serviceaccounts/${name}`, {
-        metadata: { labels, annotations },
+        metadata: { resourceVersion: existing.resourceVersion, labels, annotations },
       });
     } else if (created.status !== 201) {
       throw new KubeCallError(created.status, `create service account ${name}`, created.text);
@@ -267,6 +330,7 @@ export class JitServiceAccounts {
     const entry: Entry = {
       name,
       user: identity.user,
+      userId: identity.userId,
       roleKey: roleKeyOf(identity),
       token,
       tokenExpiresAt: Date.parse(tr.status?.expirationTimestamp ?? '') || now + expirationSeconds * 1000,
@@ -330,14 +394,23 @@ export class JitServiceAccounts {
     return (list.items ?? []).map((i) => i.metadata);
   }
 
-  async #remove(name: string): Promise<void> {
+  async #get(name: string): Promise<ObjectMeta | undefined> {
+    const res = await this.#call('GET', `/api/v1/namespaces/${this.opts.namespace}/serviceaccounts/${name}`);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw new KubeCallError(res.status, `get service account ${name}`, res.text);
+    return (JSON.parse(res.text) as { metadata: ObjectMeta }).metadata;
+  }
+
+  /** Deletes the account with this uid (the one that was checked, not one made since) and its bindings. */
+  async #remove(name: string, uid: string | undefined): Promise<void> {
     this.#cache.delete(name);
     await this.#converge(name, []);
     await this.#json(
       'DELETE',
       `/api/v1/namespaces/${this.opts.namespace}/serviceaccounts/${name}`,
-      undefined,
-      [200, 202, 404],
+      uid ? { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid } } : undefined,
+      // 409: the uid differs, so the account was deleted and made again meanwhile; that one stays.
+      [200, 202, 404, 409],
     );
     this.opts.log.info({ serviceAccount: name }, 'just-in-time service account removed');
   }

@@ -109,6 +109,7 @@ export class Access {
       throw new ZtkaError('forbidden', 'Forbidden: the browser kubectl shell is switched off for this org');
     return {
       user: principal.username,
+      userId: principal.userId,
       channel,
       ...access,
       saLifetimeSeconds: settings.saLifetimeSeconds,

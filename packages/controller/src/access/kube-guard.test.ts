@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ZtkaError, parseKubeRequest, type TunnelIdentity } from '@ztka/protocol';
-import { guardKubeRequest } from './kube-guard.js';
+import { ZtkaError, parseKubeRequest, protectedNamespaces, type TunnelIdentity } from '@ztka/protocol';
+import { guardKubeRequest, guardProtectedNamespaces } from './kube-guard.js';
 
 const allowed = (identity: TunnelIdentity, method: string, path: string, query = '') => {
   try {
@@ -13,15 +13,21 @@ const allowed = (identity: TunnelIdentity, method: string, path: string, query =
   }
 };
 
-const admin: TunnelIdentity = { user: 'a', role: 'PROJECT_ADMIN' };
-const reader: TunnelIdentity = { user: 'r', role: 'PROJECT_READ_ONLY' };
+const admin: TunnelIdentity = { user: 'a', userId: 'id-a', role: 'PROJECT_ADMIN' };
+const reader: TunnelIdentity = { user: 'r', userId: 'id-r', role: 'PROJECT_READ_ONLY' };
 const nsAdmin: TunnelIdentity = {
   user: 'n',
+  userId: 'id-n',
   role: 'NAMESPACE_ADMIN',
   namespaces: ['team-a'],
   readOnlyNamespaces: ['team-b'],
 };
-const nsReader: TunnelIdentity = { user: 'v', role: 'NAMESPACE_READ_ONLY', namespaces: ['team-a'] };
+const nsReader: TunnelIdentity = {
+  user: 'v',
+  userId: 'id-v',
+  role: 'NAMESPACE_READ_ONLY',
+  namespaces: ['team-a'],
+};
 
 test('admin roles pass everything on to the cluster', () => {
   for (const [m, p] of [
@@ -86,4 +92,38 @@ test("the refusal reads like the apiserver's and names the role's limit", () => 
         'pods "web-0" is forbidden: User "r" cannot delete resource "pods" in the namespace "default": the role is read-only',
     },
   );
+});
+
+test('no role reaches the JIT namespace, org admins included; the refusal says why', () => {
+  const orgAdmin: TunnelIdentity = { user: 'admin', userId: 'id-admin', role: 'ADMIN' };
+  const jitAdmin: TunnelIdentity = { ...nsAdmin, namespaces: ['ztka-jit-1'] };
+  const protect = protectedNamespaces('ztka-jit-1');
+  const refusal = (identity: TunnelIdentity, method: string, path: string, query = '') => {
+    const q = new URLSearchParams(query);
+    try {
+      const kube = parseKubeRequest(method, path, q);
+      guardProtectedNamespaces(identity, kube, q, protect);
+      return undefined;
+    } catch (err) {
+      assert.ok(err instanceof ZtkaError && err.code === 'forbidden', String(err));
+      return err.message;
+    }
+  };
+  for (const identity of [orgAdmin, admin, reader, jitAdmin])
+    for (const ns of ['ztka-system', 'ztka-jit-1']) {
+      assert.ok(refusal(identity, 'POST', `/api/v1/namespaces/${ns}/serviceaccounts/admin/token`));
+      assert.ok(refusal(identity, 'GET', `/api/v1/namespaces/${ns}/serviceaccounts`));
+      assert.ok(refusal(identity, 'DELETE', `/api/v1/namespaces/${ns}`));
+      assert.ok(
+        refusal(identity, 'GET', '/api/v1/serviceaccounts', `fieldSelector=metadata.namespace=${ns}`),
+      );
+    }
+  assert.equal(
+    refusal(orgAdmin, 'POST', '/api/v1/namespaces/ztka-jit-1/serviceaccounts/admin/token'),
+    'serviceaccounts "admin" is forbidden: User "admin" cannot create resource "serviceaccounts/token" in ' +
+      'the namespace "ztka-jit-1": the namespace "ztka-jit-1" holds ztka\'s just-in-time service accounts, ' +
+      'which only the ztka agent manages',
+  );
+  assert.equal(refusal(orgAdmin, 'GET', '/api/v1/serviceaccounts'), undefined);
+  assert.equal(refusal(orgAdmin, 'GET', '/api/v1/namespaces/team-a/serviceaccounts'), undefined);
 });

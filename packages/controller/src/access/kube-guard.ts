@@ -7,6 +7,7 @@ import {
   READ_ONLY_ROLES,
   ZtkaError,
   isRole,
+  protectedNamespaceReached,
   type KubeRequest,
   type TunnelIdentity,
 } from '@ztka/protocol';
@@ -25,6 +26,26 @@ function forbidden(identity: TunnelIdentity, kube: KubeRequest, why: string): Zt
   return new ZtkaError(
     'forbidden',
     `${what} is forbidden: User "${identity.user}" cannot ${kube.verb} resource "${resource}"${where}: ${why}`,
+  );
+}
+
+/**
+ * Throws a `Forbidden` ZtkaError when the request names a namespace that holds ztka's just-in-time service
+ * accounts (`protect`, from protectedNamespaces()): no role reaches it, org admins included, since acting
+ * there mints anyone's token. Unlike the role guard, the cluster's RBAC would allow this to cluster admins.
+ */
+export function guardProtectedNamespaces(
+  identity: TunnelIdentity,
+  kube: KubeRequest,
+  query: URLSearchParams,
+  protect: ReadonlySet<string>,
+): void {
+  const namespace = protectedNamespaceReached(kube, query, protect);
+  if (namespace === undefined) return;
+  throw forbidden(
+    identity,
+    kube,
+    `the namespace "${namespace}" holds ztka's just-in-time service accounts, which only the ztka agent manages`,
   );
 }
 

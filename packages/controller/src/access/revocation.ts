@@ -115,10 +115,13 @@ export class Revocations {
         .where('org_id', '=', scope.orgId)
         .where('disabled_at', 'is', null)
         .execute();
-      const allowed: string[] = [];
+      const allowed: { id: string; username: string }[] = [];
       for (const u of users)
-        if (effectiveAccess(await this.access.assignments(u.id), scope.projectId)) allowed.push(u.username);
-      await session.control(CONTROL_PATHS.sync, { users: allowed });
+        if (effectiveAccess(await this.access.assignments(u.id), scope.projectId)) allowed.push(u);
+      await session.control(CONTROL_PATHS.sync, {
+        users: allowed.map((u) => u.username),
+        userIds: allowed.map((u) => u.id),
+      });
     } catch (err) {
       this.log.warn({ cluster: session.info.cluster, err: String(err) }, 'service-account sync failed');
     }

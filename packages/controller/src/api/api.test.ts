@@ -243,6 +243,31 @@ describe('bad input', () => {
     }
   });
 
+  test('no role assignment may name ztka-system, for a user or a group', async () => {
+    assert.equal(
+      (await request('POST', '/v1/projects', { token: admin, body: { name: 'jit' } })).status,
+      201,
+    );
+    assert.equal(
+      (await request('POST', '/v1/groups', { token: admin, body: { name: 'jit-ops' } })).status,
+      201,
+    );
+    for (const subject of [{ user: 'admin' }, { group: 'jit-ops' }])
+      for (const role of ['NAMESPACE_ADMIN', 'NAMESPACE_READ_ONLY']) {
+        const res = await request('POST', '/v1/role-assignments', {
+          token: admin,
+          body: { ...subject, role, project: 'jit', namespaces: ['team-a', 'ztka-system'] },
+        });
+        assert.equal(res.status, 400, res.text);
+        assert.equal(res.body['field'], '/namespaces/1');
+        assert.match(String(res.body['message']), /"ztka-system" holds ztka's just-in-time service accounts/);
+      }
+    const list = await request<{ items: unknown[] }>('GET', '/v1/role-assignments?group=jit-ops', {
+      token: admin,
+    });
+    assert.deepEqual(list.body.items, []);
+  });
+
   test('malformed JSON and huge bodies are refused in the one error shape', async () => {
     const broken = await request('POST', '/v1/projects', { token: admin, raw: '{"name": ' });
     assert.equal(broken.status, 400);

@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { READ_ONLY_ROLE, SYSTEM_NAMESPACE, readOnlyClusterRole } from '@ztka/protocol';
+import { AGENT_NAME, READ_ONLY_ROLE, SYSTEM_NAMESPACE, readOnlyClusterRole } from '@ztka/protocol';
 
 export interface BootstrapManifestInput {
   cluster: string;
@@ -9,8 +9,6 @@ export interface BootstrapManifestInput {
   image: string;
 }
 
-/** Name of the agent's ServiceAccount, Secret, roles and Deployment. */
-export const AGENT_NAME = 'ztka-agent';
 /** Cluster roles the agent may bind a user's service account to, and nothing else. */
 export const BINDABLE_ROLES = ['cluster-admin', 'admin', 'view', READ_ONLY_ROLE];
 

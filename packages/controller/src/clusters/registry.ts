@@ -209,6 +209,7 @@ export class ClusterRegistry {
           identity: null,
           agent_version: null,
           kube_version: null,
+          jit_namespace: null,
           last_seen_at: null,
           connected: 0,
         })
@@ -373,17 +374,19 @@ export class ClusterRegistry {
   // exist has nothing to update), so that fire-and-forget callers on the tunnel path never see a rejection.
 
   /**
-   * Records that the cluster's agent connected, and the versions it reported. Versions are trimmed and cut
-   * to 256 characters; an empty one is stored as null.
+   * Records that the cluster's agent connected, the versions it reported and its JIT namespace (kept, so
+   * that role assignments can be refused for it while the agent is away). Versions are trimmed and cut to
+   * 256 characters; an empty one is stored as null.
    */
   async markConnected(
     clusterName: string,
-    info: { agentVersion: string; kubeVersion: string },
+    info: { agentVersion: string; kubeVersion: string; jitNamespace?: string },
   ): Promise<void> {
     await this.#updateCluster(clusterName, {
       connected: 1,
       agent_version: normaliseVersion(info.agentVersion),
       kube_version: normaliseVersion(info.kubeVersion),
+      ...(info.jitNamespace ? { jit_namespace: info.jitNamespace } : {}),
       last_seen_at: this.#clock(),
     });
   }
@@ -459,6 +462,7 @@ export class ClusterRegistry {
       connected?: 0 | 1;
       agent_version?: string | null;
       kube_version?: string | null;
+      jit_namespace?: string;
       last_seen_at: number;
     },
   ): Promise<void> {

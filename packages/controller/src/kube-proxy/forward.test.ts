@@ -46,7 +46,14 @@ async function rig(answer: (stream: http2.ServerHttp2Stream) => void): Promise<R
   const tunnels = new TunnelRegistry();
   tunnels.add(
     new AgentSession(
-      { cluster: 'desktop', agentVersion: 't', kubeVersion: 't', remoteAddress: '', transport: 'h2' },
+      {
+        cluster: 'desktop',
+        agentVersion: 't',
+        kubeVersion: 't',
+        jitNamespace: 'ztka-system',
+        remoteAddress: '',
+        transport: 'h2',
+      },
       socket,
       () => socket.destroy(),
       log,
@@ -57,7 +64,7 @@ async function rig(answer: (stream: http2.ServerHttp2Stream) => void): Promise<R
   const proxy = createKubeProxy({
     tunnels,
     authenticate: async () => principal,
-    authorize: async () => ({ user: principal.username, role: 'ADMIN' }),
+    authorize: async () => ({ user: principal.username, userId: principal.userId, role: 'ADMIN' }),
     track: () => () => undefined,
     audit: (record) =>
       new Promise<void>((resolve, reject) =>

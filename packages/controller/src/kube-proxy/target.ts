@@ -7,11 +7,12 @@ import {
   encodeIdentity,
   forwardableHeaders,
   parseKubeRequest,
+  protectedNamespaces,
   type KubeRequest,
   type TunnelIdentity,
 } from '@ztka/protocol';
 import type { OutgoingHttpHeaders } from 'node:http';
-import { guardKubeRequest } from '../access/kube-guard.js';
+import { guardKubeRequest, guardProtectedNamespaces } from '../access/kube-guard.js';
 import type { ApiRecord } from '../audit/record.js';
 import type { RequestContext } from './audit.js';
 import type { Principal } from '../auth/credentials.js';
@@ -90,6 +91,7 @@ export async function resolveTarget(
 
   // authorize() has established that the cluster exists and that the caller may know it.
   const session = deps.tunnels.get(cluster);
+  guardProtectedNamespaces(identity, kube, url.searchParams, protectedNamespaces(session?.info.jitNamespace));
   if (!session)
     throw new ZtkaError(
       'cluster_unavailable',

@@ -2,7 +2,7 @@
 // listed namespaces). Adding, removing or changing one announces which users it touches.
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { NAMESPACE_ROLES, ORG_ROLES, ZtkaError, isRole, type Role } from '@ztka/protocol';
+import { NAMESPACE_ROLES, ORG_ROLES, SYSTEM_NAMESPACE, ZtkaError, isRole, type Role } from '@ztka/protocol';
 import type { Assignment } from '../access/effective.js';
 import type { Database } from '../store/schema.js';
 import type { ChangeFeed } from './changes.js';
@@ -20,6 +20,20 @@ export interface AssignmentView {
   createdAt: string;
 }
 
+/**
+ * A namespace holding ztka's just-in-time service accounts is out of every role's reach (acting there mints
+ * anyone's token, an org admin's cluster-admin one included), so no assignment may name it.
+ */
+function jitNamespaceRefused(namespace: string, index: number, cluster?: string): ZtkaError {
+  const where = cluster === undefined ? 'every cluster' : `cluster ${JSON.stringify(cluster)}`;
+  return new ZtkaError(
+    'bad_request',
+    `namespace ${JSON.stringify(namespace)} holds ztka's just-in-time service accounts on ${where}; ` +
+      `no role may be assigned in it`,
+    { field: `/namespaces/${index}` },
+  );
+}
+
 /** Checks that the role, project and namespaces fit together; returns the namespaces sorted and unique. */
 export function checkAssignment(
   role: string,
@@ -35,7 +49,10 @@ export function checkAssignment(
   if (NAMESPACE_ROLES.has(role)) {
     if (!namespaces || namespaces.length === 0)
       throw new ZtkaError('bad_request', `${role} needs at least one namespace`, { field: '/namespaces' });
-    namespaces.forEach((ns, i) => checkLabel('namespace', ns, `/namespaces/${i}`));
+    namespaces.forEach((ns, i) => {
+      checkLabel('namespace', ns, `/namespaces/${i}`);
+      if (ns === SYSTEM_NAMESPACE) throw jitNamespaceRefused(ns, i);
+    });
     return [...new Set(namespaces)].sort();
   }
   if (namespaces && namespaces.length > 0)
@@ -60,6 +77,7 @@ export class RoleAssignments {
     namespaces: readonly string[] | undefined,
   ): Promise<string> {
     const sorted = checkAssignment(role, projectId !== null, namespaces);
+    if (projectId !== null && namespaces) await this.#refuseJitNamespaces(projectId, namespaces);
     const id = randomUUID();
     try {
       // The unique index (migration 003, over coalesced columns) decides, so concurrent requests on
@@ -160,6 +178,20 @@ export class RoleAssignments {
       if (r.namespaces) view.namespaces = r.namespaces.split(',');
       return [view];
     });
+  }
+
+  /** Refuses the JIT namespaces the project's agents have reported (other than ztka-system, always refused). */
+  async #refuseJitNamespaces(projectId: string, namespaces: readonly string[]): Promise<void> {
+    if (namespaces.length === 0) return;
+    const taken = await this.db
+      .selectFrom('clusters')
+      .select(['name', 'jit_namespace'])
+      .where('project_id', '=', projectId)
+      .where('jit_namespace', 'in', [...namespaces])
+      .orderBy('name')
+      .executeTakeFirst();
+    if (!taken?.jit_namespace) return;
+    throw jitNamespaceRefused(taken.jit_namespace, namespaces.indexOf(taken.jit_namespace), taken.name);
   }
 
   async #announce(subject: Subject): Promise<void> {

@@ -51,6 +51,7 @@ test('migrateToLatest creates the schema and is idempotent (in memory)', async (
     identity: true,
     agent_version: true,
     kube_version: true,
+    jit_namespace: true,
     last_seen_at: true,
     connected: false,
   });

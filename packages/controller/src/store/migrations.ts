@@ -258,12 +258,23 @@ const migration004: Migration = {
   },
 };
 
+// Each agent reports the namespace of its just-in-time service accounts, so no role assignment can name it.
+const migration005: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('clusters').addColumn('jit_namespace', 'text').execute();
+  },
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('clusters').dropColumn('jit_namespace').execute();
+  },
+};
+
 /** All migrations, keyed by name; Kysely applies them in name order. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '001_initial': migration001,
   '002_identity': migration002,
   '003_audit': migration003,
   '004_shell_sessions': migration004,
+  '005_jit_namespace': migration005,
 });
 
 class InMemoryMigrationProvider implements MigrationProvider {

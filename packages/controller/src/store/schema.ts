@@ -38,6 +38,8 @@ export interface ClustersTable {
   identity: string | null;
   agent_version: string | null;
   kube_version: string | null;
+  /** Where the agent keeps people's service accounts, as it last reported; null until it first connects. */
+  jit_namespace: string | null;
   last_seen_at: EpochMs | null;
   connected: IntBool;
 }

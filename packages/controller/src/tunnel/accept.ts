@@ -6,6 +6,7 @@ import { WebSocketServer, createWebSocketStream } from 'ws';
 import {
   AGENT_VERSION_HEADER,
   CLUSTER_IDENTITY_HEADER,
+  JIT_NAMESPACE_HEADER,
   KUBE_VERSION_HEADER,
   TUNNEL_TRANSPORTS,
   TUNNEL_TUNING,
@@ -13,6 +14,7 @@ import {
   isTunnelTransport,
   type TunnelTransport,
 } from '@ztka/protocol';
+import { DNS_LABEL_PATTERN } from '../org/names.js';
 import { AgentSession, type KeepaliveOptions, type TunnelRegistry } from './session.js';
 
 /** What the tunnel endpoint needs from the cluster registry. */
@@ -20,7 +22,10 @@ export interface AgentDirectory {
   authenticateAgent(
     credential: string,
   ): Promise<{ clusterName: string; identity: string | null } | undefined>;
-  markConnected(cluster: string, versions: { agentVersion: string; kubeVersion: string }): Promise<void>;
+  markConnected(
+    cluster: string,
+    info: { agentVersion: string; kubeVersion: string; jitNamespace: string },
+  ): Promise<void>;
   markDisconnected(cluster: string): Promise<void>;
   markSeen(cluster: string): Promise<void>;
 }
@@ -29,6 +34,7 @@ export interface AgentDirectory {
 const SEEN_WRITE_INTERVAL_MS = 30_000;
 
 const MAX_HEADER_VALUE = 256;
+const NAMESPACE_NAME = new RegExp(DNS_LABEL_PATTERN);
 
 function header(req: IncomingMessage, name: string): string {
   const value = req.headers[name];
@@ -107,6 +113,19 @@ export function createAgentEndpoint(deps: {
       refuse(socket, new ZtkaError('forbidden', 'this credential belongs to another cluster'));
       return;
     }
+    // Without it the controller could not keep people out of the agent's namespace on this cluster.
+    const jitNamespace = header(req, JIT_NAMESPACE_HEADER);
+    if (!NAMESPACE_NAME.test(jitNamespace)) {
+      deps.log.warn({ cluster: agent.clusterName }, 'agent connection refused: no JIT namespace reported');
+      refuse(
+        socket,
+        new ZtkaError(
+          'bad_request',
+          `the agent must report its JIT namespace in ${JIT_NAMESPACE_HEADER} (a DNS-1123 label); upgrade the agent`,
+        ),
+      );
+      return;
+    }
     // Status writes are best effort: a store hiccup must not take the tunnel (or the process) down.
     const storeFailed = (err: unknown) => deps.log.error({ err }, 'could not record agent status');
     const open = (stream: Duplex, end: () => void) => {
@@ -114,6 +133,7 @@ export function createAgentEndpoint(deps: {
         cluster: agent.clusterName,
         agentVersion: header(req, AGENT_VERSION_HEADER),
         kubeVersion: header(req, KUBE_VERSION_HEADER),
+        jitNamespace,
         remoteAddress: req.socket.remoteAddress ?? '',
         transport,
       };

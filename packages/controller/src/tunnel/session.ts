@@ -7,6 +7,8 @@ export interface AgentInfo {
   cluster: string;
   agentVersion: string;
   kubeVersion: string;
+  /** Where the agent keeps people's service accounts; no request may reach it (protectedNamespaces). */
+  jitNamespace: string;
   remoteAddress: string;
   transport: TunnelTransport;
 }
