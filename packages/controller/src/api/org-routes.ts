@@ -237,8 +237,14 @@ export function registerOrgRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const filter: { userId?: string; groupId?: string } = {};
       if (req.query.user !== undefined)
         filter.userId = (await deps.users.get(c.principal.orgId, req.query.user)).id;
+      // Someone who may not list groups learns of no group but their own: any other, existing or not, is
+      // the same 404.
       if (req.query.group !== undefined)
-        filter.groupId = await deps.groups.idOf(c.principal.orgId, req.query.group);
+        filter.groupId = await deps.groups.idOf(
+          c.principal.orgId,
+          req.query.group,
+          c.powers.orgReader ? {} : { memberId: c.principal.userId },
+        );
       return pageOf(await deps.roles.list(c.principal.orgId, filter), page(req.query), (a) => a.id);
     },
   );
