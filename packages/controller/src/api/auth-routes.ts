@@ -41,7 +41,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps): void {
       }
       const user = await deps.users.find(username);
       const ok = await verifyPassword(req.body.password, user?.passwordHash ?? (await dummyHash()));
-      if (!user || !ok || user.disabled) {
+      if (!user || !ok || user.disabled || user.passwordHash === null) {
         deps.throttle.failed(username, req.ip);
         const reason = !user ? 'unknown user' : !ok ? 'wrong password' : 'user disabled';
         await deps.events.record({
@@ -54,8 +54,12 @@ export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps): void {
         throw invalidLogin();
       }
       deps.throttle.succeeded(username);
-      if (user.passwordHash && needsRehash(user.passwordHash))
-        await deps.users.setPassword(user, await hashPassword(req.body.password));
+      let passwordHash = user.passwordHash;
+      if (needsRehash(passwordHash)) {
+        const stronger = await hashPassword(req.body.password);
+        await deps.users.rehash(user, passwordHash, stronger);
+        passwordHash = stronger;
+      }
 
       const client = req.body.client ?? 'console';
       await deps.events.record({
@@ -65,16 +69,21 @@ export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps): void {
         sourceIp: req.ip,
         detail: { client },
       });
+      // Issued only while the password just checked is still the user's: a login that raced a password
+      // change or a disable gets nothing.
+      const issuedBy = { passwordHash };
       if (client === 'cli') {
         const key = await deps.credentials.issue(user.id, 'api_key', {
           name: req.body.keyName ?? `cli login from ${req.ip}`,
           ttlMs: CLI_KEY_TTL_MS,
+          issuedBy,
         });
         return { user: user.username, apiKey: { id: key.id, key: key.token, expiresAt: key.expiresAt } };
       }
       const session = await deps.credentials.issue(user.id, 'session', {
         name: String(req.headers['user-agent'] ?? 'console').slice(0, 200),
         ttlMs: SESSION_TTL_MS,
+        issuedBy,
       });
       reply.header(
         'set-cookie',
