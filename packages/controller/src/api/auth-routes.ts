@@ -27,10 +27,10 @@ export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps): void {
     { schema: { tags: ['auth'], body: LoginBody, response: errors(400, 401, 429) } },
     async (req, reply) => {
       const username = req.body.username.toLowerCase();
-      const wait = deps.throttle.waitMs(username, req.ip);
-      if (wait > 0) {
-        const retryAfterSeconds = Math.ceil(wait / 1000);
-        reply.header('retry-after', String(retryAfterSeconds));
+      // Unknown usernames are throttled like real ones: a 429 says nothing about whether an account exists.
+      const admission = deps.throttle.admit(username, req.ip);
+      if (!admission.admitted) {
+        const retryAfterSeconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
         throw new ZtkaError(
           'too_many_requests',
           `too many failed logins: try again in ${retryAfterSeconds} s`,
@@ -42,7 +42,6 @@ export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const user = await deps.users.find(username);
       const ok = await verifyPassword(req.body.password, user?.passwordHash ?? (await dummyHash()));
       if (!user || !ok || user.disabled || user.passwordHash === null) {
-        deps.throttle.failed(username, req.ip);
         const reason = !user ? 'unknown user' : !ok ? 'wrong password' : 'user disabled';
         await deps.events.record({
           kind: 'login_failed',
@@ -53,7 +52,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps): void {
         });
         throw invalidLogin();
       }
-      deps.throttle.succeeded(username);
+      admission.succeeded();
       let passwordHash = user.passwordHash;
       if (needsRehash(passwordHash)) {
         const stronger = await hashPassword(req.body.password);
