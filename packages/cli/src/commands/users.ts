@@ -94,14 +94,19 @@ export function registerUsers(program: Command): void {
 
   users
     .command('set-password')
-    .description("set a user's password (admins, or yourself); ends the user's other sessions")
+    .description("set a user's password (admins, or yourself); revokes every credential the user holds")
     .argument('<username>', 'the user')
     .option('--password-stdin', 'read the password from stdin instead of asking')
     .addOption(serverOption())
     .action(async (username: string, opts: { passwordStdin?: boolean; server?: string }) => {
-      const { client } = await connect(opts.server);
+      const { client, login } = await connect(opts.server);
       const password = await readPassword({ fromStdin: opts.passwordStdin === true, confirm: true });
       await client.request('PUT', `/v1/users/${seg(username)}/password`, { body: { password } });
-      write(`Set the password of ${username}\n`);
+      // The controller revoked every credential of the user, this CLI's own key too when it was theirs.
+      write(
+        username.toLowerCase() === login.username.toLowerCase()
+          ? `Set your password; every credential you held is revoked: log in again with ztka login\n`
+          : `Set the password of ${username}; every credential they held is revoked\n`,
+      );
     });
 }

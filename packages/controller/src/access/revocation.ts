@@ -1,8 +1,9 @@
-// Revocation reaches the clusters at once. When a person is disabled, deleted or their assignments change,
-// every connected agent is told to delete their service account (the next request, if still allowed,
-// recreates it with the current role), and every request of theirs still in flight — a watch, an exec — is
-// checked again and ended if it is no longer allowed as it was. An agent that connects is told who may
-// still have a service account, so one that was offline during a revocation converges.
+// Revocation reaches the clusters at once. When a person is disabled or deleted, their password is changed
+// (which revokes every credential they hold) or their assignments change, every connected agent is told to
+// delete their service account (the next request, if still allowed, recreates it with the current role),
+// and every request of theirs still in flight — a watch, an exec — is checked again and ended if it is no
+// longer allowed as it was. An agent that connects is told who may still have a service account, so one
+// that was offline during a revocation converges.
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { CONTROL_PATHS } from '@ztka/protocol';
@@ -54,8 +55,7 @@ export class Revocations {
   }
 
   #onChange(change: OrgChange): void {
-    if (change.kind === 'user' && (change.what === 'disabled' || change.what === 'deleted'))
-      this.#deliver(this.#revoke([change.username]));
+    if (change.kind === 'user' && change.what !== 'enabled') this.#deliver(this.#revoke([change.username]));
     else if (change.kind === 'assignments') {
       if (change.userIds === 'all') for (const s of this.tunnels.open()) this.#deliver(this.#sync(s));
       else for (const s of this.tunnels.open()) this.#deliver(this.#revokeLost(s, change.userIds));

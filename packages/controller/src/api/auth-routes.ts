@@ -27,10 +27,10 @@ export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps): void {
     { schema: { tags: ['auth'], body: LoginBody, response: errors(400, 401, 429) } },
     async (req, reply) => {
       const username = req.body.username.toLowerCase();
-      const wait = deps.throttle.waitMs(username, req.ip);
-      if (wait > 0) {
-        const retryAfterSeconds = Math.ceil(wait / 1000);
-        reply.header('retry-after', String(retryAfterSeconds));
+      // Unknown usernames are throttled like real ones: a 429 says nothing about whether an account exists.
+      const admission = deps.throttle.admit(username, req.ip);
+      if (!admission.admitted) {
+        const retryAfterSeconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
         throw new ZtkaError(
           'too_many_requests',
           `too many failed logins: try again in ${retryAfterSeconds} s`,
@@ -41,8 +41,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps): void {
       }
       const user = await deps.users.find(username);
       const ok = await verifyPassword(req.body.password, user?.passwordHash ?? (await dummyHash()));
-      if (!user || !ok || user.disabled) {
-        deps.throttle.failed(username, req.ip);
+      if (!user || !ok || user.disabled || user.passwordHash === null) {
         const reason = !user ? 'unknown user' : !ok ? 'wrong password' : 'user disabled';
         await deps.events.record({
           kind: 'login_failed',
@@ -53,9 +52,13 @@ export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps): void {
         });
         throw invalidLogin();
       }
-      deps.throttle.succeeded(username);
-      if (user.passwordHash && needsRehash(user.passwordHash))
-        await deps.users.setPassword(user, await hashPassword(req.body.password));
+      admission.succeeded();
+      let passwordHash = user.passwordHash;
+      if (needsRehash(passwordHash)) {
+        const stronger = await hashPassword(req.body.password);
+        await deps.users.rehash(user, passwordHash, stronger);
+        passwordHash = stronger;
+      }
 
       const client = req.body.client ?? 'console';
       await deps.events.record({
@@ -65,16 +68,21 @@ export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps): void {
         sourceIp: req.ip,
         detail: { client },
       });
+      // Issued only while the password just checked is still the user's: a login that raced a password
+      // change or a disable gets nothing.
+      const issuedBy = { passwordHash };
       if (client === 'cli') {
         const key = await deps.credentials.issue(user.id, 'api_key', {
           name: req.body.keyName ?? `cli login from ${req.ip}`,
           ttlMs: CLI_KEY_TTL_MS,
+          issuedBy,
         });
         return { user: user.username, apiKey: { id: key.id, key: key.token, expiresAt: key.expiresAt } };
       }
       const session = await deps.credentials.issue(user.id, 'session', {
         name: String(req.headers['user-agent'] ?? 'console').slice(0, 200),
         ttlMs: SESSION_TTL_MS,
+        issuedBy,
       });
       reply.header(
         'set-cookie',

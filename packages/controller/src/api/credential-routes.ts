@@ -87,6 +87,7 @@ export function registerCredentialRoutes(app: FastifyInstance, deps: ApiDeps): v
       const key = await deps.credentials.issue(c.principal.userId, 'api_key', {
         name: req.body.name,
         ttlMs: validity * 1000,
+        issuedBy: { credentialId: c.principal.credentialId },
       });
       await recordAction(deps, req, c, 'api_key_issued', { id: key.id, name: req.body.name });
       return reply.code(201).send({ id: key.id, key: key.token, expiresAt: key.expiresAt });
@@ -111,6 +112,7 @@ export function registerCredentialRoutes(app: FastifyInstance, deps: ApiDeps): v
           channel: 'cli',
           // A kubeconfig for one cluster works for that cluster only.
           ...(req.body.cluster ? { clusterId: clusters[0]?.id ?? '' } : {}),
+          issuedBy: { credentialId: c.principal.credentialId },
         });
         token = issued.token;
         credentialId = issued.id;
@@ -146,6 +148,7 @@ export function registerCredentialRoutes(app: FastifyInstance, deps: ApiDeps): v
         ttlMs: Math.min(deps.kubeTokenTtlMs, MAX_KUBE_TOKEN_TTL_MS),
         channel,
         clusterId: cluster?.id ?? '',
+        issuedBy: { credentialId: c.principal.credentialId },
       });
       await recordAction(deps, req, c, 'kube_token_issued', {
         cluster: req.body.cluster,

@@ -142,9 +142,9 @@ export function registerOrgRoutes(app: FastifyInstance, deps: ApiDeps): void {
         )
           throw new ZtkaError('forbidden', 'the current password is wrong', { field: '/currentPassword' });
       }
+      // Every credential of the user ends, the caller's own too when it is their own password: they log in
+      // again with the new one.
       await deps.users.setPassword(user, await hashPassword(checkPassword(req.body.password)));
-      // Whoever knew the old password may hold a session: end them all but the caller's own.
-      await deps.credentials.revokeAll(user.id, { kinds: ['session'], except: c.principal.credentialId });
       await recordAction(deps, req, c, 'password_set', { user: user.username });
       return reply.code(204).send();
     },
@@ -237,8 +237,14 @@ export function registerOrgRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const filter: { userId?: string; groupId?: string } = {};
       if (req.query.user !== undefined)
         filter.userId = (await deps.users.get(c.principal.orgId, req.query.user)).id;
+      // Someone who may not list groups learns of no group but their own: any other, existing or not, is
+      // the same 404.
       if (req.query.group !== undefined)
-        filter.groupId = await deps.groups.idOf(c.principal.orgId, req.query.group);
+        filter.groupId = await deps.groups.idOf(
+          c.principal.orgId,
+          req.query.group,
+          c.powers.orgReader ? {} : { memberId: c.principal.userId },
+        );
       return pageOf(await deps.roles.list(c.principal.orgId, filter), page(req.query), (a) => a.id);
     },
   );

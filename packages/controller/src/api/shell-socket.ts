@@ -115,6 +115,8 @@ export function createShellEndpoint(deps: ShellEndpointDeps) {
         channel: 'web-shell',
         clusterId: scope.clusterId,
         sessionId: shellId,
+        // Renewals stop with the console session that opened the shell.
+        issuedBy: { credentialId: principal.credentialId },
       });
       tokens.push(issued.id);
       return renderKubeconfig({

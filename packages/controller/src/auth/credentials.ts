@@ -86,31 +86,66 @@ export class CredentialStore {
     private readonly clock: () => number = Date.now,
   ) {}
 
+  /**
+   * Issues a credential. `issuedBy` names what vouched for the request: the password hash a login checked,
+   * or the caller's own credential. It is issued only while that still stands, so a login or a request in
+   * flight when the password is changed, the user disabled or the caller's credential revoked cannot mint a
+   * credential that outlives the change (401 instead). The user's row is touched first: on PostgreSQL this
+   * waits for a change to the user in progress, and a change that starts later sees the new credential.
+   */
   async issue(
     userId: string,
     kind: CredentialKind,
-    opts: { name: string; ttlMs: number | null; channel?: Channel; clusterId?: string; sessionId?: string },
+    opts: {
+      name: string;
+      ttlMs: number | null;
+      channel?: Channel;
+      clusterId?: string;
+      sessionId?: string;
+      issuedBy?: { passwordHash: string } | { credentialId: string };
+    },
   ): Promise<IssuedCredential> {
     const secret = newSecret(CREDENTIAL_PREFIXES[kind]);
     const now = this.clock();
     const expiresAt = opts.ttlMs === null ? null : now + opts.ttlMs;
-    await this.db
-      .insertInto('credentials')
-      .values({
-        id: secret.id,
-        user_id: userId,
-        kind,
-        name: opts.name.slice(0, 200),
-        secret_hash: hashSecret(secret.secret),
-        channel: opts.channel ?? null,
-        cluster_id: opts.clusterId ?? null,
-        session_id: opts.sessionId ?? null,
-        created_at: now,
-        expires_at: expiresAt,
-        last_used_at: null,
-        revoked_at: null,
-      })
-      .execute();
+    const { issuedBy } = opts;
+    await this.db.transaction().execute(async (trx) => {
+      if (issuedBy) {
+        let guard = trx
+          .updateTable('users')
+          .set((eb) => ({ password_hash: eb.ref('password_hash') }))
+          .where('id', '=', userId)
+          .where('disabled_at', 'is', null);
+        if ('passwordHash' in issuedBy) guard = guard.where('password_hash', '=', issuedBy.passwordHash);
+        const stands =
+          (await guard.executeTakeFirst()).numUpdatedRows > 0n &&
+          (!('credentialId' in issuedBy) ||
+            (await trx
+              .selectFrom('credentials')
+              .select('id')
+              .where('id', '=', issuedBy.credentialId)
+              .where('revoked_at', 'is', null)
+              .executeTakeFirst()) !== undefined);
+        if (!stands) throw new ZtkaError('unauthorized', 'your credentials changed meanwhile: log in again');
+      }
+      await trx
+        .insertInto('credentials')
+        .values({
+          id: secret.id,
+          user_id: userId,
+          kind,
+          name: opts.name.slice(0, 200),
+          secret_hash: hashSecret(secret.secret),
+          channel: opts.channel ?? null,
+          cluster_id: opts.clusterId ?? null,
+          session_id: opts.sessionId ?? null,
+          created_at: now,
+          expires_at: expiresAt,
+          last_used_at: null,
+          revoked_at: null,
+        })
+        .execute();
+    });
     return { id: secret.id, token: secret.token, expiresAt: iso(expiresAt) };
   }
 
@@ -203,20 +238,6 @@ export class CredentialStore {
         `credential ${JSON.stringify(id.slice(0, 40))} not found or already revoked`,
       );
     this.changes.emit({ kind: 'credentials', userId: row.user_id });
-  }
-
-  /** Revokes every live credential of a user, optionally of some kinds only and sparing one. */
-  async revokeAll(userId: string, opts: { kinds?: CredentialKind[]; except?: string } = {}): Promise<number> {
-    let query = this.db
-      .updateTable('credentials')
-      .set({ revoked_at: this.clock() })
-      .where('user_id', '=', userId)
-      .where('revoked_at', 'is', null);
-    if (opts.kinds) query = query.where('kind', 'in', opts.kinds);
-    if (opts.except) query = query.where('id', '!=', opts.except);
-    const result = await query.executeTakeFirst();
-    this.changes.emit({ kind: 'credentials', userId });
-    return Number(result.numUpdatedRows);
   }
 
   /** Live credentials (not revoked, not expired) of one user, or of every user in the org. */

@@ -36,13 +36,21 @@ export class GroupDirectory {
     return { name, members: [], createdAt: new Date(createdAt).toISOString() };
   }
 
-  async idOf(orgId: string, name: string): Promise<string> {
-    const row = await this.db
+  /**
+   * The id of a group, or a 404 naming it. With `memberId`, only a group that user belongs to is found: for
+   * anyone else an existing group and a missing one give the same 404.
+   */
+  async idOf(orgId: string, name: string, opts: { memberId?: string } = {}): Promise<string> {
+    let query = this.db
       .selectFrom('groups')
-      .select('id')
-      .where('org_id', '=', orgId)
-      .where('name', '=', name)
-      .executeTakeFirst();
+      .select('groups.id')
+      .where('groups.org_id', '=', orgId)
+      .where('groups.name', '=', name);
+    if (opts.memberId !== undefined)
+      query = query
+        .innerJoin('group_members', 'group_members.group_id', 'groups.id')
+        .where('group_members.user_id', '=', opts.memberId);
+    const row = await query.executeTakeFirst();
     if (!row) throw new ZtkaError('not_found', `group ${JSON.stringify(name)} not found`);
     return row.id;
   }

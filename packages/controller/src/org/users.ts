@@ -1,5 +1,6 @@
-// People: local users of an org, their passwords (hashed) and their enabled state. Disabling or deleting a
-// user revokes every credential they hold in the same transaction, and announces the change.
+// People: local users of an org, their passwords (hashed) and their enabled state. Setting a password,
+// disabling or deleting a user revokes every credential they hold in the same transaction, and announces
+// the change.
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { ZtkaError } from '@ztka/protocol';
@@ -93,11 +94,37 @@ export class UserDirectory {
     return { ...result, items: await Promise.all(result.items.map((u) => this.view(u))) };
   }
 
+  /**
+   * Sets a new password and revokes every credential the user holds, in one transaction: whoever knew the
+   * old password may hold any of them (sessions, API keys, kubeconfig credentials, kube tokens). Announced
+   * like disabling, so open watches, execs and browser shells end and the clusters drop the user's service
+   * account; the person logs in again with the new password.
+   */
   async setPassword(user: UserRecord, passwordHash: string): Promise<void> {
+    const now = this.clock();
+    await this.db.transaction().execute(async (trx) => {
+      // The user's row first: a credential being issued meanwhile waits for it (CredentialStore.issue).
+      await trx.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', user.id).execute();
+      await trx
+        .updateTable('credentials')
+        .set({ revoked_at: now })
+        .where('user_id', '=', user.id)
+        .where('revoked_at', 'is', null)
+        .execute();
+    });
+    this.changes.emit({ kind: 'user', userId: user.id, username: user.username, what: 'password' });
+  }
+
+  /**
+   * Stores a stronger hash of the password a login just checked, unless the password changed meanwhile (a
+   * reset must never be undone by a login that checked the old password).
+   */
+  async rehash(user: UserRecord, checkedHash: string, strongerHash: string): Promise<void> {
     await this.db
       .updateTable('users')
-      .set({ password_hash: passwordHash })
+      .set({ password_hash: strongerHash })
       .where('id', '=', user.id)
+      .where('password_hash', '=', checkedHash)
       .execute();
   }
 
