@@ -129,7 +129,7 @@ export function createShellEndpoint(deps: ShellEndpointDeps) {
       });
     };
     const workspace = async () => {
-      const opened = await deps.sandbox.open(shellId);
+      const opened = await deps.sandbox.open();
       try {
         const listener = await deps.kubeSockets.listen(shellId, opened.socketPath, opened.uid);
         return {

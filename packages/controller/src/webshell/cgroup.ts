@@ -108,6 +108,15 @@ async function createV1(name: string, limits: CgroupLimits, own: Map<string, str
   };
 }
 
+/** Removes the group `name` if a shell that was not cleaned up (a crash) left it; its tasks must be gone. */
+export async function removeStaleCgroup(name: string): Promise<void> {
+  const own = await ownGroups();
+  const dirs = (await exists(path.join(ROOT, 'cgroup.controllers')))
+    ? [path.join(ROOT, own.get('') ?? '/', name)]
+    : ['memory', 'pids', 'cpu'].map((c) => path.join(ROOT, c, own.get(c) ?? '/', name));
+  for (const dir of dirs) await removeDir(dir);
+}
+
 /**
  * Makes the group `name` with `limits`, or throws why it cannot (the caller decides whether that is fatal).
  */

@@ -52,9 +52,8 @@ after(() => {
   fs.rmSync(secretDir, { recursive: true, force: true });
 });
 
-let opened = 0;
 async function workspace(t: { after: (fn: () => unknown) => void }): Promise<SandboxWorkspace> {
-  const w = await sandbox.open(`test-${process.pid}-${opened++}`);
+  const w = await sandbox.open();
   t.after(() => w.release());
   return w;
 }
@@ -246,7 +245,7 @@ describe('the shell sandbox, attacked from inside', { concurrency: 2 }, () => {
   });
 
   test('nothing of a shell outlives it, and its uid is free again', async () => {
-    const w = await sandbox.open(`test-${process.pid}-end`);
+    const w = await sandbox.open();
     const child = w.spawn(['setInterval(() => {}, 1000); await new Promise(() => {})'], 80, 24);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     await child.terminate();
@@ -290,7 +289,7 @@ for (const version of ['1.27', '1.33']) {
     after(() => fs.rmSync(root, { recursive: true, force: true }));
 
     test('reads of host files by every output, --from-file, -f and -k form find nothing', async (t) => {
-      const w = await real.open(`kubectl-${version}-read`);
+      const w = await real.open();
       t.after(() => w.release());
       await w.writeKubeconfig(
         'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "http://127.0.0.1:8001"}}]\n' +
@@ -333,7 +332,7 @@ for (const version of ['1.27', '1.33']) {
     });
 
     test('writes outside the session directory go nowhere', async (t) => {
-      const w = await real.open(`kubectl-${version}-write`);
+      const w = await real.open();
       t.after(() => w.release());
       fs.writeFileSync(path.join(w.home, 'kustomization.yaml'), 'resources: []\n');
       fs.chownSync(path.join(w.home, 'kustomization.yaml'), w.uid, w.uid);
@@ -361,3 +360,44 @@ async function kubectlIn(w: SandboxWorkspace, args: string[]): Promise<{ code: n
   const code = await new Promise<number>((resolve) => child.onExit(resolve));
   return { code, out };
 }
+
+test('no descriptor the controller inherited reaches the sandbox', async (t) => {
+  // A controller started with an open file past stdio (a supervisor's pipe, a socket-activated listener, a
+  // secret): the sandbox must not get it.
+  const secret = path.join(secretDir, 'ca.key');
+  const script = path.join(dir, 'inherit.mjs');
+  const options = {
+    kubectl: path.join(dir, 'kubectl'),
+    workRoot: path.join(dir, 'work'),
+    uidBase: 2_120_000_300,
+    slots: 1,
+    limits,
+  };
+  fs.writeFileSync(
+    script,
+    `import { pino } from ${JSON.stringify(import.meta.resolve('pino'))};
+     import { ShellSandbox } from ${JSON.stringify(new URL('./sandbox.js', import.meta.url).href)};
+     const s = new ShellSandbox({ ...${JSON.stringify(options)}, log: pino({ level: 'silent' }) });
+     const w = await s.open();
+     const child = w.spawn([${JSON.stringify(
+       "return fs.readdirSync('/proc/self/fd').map((fd) => { try { const f = '/proc/self/fd/' + fd; return fs.statSync(f).isFile() ? fd + ':' + fs.readFileSync(f, 'utf8').slice(0, 40) : fd; } catch { return fd; } })",
+     )}], 200, 50);
+     let out = '';
+     child.onData((d) => (out += d));
+     child.onExit(async () => { await w.release(); process.stdout.write(out, () => process.exit(0)); });`,
+  );
+  const { spawn } = await import('node:child_process');
+  const fd = fs.openSync(secret, 'r');
+  t.after(() => fs.closeSync(fd));
+  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit', fd] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise((resolve) => child.once('exit', resolve));
+  const m = /RESULT=(.*)\r?\n/.exec(out);
+  assert.ok(m, out);
+  const fds = JSON.parse(m[1] ?? '[]') as string[];
+  assert.ok(
+    !fds.some((f) => f.includes('PRIVATE KEY')),
+    `an inherited file reached the sandbox: ${fds.join(' ')}`,
+  );
+});

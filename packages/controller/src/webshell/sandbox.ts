@@ -21,14 +21,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
-import { createShellCgroup, type ShellCgroup } from './cgroup.js';
+import { createShellCgroup, removeStaleCgroup, type ShellCgroup } from './cgroup.js';
 import { spawnKubectl, TERM, type KubectlProcess } from './kubectl-process.js';
+import { UidClaims } from './uid-claims.js';
 import {
   createWorkDir,
   INIT_FILE,
   KUBECONFIG_FILE,
   removeWorkDir,
   SOCKET_FILE,
+  WORK_DIR_PREFIX,
   writeKubeconfig,
   type WorkDir,
 } from './work-dir.js';
@@ -55,7 +57,7 @@ export interface SandboxOptions {
   kubectl: string;
   /** Parent of the session directories. */
   workRoot: string;
-  /** Shells get uids uidBase+1 … uidBase+slots; uidBase itself runs the start-up probe. */
+  /** Shells (and the start-up probe) get uids uidBase+1 … uidBase+slots, claimed host-wide. */
   uidBase: number;
   slots: number;
   limits: ShellLimits;
@@ -77,7 +79,7 @@ const DEFAULT_TOOLS: SandboxTools = {
   bwrap: '/usr/bin/bwrap',
   setpriv: '/usr/bin/setpriv',
   prlimit: '/usr/bin/prlimit',
-  sh: '/bin/sh',
+  sh: '/bin/bash',
   ldd: '/usr/bin/ldd',
   node: process.execPath,
 };
@@ -111,12 +113,18 @@ export function kubectlEnv(): Record<string, string> {
   };
 }
 
-// Joins the shell's cgroups before anything forks, then becomes the rest of the command line. The
-// terminal's Ctrl-C and Ctrl-\ are ignored by the wrappers (bubblewrap among them), so they reach kubectl
-// rather than tearing the sandbox down (node, and so kubectl, start with default handlers again). No input
-// of the person's reaches this script but as "$@" words.
-const WRAPPER =
-  'trap \'\' INT QUIT; for f do [ "$f" = -- ] && break; echo $$ > "$f" || exit 126; shift; done; shift; exec "$@"';
+// Closes every descriptor the controller inherited past stdio (nothing of the host may ride into the
+// sandbox on an open file), joins the shell's cgroups before anything forks, then becomes the rest of the
+// command line. The terminal's Ctrl-C and Ctrl-\ are ignored by the wrappers (bubblewrap among them), so
+// they reach kubectl rather than tearing the sandbox down (node, and so kubectl, start with default
+// handlers again). No input of the person's reaches this script but as "$@" words.
+const WRAPPER = [
+  "trap '' INT QUIT",
+  'for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done',
+  'for f do [ "$f" = -- ] && break; echo $$ > "$f" || exit 126; shift; done',
+  'shift',
+  'exec "$@"',
+].join('; ');
 
 /** The host pids of every process running as `uid`. */
 async function processesOf(uid: number): Promise<number[]> {
@@ -179,6 +187,11 @@ async function sharedLibraries(ldd: string, file: string): Promise<string[]> {
   return [...libs];
 }
 
+/** A shell's cgroup is named by its uid, so one a crash left behind is found and removed. */
+function cgroupName(uid: number): string {
+  return `ztka-shell-${uid}`;
+}
+
 const INIT_SOURCE = fileURLToPath(new URL('./sandbox-init.js', import.meta.url));
 
 export interface SandboxWorkspace {
@@ -198,14 +211,19 @@ export interface SandboxWorkspace {
 export class ShellSandbox {
   readonly #opts: SandboxOptions;
   readonly #tools: SandboxTools;
-  readonly #free: number[];
+  readonly #claims: UidClaims;
   #binds: Promise<string[]> | undefined;
   #ready: Promise<void> | undefined;
 
   constructor(opts: SandboxOptions) {
     this.#opts = opts;
     this.#tools = { ...DEFAULT_TOOLS, ...opts.tools };
-    this.#free = Array.from({ length: opts.slots }, (_, i) => opts.uidBase + 1 + i);
+    this.#claims = new UidClaims({
+      dir: path.join(opts.workRoot, `${WORK_DIR_PREFIX}uids`),
+      first: opts.uidBase + 1,
+      count: opts.slots,
+      cleanUp: (uid) => this.#cleanUp(uid),
+    });
   }
 
   /** Checks once (again after a failure) that a sandbox can run here; throws ShellUnavailable if not. */
@@ -236,10 +254,14 @@ export class ShellSandbox {
     const caps = await missingCaps();
     if (caps.length > 0)
       throw unavailable(`the controller needs root or ${caps.join(', ')} to run shells as their own users`);
-    // A real sandbox, as the probe uid: user namespaces and every bind must work.
-    const work = await createWorkDir(this.#opts.workRoot, this.#opts.uidBase, INIT_SOURCE);
+    // What shells of a controller that died left behind is cleaned up before anything else runs.
+    await this.#claims.sweep();
+    // A real sandbox, as a shell's uid: user namespaces and every bind must work.
+    const uid = await this.#claims.claim();
+    if (uid === undefined) throw unavailable('every shell uid of this host is taken');
+    const work = await createWorkDir(this.#opts.workRoot, uid, INIT_SOURCE);
     try {
-      const argv = await this.#argv(work, this.#opts.uidBase, [], ['-e', 'process.exit(0)'], INSIDE.node);
+      const argv = await this.#argv(work, uid, [], ['-e', 'process.exit(0)'], INSIDE.node);
       await run(argv[0] ?? '', argv.slice(1), { timeout: 30_000, env: { PATH: '/usr/bin:/bin' } });
     } catch (err) {
       const detail = (err as { stderr?: string }).stderr?.trim() || (err as Error).message;
@@ -247,13 +269,27 @@ export class ShellSandbox {
       throw unavailable(`the sandbox does not run on this host (${detail.split('\n')[0] ?? ''})`);
     } finally {
       await removeWorkDir(work);
+      await this.#claims.release(uid);
+    }
+  }
+
+  /** Whatever a shell of `uid` left behind: its processes, cgroup and directories. */
+  async #cleanUp(uid: number): Promise<void> {
+    await endAll(uid);
+    await removeStaleCgroup(cgroupName(uid)).catch((err: unknown) =>
+      this.#opts.log.warn({ err, uid }, 'webshell: a stale shell cgroup could not be removed'),
+    );
+    const root = this.#opts.workRoot;
+    for (const name of await fs.promises.readdir(root)) {
+      if (name.startsWith(`${WORK_DIR_PREFIX}${uid}-`))
+        await removeWorkDir({ root: path.join(root, name), home: '', run: '' });
     }
   }
 
   /** Makes a workspace for one shell; throws ShellUnavailable when none can be had. */
-  async open(name: string): Promise<SandboxWorkspace> {
+  async open(): Promise<SandboxWorkspace> {
     await this.ready();
-    const uid = this.#free.shift();
+    const uid = await this.#claims.claim();
     if (uid === undefined)
       throw new ShellUnavailable('this controller runs as many shells as it can: try again later');
     let work: WorkDir | undefined;
@@ -261,7 +297,7 @@ export class ShellSandbox {
     try {
       work = await createWorkDir(this.#opts.workRoot, uid, INIT_SOURCE);
       const { memoryBytes, tasks, cpuPercent } = this.#opts.limits;
-      cgroup = await createShellCgroup(`ztka-${name}`, { memoryBytes, tasks, cpuPercent }).catch(
+      cgroup = await createShellCgroup(cgroupName(uid), { memoryBytes, tasks, cpuPercent }).catch(
         (err: unknown) => {
           this.#opts.log.warn({ err }, 'webshell: no cgroup for the shell; only rlimits bound it');
           return undefined;
@@ -273,7 +309,7 @@ export class ShellSandbox {
     } catch (err) {
       await cgroup?.remove().catch(() => undefined);
       if (work) await removeWorkDir(work).catch(() => undefined);
-      this.#free.push(uid);
+      await this.#claims.release(uid);
       throw err;
     }
   }
@@ -309,7 +345,7 @@ export class ShellSandbox {
           await removeWorkDir(work);
         }
         // A uid is reused only once nothing of its last shell is left.
-        this.#free.push(uid);
+        await this.#claims.release(uid);
       },
     };
   }

@@ -7,7 +7,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { randomUUID } from 'node:crypto';
 import { pino, type Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import { INSIDE, ShellSandbox, type SandboxOptions } from './sandbox.js';
@@ -169,7 +168,7 @@ async function harness(
           cluster: 'dev',
           kubeconfig: async () => 'apiVersion: v1\nkind: Config\n',
           workspace: async () => {
-            const workspace = await sandbox.open(`test-${randomUUID()}`);
+            const workspace = await sandbox.open();
             opened = path.dirname(workspace.home);
             return workspace;
           },

@@ -1,6 +1,6 @@
 // Each shell session's directories on the host, made by the controller (root) for the shell's own user:
 //
-//   <root>/ztka-shell-XXXXXX/   root 0711: reachable to the shell's user, not listable
+//   <root>/ztka-shell-<uid>-XXXXXX/   root 0711: reachable to the shell's user, not listable
 //     home/                     the shell's user, 0700: kubectl's HOME and working directory (/session inside)
 //     run/                      root 0711, read-only inside (/run/ztka)
 //       sandbox-init.mjs        root 0444: the sandbox's first program
@@ -16,6 +16,8 @@ export const KUBECONFIG_FILE = 'kubeconfig';
 export const KUBECONFIG_TEMP_FILE = 'kubeconfig.new';
 export const SOCKET_FILE = 'kube.sock';
 export const INIT_FILE = 'sandbox-init.mjs';
+/** `ztka-shell-<uid>-XXXXXX`: whose it is shows in the name, so what a dead controller left is found. */
+export const WORK_DIR_PREFIX = 'ztka-shell-';
 
 export interface WorkDir {
   root: string;
@@ -26,7 +28,7 @@ export interface WorkDir {
 }
 
 export async function createWorkDir(root: string, uid: number, initSource: string): Promise<WorkDir> {
-  const dir = await fs.mkdtemp(path.join(root, 'ztka-shell-'));
+  const dir = await fs.mkdtemp(path.join(root, `${WORK_DIR_PREFIX}${uid}-`));
   const work: WorkDir = { root: dir, home: path.join(dir, 'home'), run: path.join(dir, 'run') };
   try {
     await fs.chmod(dir, 0o711);

@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { UidClaims } from './uid-claims.js';
+
+function claims(dir: string, cleaned: number[] = []) {
+  return new UidClaims({ dir, first: 100, count: 3, cleanUp: async (uid) => void cleaned.push(uid) });
+}
+
+test('two controllers on one host never hold the same uid', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ztka-uids-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const a = claims(dir);
+  const b = claims(dir);
+  const got = [await a.claim(), await b.claim(), await a.claim()];
+  assert.deepEqual(got, [100, 101, 102]);
+  assert.equal(await b.claim(), undefined, 'all taken');
+  await a.release(100);
+  assert.equal(await b.claim(), 100);
+  await a.release(100); // not a's any more: nothing happens
+  assert.equal(fs.readFileSync(path.join(dir, '100'), 'utf8'), String(process.pid));
+});
+
+test("a dead controller's claims are cleaned up, then taken over", async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ztka-uids-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // A pid that is certainly not running: a child that has exited.
+  const { spawnSync } = await import('node:child_process');
+  const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)']).stdout.toString().trim();
+  fs.writeFileSync(path.join(dir, '100'), dead);
+  fs.writeFileSync(path.join(dir, '101'), dead);
+  const cleaned: number[] = [];
+  const c = claims(dir, cleaned);
+  assert.equal(await c.claim(), 100, 'taken over');
+  assert.deepEqual(cleaned, [100]);
+  await c.sweep();
+  assert.deepEqual(cleaned, [100, 101]);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['100']);
+});
