@@ -37,6 +37,14 @@ import { SettingsStore } from './org/settings.js';
 import { UserDirectory } from './org/users.js';
 import type { Config } from './config.js';
 import { createKubeProxy } from './kube-proxy/forward.js';
+import {
+  LISTENER_OPTIONS,
+  answerClientError,
+  oversizedCredentialHeader,
+  refuseConnect,
+  refuseOnSocket,
+  refuseRequest,
+} from './http/limits.js';
 import { createMetrics } from './observability/metrics.js';
 import { loadOrCreateTls } from './pki/ca.js';
 import { openStore } from './store/open.js';
@@ -46,8 +54,6 @@ import { TunnelRegistry } from './tunnel/session.js';
 import { ShellKubeSockets } from './webshell/kube-socket.js';
 import { ShellSandbox } from './webshell/sandbox.js';
 
-/** Longest request head the controller reads; longer ones get 431 before any work is done. */
-const MAX_HEADER_BYTES = 64 * 1024;
 /** Expired and revoked credentials are kept this long (for the credentials list), then deleted. */
 const CREDENTIAL_RETENTION_MS = 7 * 24 * 3600_000;
 const MIB = 1024 * 1024;
@@ -188,15 +194,15 @@ export async function startController(
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     // The client's own address is what login throttling and the audit record; no proxy headers trusted.
     trustProxy: false,
+    clientErrorHandler: answerClientError,
     serverFactory: (handler) => {
-      server = https.createServer(
-        { cert: tls.certPem, key: tls.keyPem, maxHeaderSize: MAX_HEADER_BYTES },
-        (req, res) => {
-          // Kube API traffic bypasses Fastify: it must stream both ways and never be parsed or buffered.
-          if (req.url?.startsWith(CLUSTER_PROXY_PREFIX)) kubeProxy.handleRequest(req, res);
-          else handler(req, res);
-        },
-      );
+      server = https.createServer({ cert: tls.certPem, key: tls.keyPem, ...LISTENER_OPTIONS }, (req, res) => {
+        const oversized = oversizedCredentialHeader(req.headers);
+        if (oversized) refuseRequest(req, res, oversized);
+        // Kube API traffic bypasses Fastify: it must stream both ways and never be parsed or buffered.
+        else if (req.url?.startsWith(CLUSTER_PROXY_PREFIX)) kubeProxy.handleRequest(req, res);
+        else handler(req, res);
+      });
       return server;
     },
   });
@@ -295,9 +301,12 @@ export async function startController(
     log,
   });
 
+  server.on('connect', refuseConnect);
   server.on('upgrade', (req, socket, head) => {
     const url = req.url ?? '';
-    if (url.startsWith(CLUSTER_PROXY_PREFIX)) kubeProxy.handleUpgrade(req, socket, head);
+    const oversized = oversizedCredentialHeader(req.headers);
+    if (oversized) refuseOnSocket(socket, url, oversized);
+    else if (url.startsWith(CLUSTER_PROXY_PREFIX)) kubeProxy.handleUpgrade(req, socket, head);
     else if (url.split('?')[0] === AGENT_CONNECT_PATH) {
       handleAgentUpgrade(req, socket, head).catch((err: unknown) => {
         log.error({ err }, 'agent connection failed');
