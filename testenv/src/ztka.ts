@@ -44,6 +44,8 @@ export interface StartOptions {
   listenHost?: string;
   /** How often the controller pings agents; tests use 1 s so dead tunnels are noticed fast. */
   agentPingIntervalMs?: number;
+  /** A bearer token for /metrics, written to a file the controller reads (`--metrics-token-file`). */
+  metricsToken?: string;
   /** The host of the public URL users and agents dial (default: listenHost, or 127.0.0.1 for a wildcard). */
   publicHost?: string;
   /** Extra environment for the controller (e.g. ZTKA_KUBE_TOKEN_TTL_SECONDS). */
@@ -95,6 +97,9 @@ export class Ztka {
     const bracket = (h: string) => (h.includes(':') ? `[${h}]` : h);
     const url = `https://${bracket(publicHost)}:${port}`;
     const adminPassword = randomBytes(18).toString('base64url');
+    const metricsTokenFile = path.join(dir, 'metrics-token');
+    if (opts.metricsToken !== undefined)
+      await fs.writeFile(metricsTokenFile, opts.metricsToken, { mode: 0o600 });
     const args = [
       controllerMain,
       '--data-dir',
@@ -108,6 +113,7 @@ export class Ztka {
       'warn',
       '--agent-ping-interval-ms',
       String(opts.agentPingIntervalMs ?? 1000),
+      ...(opts.metricsToken === undefined ? [] : ['--metrics-token-file', metricsTokenFile]),
     ];
     const controller = Ztka.spawnController(args, adminPassword, opts.env ?? {});
     const caFile = path.join(dir, 'controller', 'tls', 'ca.crt');

@@ -103,6 +103,13 @@ export const ConfigSchema = Type.Object(
       maximum: 900,
       description: 'lifetime of kube tokens from /v1/tokens (the exec-credential plugin), at most 15 min',
     }),
+    metricsTokenFile: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'a file holding the bearer token scrapers send to /metrics (32+ characters); without it /metrics is not served',
+      }),
+    ),
     agentImage: Type.String({
       minLength: 1,
       maxLength: 512,
@@ -153,6 +160,7 @@ const SETTINGS = [
   ['kubectl-path', 'ZTKA_KUBECTL_PATH', 'kubectlPath'],
   ['audit-retention-days', 'ZTKA_AUDIT_RETENTION_DAYS', 'auditRetentionDays'],
   ['audit-webhook-url', 'ZTKA_AUDIT_WEBHOOK_URL', 'auditWebhookUrl'],
+  ['metrics-token-file', 'ZTKA_METRICS_TOKEN_FILE', 'metricsTokenFile'],
   ['agent-image', 'ZTKA_AGENT_IMAGE', 'agentImage'],
   ['shell-bwrap-path', 'ZTKA_SHELL_BWRAP_PATH', 'shellBwrapPath'],
   ['shell-work-root', 'ZTKA_SHELL_WORK_ROOT', 'shellWorkRoot'],

@@ -46,6 +46,7 @@ import {
   refuseRequest,
 } from './http/limits.js';
 import { createMetrics } from './observability/metrics.js';
+import { loadMetricsToken, registerMetricsRoute } from './observability/metrics-route.js';
 import { loadOrCreateTls } from './pki/ca.js';
 import { openStore } from './store/open.js';
 import { migrateToLatest } from './store/migrations.js';
@@ -74,6 +75,8 @@ export async function startController(
   opts: { log?: Logger; adminPassword?: string } = {},
 ): Promise<ControllerServer> {
   const log = opts.log ?? pino({ name: 'ztka-controller', level: config.logLevel });
+  // Read first: a token file that cannot be used stops the start before anything is created.
+  const metricsToken = config.metricsTokenFile ? await loadMetricsToken(config.metricsTokenFile) : undefined;
   await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
 
   const publicHost = new URL(config.publicUrl).hostname.replace(/^\[|\]$/g, '');
@@ -219,10 +222,7 @@ export async function startController(
       return reply.code(503).send('store unavailable');
     }
   });
-  app.get('/metrics', async (_req, reply) => {
-    metrics.connectedAgents.set(tunnels.size);
-    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  if (metricsToken) registerMetricsRoute(app, { metrics, tunnels, tokenDigest: metricsToken });
   const deps: ApiDeps = {
     defaultOrgId: boot.orgId,
     publicUrl: config.publicUrl,

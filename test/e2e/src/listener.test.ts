@@ -1,15 +1,16 @@
-// The controller's public listener against callers who hold nothing, on the real controller: slow request
-// heads (slowloris) and unfinished TLS handshakes are cut off, CONNECT and oversized credential headers get
-// an answer rather than a silent close, and it keeps serving throughout.
+// The controller's public listener against callers who hold nothing, on the real controller: /metrics
+// tells them nothing, slow request heads (slowloris) and unfinished TLS handshakes are cut off, CONNECT and
+// oversized credential headers get an answer rather than a silent close, and it keeps serving throughout.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
-import { testEnv, Ztka, type TestEnv } from '@ztka/testenv';
+import { kubectl, testEnv, Ztka, type TestEnv } from '@ztka/testenv';
 
 const CLUSTER = 'listener-secret-name';
+const METRICS_TOKEN = randomBytes(32).toString('hex');
 /** The controller's limits (http/limits.ts): a request head within 10 s, a TLS handshake within 10 s. */
 const HEADERS_TIMEOUT_MS = 10_000;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -19,7 +20,7 @@ let z: Ztka;
 
 before(async () => {
   env = await testEnv();
-  z = await Ztka.start();
+  z = await Ztka.start({ metricsToken: METRICS_TOKEN });
   await z.connectCluster(CLUSTER, env.kubeconfig);
 });
 after(() => z?.stop());
@@ -59,6 +60,40 @@ function rawExchange(text: string): Promise<string> {
     socket.on('error', reject);
   });
 }
+
+test('/metrics: nothing without the token, everything with it, and no route where none is configured', async () => {
+  await kubectl(['get', 'ns', 'default'], { kubeconfig: await z.kubeconfig(CLUSTER), version: '1.33' });
+  for (const authorization of [
+    undefined,
+    'Bearer wrong',
+    `Bearer ${z.adminKey}`,
+    `Bearer ${METRICS_TOKEN}0`,
+  ]) {
+    const res = await request(z, '/metrics', authorization ? { authorization } : {});
+    assert.equal(res.status, 401, String(authorization));
+    assert.doesNotMatch(res.body, new RegExp(CLUSTER));
+    assert.doesNotMatch(res.body, /ztka_/);
+  }
+  const scraped = await request(z, '/metrics', { authorization: `Bearer ${METRICS_TOKEN}` });
+  assert.equal(scraped.status, 200);
+  assert.match(
+    scraped.body,
+    new RegExp(`^ztka_proxy_requests_total\\{cluster="${CLUSTER}",verb="get",code="200"\\} [1-9]`, 'm'),
+  );
+  assert.match(scraped.body, /^ztka_connected_agents 1$/m);
+
+  // A controller without a metrics token has no /metrics: it answers as for any path it does not know.
+  const bare = await Ztka.start();
+  try {
+    const metrics = await request(bare, '/metrics');
+    const unknown = await request(bare, '/no-such-path');
+    assert.equal(metrics.status, unknown.status);
+    assert.equal(metrics.body, unknown.body);
+    assert.doesNotMatch(metrics.body, /ztka_/);
+  } finally {
+    await bare.stop();
+  }
+});
 
 test('50 slowloris connections and 10 unfinished TLS handshakes are closed by the server in time', async () => {
   const { hostname, port } = new URL(z.url);
