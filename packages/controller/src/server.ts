@@ -164,11 +164,13 @@ export async function startController(
       },
       track: (target, end) =>
         revocations.track({
+          expiresAt: target.principal.expiresAt,
+          expire: () => end('the credential that opened it expired'),
           recheck: async () => {
             const now = await access.reauthorize(target.principal, target.cluster);
             // The same role in the same namespaces; other fields (the SA lifetime) may change freely.
             const lane = (i: TunnelIdentity) => JSON.stringify([i.role, i.namespaces, i.readOnlyNamespaces]);
-            if (!now || lane(now) !== lane(target.identity)) end();
+            if (!now || lane(now) !== lane(target.identity)) end('access revoked while it was open');
           },
         }),
     },
