@@ -57,3 +57,11 @@ test('/metrics is off until given a token file', () => {
   );
   assert.match(usage(), /--metrics-token-file VALUE\n.*not served.*\[ZTKA_METRICS_TOKEN_FILE\]/);
 });
+
+test('a dead tunnel is noticed within seconds by default', () => {
+  const config = loadConfig([], {});
+  // A silent agent is found out within one interval and one timeout: well inside 10 s.
+  assert.ok(config.agentPingIntervalMs + config.agentPingTimeoutMs <= 6000);
+  assert.equal(loadConfig([], { ZTKA_AGENT_PING_TIMEOUT_MS: '5000' }).agentPingTimeoutMs, 5000);
+  assert.match(usage(), /--agent-ping-timeout-ms VALUE\n.*\(default 3000\)/);
+});

@@ -37,6 +37,12 @@ export const ConfigSchema = Type.Object(
       maximum: 300_000,
       description: 'how often the tunnel to each agent is pinged (ms)',
     }),
+    agentPingTimeoutMs: Type.Integer({
+      minimum: 100,
+      maximum: 300_000,
+      description:
+        'a ping unanswered this long ends the tunnel and fails its requests, unless its data keeps arriving (ms)',
+    }),
     kubectlPath: Type.String({ minLength: 1, description: 'the kubectl the browser shell runs' }),
     shellBwrapPath: Type.String({
       minLength: 1,
@@ -126,7 +132,8 @@ const DEFAULTS = {
   listen: '0.0.0.0:8443',
   logLevel: 'info',
   bootstrapTokenTtlSeconds: 24 * 3600,
-  agentPingIntervalMs: 15_000,
+  agentPingIntervalMs: 3_000,
+  agentPingTimeoutMs: 3_000,
   kubeTokenTtlSeconds: 900,
   auditRetentionDays: 365,
   agentImage: `ztka/agent:${PRODUCT_VERSION}`,
@@ -154,6 +161,7 @@ const SETTINGS = [
   ['log-level', 'ZTKA_LOG_LEVEL', 'logLevel'],
   ['bootstrap-token-ttl-seconds', 'ZTKA_BOOTSTRAP_TOKEN_TTL_SECONDS', 'bootstrapTokenTtlSeconds'],
   ['agent-ping-interval-ms', 'ZTKA_AGENT_PING_INTERVAL_MS', 'agentPingIntervalMs'],
+  ['agent-ping-timeout-ms', 'ZTKA_AGENT_PING_TIMEOUT_MS', 'agentPingTimeoutMs'],
   ['kube-token-ttl-seconds', 'ZTKA_KUBE_TOKEN_TTL_SECONDS', 'kubeTokenTtlSeconds'],
   ['database', 'ZTKA_DATABASE', 'database'],
   ['web-root', 'ZTKA_WEB_ROOT', 'webRoot'],

@@ -140,7 +140,7 @@ export async function startController(
     directory: registry,
     tunnels,
     log,
-    keepalive: { intervalMs: config.agentPingIntervalMs, missedPongs: 2 },
+    keepalive: { intervalMs: config.agentPingIntervalMs, timeoutMs: config.agentPingTimeoutMs },
   });
   const shellSockets = new ShellKubeSockets();
   const kubeProxy = createKubeProxy(

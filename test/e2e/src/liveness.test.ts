@@ -1,11 +1,14 @@
-// What ends an open stream, against the real controller and agent: a watch and an exec end when the
-// credential that opened them expires.
+// What ends an open stream, against the real controller and agent with the controller's default keepalive:
+// a watch and an exec end when the credential that opened them expires, and an agent that stops answering
+// (frozen with SIGSTOP, as a hung process or a black-holed link would leave it) fails its requests within
+// seconds, with a Status, and ends its watches — then serves again once it runs.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  kubectl,
   namespace,
   podSandbox,
   runningPod,
@@ -25,11 +28,41 @@ let kubeconfig: string;
 
 before(async () => {
   env = await testEnv();
-  z = await Ztka.start({ env: { ZTKA_KUBE_TOKEN_TTL_SECONDS: String(KUBE_TOKEN_TTL_S) } });
+  // null: the controller's own keepalive, which is what these tests are about.
+  z = await Ztka.start({
+    agentPingIntervalMs: null,
+    env: { ZTKA_KUBE_TOKEN_TTL_SECONDS: String(KUBE_TOKEN_TTL_S) },
+  });
   await z.connectCluster(CLUSTER, env.kubeconfig);
   kubeconfig = await z.kubeconfig(CLUSTER);
 });
 after(() => z?.stop());
+
+interface Status {
+  kind: string;
+  code: number;
+  reason: string;
+  message: string;
+}
+
+/** A GET through the proxy; resolves with the answer and when it completed. */
+function kubeGet(token: string, uri: string): Promise<{ status: number; body: Status; at: number }> {
+  return new Promise((resolve, reject) => {
+    https
+      .get(
+        `${z.url}/k8s/clusters/${CLUSTER}${uri}`,
+        { ca: z.ca, headers: { authorization: `Bearer ${token}` } },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (c: string) => (text += c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Status, at: Date.now() }),
+          );
+        },
+      )
+      .on('error', reject);
+  });
+}
 
 /** Opens a watch and resolves, once it has ended, with when it ended and what it had delivered. */
 async function watch(token: string, uri: string): Promise<{ ended: Promise<{ at: number; text: string }> }> {
@@ -120,4 +153,46 @@ test('a watch and an exec opened with a short-lived kube token end when it expir
   } finally {
     await ns.cleanup();
   }
+});
+
+test('a frozen agent: requests in flight get a Status within 10 s, a watch ends, and it serves again once thawed', async () => {
+  const token = await z.kubeToken(CLUSTER);
+  // With discovery cached, kubectl's watch is the only request it has in flight.
+  await kubectl(['get', 'ns'], { kubeconfig, version: '1.33' });
+  const kubectlWatch = startKubectl(['get', 'ns', '-w', '-o', 'name'], { kubeconfig, version: '1.33' });
+  await waitForOutput(kubectlWatch, /namespace\/default/);
+  const watchExit = exitWithin(kubectlWatch, 15_000);
+  const rawWatch = await watch(token, '/api/v1/namespaces?watch=1');
+
+  z.freezeAgent(CLUSTER);
+  const frozenAt = Date.now();
+  try {
+    const answer = await kubeGet(token, '/api/v1/namespaces');
+    // In flight down the frozen tunnel, it fails when the tunnel is found dead (503 only if that happened
+    // in the moment before it arrived); an error Status either way, never a hang.
+    assert.equal(answer.body.kind, 'Status');
+    assert.ok([502, 503].includes(answer.status), `status ${answer.status}: ${answer.body.message}`);
+    assert.match(answer.body.message, /tunnel to cluster desktop closed|cluster desktop is not connected/);
+    assert.ok(answer.at - frozenAt < 10_000, `the request waited ${answer.at - frozenAt} ms`);
+
+    const rawEnd = await Promise.race([rawWatch.ended.then((e) => e.at), sleep(15_000).then(() => Infinity)]);
+    assert.ok(rawEnd - frozenAt < 10_000, `the watch outlived its tunnel by ${rawEnd - frozenAt} ms`);
+    const kubectlEnd = await watchExit;
+    assert.ok(
+      kubectlEnd - frozenAt < 10_000,
+      `kubectl's watch outlived its tunnel by ${kubectlEnd - frozenAt} ms`,
+    );
+
+    // From now on a request is refused at once.
+    await z.waitForConnected(CLUSTER, false, 2000);
+    const refused = await kubeGet(token, '/api/v1/namespaces');
+    assert.equal(refused.status, 503);
+    console.error(`liveness: the frozen tunnel failed its request after ${answer.at - frozenAt} ms`);
+  } finally {
+    z.thawAgent(CLUSTER);
+    kubectlWatch.kill();
+  }
+  await z.waitForConnected(CLUSTER, true, 20_000);
+  const { stdout } = await kubectl(['get', 'ns', 'default', '-o', 'name'], { kubeconfig, version: '1.33' });
+  assert.equal(stdout.trim(), 'namespace/default');
 });
