@@ -33,6 +33,8 @@ class Proc {
   async stop(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     this.child.kill('SIGTERM');
+    // A frozen process (freezeAgent) would hold the signal until it runs again.
+    this.child.kill('SIGCONT');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
     await this.exited;
     clearTimeout(timer);
@@ -42,8 +44,13 @@ class Proc {
 export interface StartOptions {
   /** The address the controller listens on (default 127.0.0.1); `0.0.0.0` for every address. */
   listenHost?: string;
-  /** How often the controller pings agents; tests use 1 s so dead tunnels are noticed fast. */
-  agentPingIntervalMs?: number;
+  /**
+   * How often the controller pings agents; tests use 1 s so dead tunnels are noticed fast, and null leaves
+   * the controller's own default (for tests of what a default installation does).
+   */
+  agentPingIntervalMs?: number | null;
+  /** A bearer token for /metrics, written to a file the controller reads (`--metrics-token-file`). */
+  metricsToken?: string;
   /** The host of the public URL users and agents dial (default: listenHost, or 127.0.0.1 for a wildcard). */
   publicHost?: string;
   /** Extra environment for the controller (e.g. ZTKA_KUBE_TOKEN_TTL_SECONDS). */
@@ -95,6 +102,10 @@ export class Ztka {
     const bracket = (h: string) => (h.includes(':') ? `[${h}]` : h);
     const url = `https://${bracket(publicHost)}:${port}`;
     const adminPassword = randomBytes(18).toString('base64url');
+    const metricsTokenFile = path.join(dir, 'metrics-token');
+    if (opts.metricsToken !== undefined)
+      await fs.writeFile(metricsTokenFile, opts.metricsToken, { mode: 0o600 });
+    const ping = opts.agentPingIntervalMs === undefined ? 1000 : opts.agentPingIntervalMs;
     const args = [
       controllerMain,
       '--data-dir',
@@ -106,8 +117,8 @@ export class Ztka {
       url,
       '--log-level',
       'warn',
-      '--agent-ping-interval-ms',
-      String(opts.agentPingIntervalMs ?? 1000),
+      ...(ping === null ? [] : ['--agent-ping-interval-ms', String(ping)]),
+      ...(opts.metricsToken === undefined ? [] : ['--metrics-token-file', metricsTokenFile]),
     ];
     const controller = Ztka.spawnController(args, adminPassword, opts.env ?? {});
     const caFile = path.join(dir, 'controller', 'tls', 'ca.crt');
@@ -213,6 +224,25 @@ export class Ztka {
       controller: this.controller.child.pid,
       agents: Object.fromEntries([...this.agents].map(([name, p]) => [name, p.child.pid])),
     };
+  }
+
+  /**
+   * Freezes a cluster's agent (SIGSTOP), as a hung process or a black-holed link would leave it: its
+   * connection stays open and says nothing. `thawAgent` lets it run on.
+   */
+  freezeAgent(cluster: string): void {
+    this.signalAgent(cluster, 'SIGSTOP');
+  }
+
+  thawAgent(cluster: string): void {
+    this.signalAgent(cluster, 'SIGCONT');
+  }
+
+  private signalAgent(cluster: string, signal: NodeJS.Signals): void {
+    const child = this.agents.get(cluster)?.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`no agent of cluster ${cluster} is running`);
+    child.kill(signal);
   }
 
   agentOutput(cluster: string): string {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, usage } from './config.js';
 
 test('defaults, then file, then environment, then flags', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ztka-config-'));
@@ -47,4 +47,21 @@ test('unknown flags, unknown file keys and a lone certificate are refused', () =
     /tlsCertFile and tlsKeyFile must be given together/,
   );
   fs.rmSync(dir, { recursive: true });
+});
+
+test('/metrics is off until given a token file', () => {
+  assert.equal(loadConfig([], {}).metricsTokenFile, undefined);
+  assert.equal(
+    loadConfig(['--metrics-token-file', '/etc/ztka/metrics-token'], {}).metricsTokenFile,
+    '/etc/ztka/metrics-token',
+  );
+  assert.match(usage(), /--metrics-token-file VALUE\n.*not served.*\[ZTKA_METRICS_TOKEN_FILE\]/);
+});
+
+test('a dead tunnel is noticed within seconds by default', () => {
+  const config = loadConfig([], {});
+  // A silent agent is found out within one interval and one timeout: well inside 10 s.
+  assert.ok(config.agentPingIntervalMs + config.agentPingTimeoutMs <= 6000);
+  assert.equal(loadConfig([], { ZTKA_AGENT_PING_TIMEOUT_MS: '5000' }).agentPingTimeoutMs, 5000);
+  assert.match(usage(), /--agent-ping-timeout-ms VALUE\n.*\(default 3000\)/);
 });

@@ -37,6 +37,12 @@ export const ConfigSchema = Type.Object(
       maximum: 300_000,
       description: 'how often the tunnel to each agent is pinged (ms)',
     }),
+    agentPingTimeoutMs: Type.Integer({
+      minimum: 100,
+      maximum: 300_000,
+      description:
+        'a ping unanswered this long ends the tunnel and fails its requests, unless its data keeps arriving (ms)',
+    }),
     kubectlPath: Type.String({ minLength: 1, description: 'the kubectl the browser shell runs' }),
     shellBwrapPath: Type.String({
       minLength: 1,
@@ -103,6 +109,13 @@ export const ConfigSchema = Type.Object(
       maximum: 900,
       description: 'lifetime of kube tokens from /v1/tokens (the exec-credential plugin), at most 15 min',
     }),
+    metricsTokenFile: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'a file holding the bearer token scrapers send to /metrics (32+ characters); without it /metrics is not served',
+      }),
+    ),
     agentImage: Type.String({
       minLength: 1,
       maxLength: 512,
@@ -119,7 +132,8 @@ const DEFAULTS = {
   listen: '0.0.0.0:8443',
   logLevel: 'info',
   bootstrapTokenTtlSeconds: 24 * 3600,
-  agentPingIntervalMs: 15_000,
+  agentPingIntervalMs: 3_000,
+  agentPingTimeoutMs: 3_000,
   kubeTokenTtlSeconds: 900,
   auditRetentionDays: 365,
   agentImage: `ztka/agent:${PRODUCT_VERSION}`,
@@ -147,12 +161,14 @@ const SETTINGS = [
   ['log-level', 'ZTKA_LOG_LEVEL', 'logLevel'],
   ['bootstrap-token-ttl-seconds', 'ZTKA_BOOTSTRAP_TOKEN_TTL_SECONDS', 'bootstrapTokenTtlSeconds'],
   ['agent-ping-interval-ms', 'ZTKA_AGENT_PING_INTERVAL_MS', 'agentPingIntervalMs'],
+  ['agent-ping-timeout-ms', 'ZTKA_AGENT_PING_TIMEOUT_MS', 'agentPingTimeoutMs'],
   ['kube-token-ttl-seconds', 'ZTKA_KUBE_TOKEN_TTL_SECONDS', 'kubeTokenTtlSeconds'],
   ['database', 'ZTKA_DATABASE', 'database'],
   ['web-root', 'ZTKA_WEB_ROOT', 'webRoot'],
   ['kubectl-path', 'ZTKA_KUBECTL_PATH', 'kubectlPath'],
   ['audit-retention-days', 'ZTKA_AUDIT_RETENTION_DAYS', 'auditRetentionDays'],
   ['audit-webhook-url', 'ZTKA_AUDIT_WEBHOOK_URL', 'auditWebhookUrl'],
+  ['metrics-token-file', 'ZTKA_METRICS_TOKEN_FILE', 'metricsTokenFile'],
   ['agent-image', 'ZTKA_AGENT_IMAGE', 'agentImage'],
   ['shell-bwrap-path', 'ZTKA_SHELL_BWRAP_PATH', 'shellBwrapPath'],
   ['shell-work-root', 'ZTKA_SHELL_WORK_ROOT', 'shellWorkRoot'],

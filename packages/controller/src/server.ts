@@ -37,7 +37,16 @@ import { SettingsStore } from './org/settings.js';
 import { UserDirectory } from './org/users.js';
 import type { Config } from './config.js';
 import { createKubeProxy } from './kube-proxy/forward.js';
+import {
+  LISTENER_OPTIONS,
+  answerClientError,
+  oversizedCredentialHeader,
+  refuseConnect,
+  refuseOnSocket,
+  refuseRequest,
+} from './http/limits.js';
 import { createMetrics } from './observability/metrics.js';
+import { loadMetricsToken, registerMetricsRoute } from './observability/metrics-route.js';
 import { loadOrCreateTls } from './pki/ca.js';
 import { openStore } from './store/open.js';
 import { migrateToLatest } from './store/migrations.js';
@@ -46,8 +55,6 @@ import { TunnelRegistry } from './tunnel/session.js';
 import { ShellKubeSockets } from './webshell/kube-socket.js';
 import { ShellSandbox } from './webshell/sandbox.js';
 
-/** Longest request head the controller reads; longer ones get 431 before any work is done. */
-const MAX_HEADER_BYTES = 64 * 1024;
 /** Expired and revoked credentials are kept this long (for the credentials list), then deleted. */
 const CREDENTIAL_RETENTION_MS = 7 * 24 * 3600_000;
 const MIB = 1024 * 1024;
@@ -68,6 +75,8 @@ export async function startController(
   opts: { log?: Logger; adminPassword?: string } = {},
 ): Promise<ControllerServer> {
   const log = opts.log ?? pino({ name: 'ztka-controller', level: config.logLevel });
+  // Read first: a token file that cannot be used stops the start before anything is created.
+  const metricsToken = config.metricsTokenFile ? await loadMetricsToken(config.metricsTokenFile) : undefined;
   await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
 
   const publicHost = new URL(config.publicUrl).hostname.replace(/^\[|\]$/g, '');
@@ -131,7 +140,7 @@ export async function startController(
     directory: registry,
     tunnels,
     log,
-    keepalive: { intervalMs: config.agentPingIntervalMs, missedPongs: 2 },
+    keepalive: { intervalMs: config.agentPingIntervalMs, timeoutMs: config.agentPingTimeoutMs },
   });
   const shellSockets = new ShellKubeSockets(tls);
   const kubeProxy = createKubeProxy(
@@ -155,11 +164,13 @@ export async function startController(
       },
       track: (target, end) =>
         revocations.track({
+          expiresAt: target.principal.expiresAt,
+          expire: () => end('the credential that opened it expired'),
           recheck: async () => {
             const now = await access.reauthorize(target.principal, target.cluster);
             // The same role in the same namespaces; other fields (the SA lifetime) may change freely.
             const lane = (i: TunnelIdentity) => JSON.stringify([i.role, i.namespaces, i.readOnlyNamespaces]);
-            if (!now || lane(now) !== lane(target.identity)) end();
+            if (!now || lane(now) !== lane(target.identity)) end('access revoked while it was open');
           },
         }),
     },
@@ -188,15 +199,15 @@ export async function startController(
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     // The client's own address is what login throttling and the audit record; no proxy headers trusted.
     trustProxy: false,
+    clientErrorHandler: answerClientError,
     serverFactory: (handler) => {
-      server = https.createServer(
-        { cert: tls.certPem, key: tls.keyPem, maxHeaderSize: MAX_HEADER_BYTES },
-        (req, res) => {
-          // Kube API traffic bypasses Fastify: it must stream both ways and never be parsed or buffered.
-          if (req.url?.startsWith(CLUSTER_PROXY_PREFIX)) kubeProxy.handleRequest(req, res);
-          else handler(req, res);
-        },
-      );
+      server = https.createServer({ cert: tls.certPem, key: tls.keyPem, ...LISTENER_OPTIONS }, (req, res) => {
+        const oversized = oversizedCredentialHeader(req.headers);
+        if (oversized) refuseRequest(req, res, oversized);
+        // Kube API traffic bypasses Fastify: it must stream both ways and never be parsed or buffered.
+        else if (req.url?.startsWith(CLUSTER_PROXY_PREFIX)) kubeProxy.handleRequest(req, res);
+        else handler(req, res);
+      });
       return server;
     },
   });
@@ -213,10 +224,7 @@ export async function startController(
       return reply.code(503).send('store unavailable');
     }
   });
-  app.get('/metrics', async (_req, reply) => {
-    metrics.connectedAgents.set(tunnels.size);
-    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  if (metricsToken) registerMetricsRoute(app, { metrics, tunnels, tokenDigest: metricsToken });
   const deps: ApiDeps = {
     defaultOrgId: boot.orgId,
     publicUrl: config.publicUrl,
@@ -296,9 +304,12 @@ export async function startController(
     log,
   });
 
+  server.on('connect', refuseConnect);
   server.on('upgrade', (req, socket, head) => {
     const url = req.url ?? '';
-    if (url.startsWith(CLUSTER_PROXY_PREFIX)) kubeProxy.handleUpgrade(req, socket, head);
+    const oversized = oversizedCredentialHeader(req.headers);
+    if (oversized) refuseOnSocket(socket, url, oversized);
+    else if (url.startsWith(CLUSTER_PROXY_PREFIX)) kubeProxy.handleUpgrade(req, socket, head);
     else if (url.split('?')[0] === AGENT_CONNECT_PATH) {
       handleAgentUpgrade(req, socket, head).catch((err: unknown) => {
         log.error({ err }, 'agent connection failed');

@@ -8,6 +8,8 @@ export const ERROR_CODES = {
   unauthorized: { status: 401, reason: 'Unauthorized' },
   forbidden: { status: 403, reason: 'Forbidden' },
   not_found: { status: 404, reason: 'NotFound' },
+  method_not_allowed: { status: 405, reason: 'MethodNotAllowed' },
+  request_timeout: { status: 408, reason: 'Timeout' },
   conflict: { status: 409, reason: 'Conflict' },
   payload_too_large: { status: 413, reason: 'RequestEntityTooLarge' },
   too_many_requests: { status: 429, reason: 'TooManyRequests' },

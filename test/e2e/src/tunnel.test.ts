@@ -2,6 +2,7 @@
 // kubectl releases, then the tunnel's own promises — status, faults and bad input.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
@@ -11,12 +12,13 @@ import { kubectlSuite } from './support/kubectl-suite.js';
 import { Ztka } from '@ztka/testenv';
 
 const CLUSTER = 'desktop';
+const METRICS_TOKEN = randomBytes(32).toString('hex');
 let started: Promise<Ztka> | undefined;
 
 /** One controller and one agent for the whole file, started on first use. */
 function ztkaFor(env: TestEnv): Promise<Ztka> {
   started ??= (async () => {
-    const z = await Ztka.start();
+    const z = await Ztka.start({ metricsToken: METRICS_TOKEN });
     await z.connectCluster(CLUSTER, env.kubeconfig);
     return z;
   })();
@@ -198,7 +200,9 @@ describe('the tunnel and the proxy', () => {
     assert.equal((await z.api('GET', '/readyz', undefined, null)).status, 200);
     await kubectl(['get', 'ns'], { kubeconfig, version: '1.33' });
     await kubectl(['get', 'ns', 'default'], { kubeconfig, version: '1.33' });
-    const metrics = await z.api<string>('GET', '/metrics', undefined, null);
+    // Cluster names and volumes are for the scraper that holds the metrics token (listener.test.ts).
+    assert.equal((await z.api('GET', '/metrics', undefined, null)).status, 401);
+    const metrics = await z.api<string>('GET', '/metrics', undefined, METRICS_TOKEN);
     assert.equal(metrics.status, 200);
     // This file's agents: `desktop`, and `desktop-ws` once the WebSocket suite has run.
     const clusters = await z.api<{ items: { connected?: boolean }[] }>('GET', '/v1/clusters?limit=100');

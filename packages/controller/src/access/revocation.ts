@@ -2,7 +2,8 @@
 // (which revokes every credential they hold) or their assignments change, every connected agent is told to
 // delete their service account (the next request, if still allowed, recreates it with the current role),
 // and every request of theirs still in flight — a watch, an exec — is checked again and ended if it is no
-// longer allowed as it was. An agent that connects is told who may still have a service account, so one
+// longer allowed as it was; each also ends when the credential that opened it expires, as a new request
+// with it would be refused. An agent that connects is told who may still have a service account, so one
 // that was offline during a revocation converges.
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -12,9 +13,15 @@ import type { Database } from '../store/schema.js';
 import type { AgentSession, TunnelRegistry } from '../tunnel/session.js';
 import type { Access } from './authorize.js';
 import { effectiveAccess } from './effective.js';
+import { atExpiry } from './expiry.js';
 
 /** Something in flight on the proxy that can be re-checked and ended. */
 export interface InflightCheck {
+  /** When the credential that opened it expires (epoch ms), or null if it never does. */
+  expiresAt: number | null;
+  /** Ends it because that credential has expired. */
+  expire(): void;
+  /** Checks it against the org's current state, and ends it if it is no longer allowed as it was. */
   recheck(): Promise<void>;
 }
 
@@ -51,7 +58,14 @@ export class Revocations {
   /** Registers an in-flight request; call the returned function when it ends. */
   track(check: InflightCheck): () => void {
     this.#inflight.add(check);
-    return () => this.#inflight.delete(check);
+    const cancel = atExpiry(check.expiresAt, () => {
+      this.#inflight.delete(check);
+      check.expire();
+    });
+    return () => {
+      cancel();
+      this.#inflight.delete(check);
+    };
   }
 
   #onChange(change: OrgChange): void {

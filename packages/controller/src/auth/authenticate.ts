@@ -11,6 +11,12 @@ import type { CredentialKind, CredentialStore, Principal } from './credentials.j
 
 export const SESSION_COOKIE = '__Host-ztka_session';
 export const CSRF_HEADER = 'x-csrf-token';
+/**
+ * The largest Cookie and Authorization headers read. Every ztka credential fits many times over; larger ones
+ * are refused with 431 at the listener (http/limits.ts) and ignored here, on sockets that do not check.
+ */
+export const MAX_COOKIE_BYTES = 8192;
+export const MAX_AUTHORIZATION_BYTES = 4096;
 
 /** The CSRF token of a session: derived from its secret, so nothing more is stored and only its holder knows it. */
 export function csrfTokenFor(sessionToken: string): string {
@@ -19,14 +25,14 @@ export function csrfTokenFor(sessionToken: string): string {
 
 export function bearerToken(headers: IncomingHttpHeaders): string | undefined {
   const header = headers.authorization;
-  if (typeof header !== 'string' || header.length > 1024) return undefined;
+  if (typeof header !== 'string' || header.length > MAX_AUTHORIZATION_BYTES) return undefined;
   const [scheme, token] = header.trim().split(/\s+/, 2);
   return scheme?.toLowerCase() === 'bearer' && token ? token : undefined;
 }
 
 export function sessionCookie(headers: IncomingHttpHeaders): string | undefined {
   const cookie = headers.cookie;
-  if (typeof cookie !== 'string' || cookie.length > 8192) return undefined;
+  if (typeof cookie !== 'string' || cookie.length > MAX_COOKIE_BYTES) return undefined;
   for (const part of cookie.split(';')) {
     const eq = part.indexOf('=');
     if (eq !== -1 && part.slice(0, eq).trim() === SESSION_COOKIE) return part.slice(eq + 1).trim();

@@ -29,6 +29,8 @@ interface Rig {
   url: string;
   /** Records handed to the store, each with the means to commit or fail it. */
   pending: Array<{ record: ApiRecord; commit(): void; fail(): void }>;
+  /** Ends the tunnel, as the keepalive does when the agent stops answering. */
+  closeTunnel(): void;
   close(): Promise<void>;
 }
 
@@ -54,10 +56,9 @@ async function rig(answer: (stream: http2.ServerHttp2Stream) => void): Promise<R
         remoteAddress: '',
         transport: 'h2',
       },
-      socket,
-      () => socket.destroy(),
+      { stream: socket, end: () => socket.destroy(), bytesReceived: () => socket.bytesRead },
       log,
-      { intervalMs: 60_000, missedPongs: 2 },
+      { intervalMs: 60_000, timeoutMs: 60_000 },
     ),
   );
   const pending: Rig['pending'] = [];
@@ -76,6 +77,7 @@ async function rig(answer: (stream: http2.ServerHttp2Stream) => void): Promise<R
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/k8s/clusters/desktop`,
     pending,
+    closeTunnel: () => tunnels.closeAll('the agent stopped answering'),
     close: async () => {
       tunnels.closeAll('test over');
       server.closeAllConnections();
@@ -210,4 +212,42 @@ test('a HEAD answer keeps its Content-Length and has no body to wait for', async
   await seen.done;
   assert.equal(seen.status, 200);
   assert.equal(seen.headers?.['content-length'], '100');
+});
+
+test('a request in flight when its tunnel closes gets a 502 Status, never an empty success', async (t) => {
+  let reached!: () => void;
+  const atAgent = new Promise<void>((resolve) => (reached = resolve));
+  const r = await rig(() => reached()); // the agent never answers
+  t.after(() => r.close());
+  const seen = get(`${r.url}/api/v1/namespaces`);
+  await atAgent;
+  r.closeTunnel();
+  await untilPending(r);
+  assert.equal(r.pending[0]?.record.status, 502);
+  assert.match(r.pending[0]?.record.reason ?? '', /tunnel to cluster desktop closed/);
+  r.pending[0]?.commit();
+  await seen.done;
+  assert.equal(seen.status, 502);
+});
+
+test('a watch whose tunnel closes is cut off, never completed', async (t) => {
+  const r = await rig((stream) => {
+    stream.respond({ ':status': 200, 'content-type': 'application/json' });
+    stream.write('{"type":"ADDED"}\n');
+  });
+  t.after(() => r.close());
+  const seen = get(`${r.url}/api/v1/namespaces?watch=1`);
+  await untilPending(r);
+  assert.equal(r.pending[0]?.record.stage, 'ResponseStarted');
+  r.pending[0]?.commit();
+  for (let i = 0; i < 100 && seen.bytes === 0; i++) await settle(10);
+  assert.equal(seen.status, 200);
+  r.closeTunnel();
+  for (let i = 0; i < 100 && r.pending.length < 2; i++) await settle(10);
+  assert.equal(r.pending[1]?.record.status, 200);
+  assert.match(r.pending[1]?.record.reason ?? '', /tunnel to cluster desktop closed/);
+  r.pending[1]?.commit();
+  await seen.done;
+  assert.equal(seen.complete, false, 'a cut watch looked complete');
+  assert.ok(seen.error);
 });

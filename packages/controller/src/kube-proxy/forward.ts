@@ -107,8 +107,6 @@ export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = ()
             sendStatusOnSocket(socket, auditUnavailable(err));
             return;
           }
-          const untrack = deps.track(target, () => socket.destroy());
-          socket.on('close', untrack);
           relayUpgrade(req, socket, head, target, ctx, deps, observe);
         },
         (err: unknown) => {
@@ -133,9 +131,9 @@ function forwardRequest(
   let status = 0;
   let reason: string | undefined;
   const stream = openStream(target);
-  const untrack = deps.track(target, () => {
+  const untrack = deps.track(target, (why) => {
     // No longer allowed: a watch or log stream ends now, not when the client hangs up.
-    reason = 'access revoked while the request was in flight';
+    reason = why;
     if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
     res.destroy();
   });
@@ -239,6 +237,14 @@ function relayUpgrade(
   const stream = openStream(target, { [UPGRADE_HEADER]: String(req.headers.upgrade ?? '') });
   if (head.length > 0) stream.write(head);
 
+  let reason: string | undefined;
+  const untrack = deps.track(target, (why) => {
+    // No longer allowed: the session ends now, whatever is typed into it.
+    reason = why;
+    socket.destroy();
+  });
+  socket.on('close', untrack);
+
   stream.on('response', (headers) => {
     status = Number(headers[UPGRADE_STATUS_HEADER] ?? headers[':status']);
     const lines = Object.entries(forwardableHeaders(headers)).flatMap(([name, value]) =>
@@ -259,9 +265,8 @@ function relayUpgrade(
     stream.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
     relay(stream, socket);
   });
-  let reason: string | undefined;
   stream.on('error', (err) => {
-    reason = asZtkaError(err).message;
+    reason ??= asZtkaError(err).message;
     if (status === 0) sendStatusOnSocket(socket, asZtkaError(err));
     else socket.destroy();
   });

@@ -28,10 +28,11 @@ export interface KubeProxyDeps {
    */
   authorize(principal: Principal, cluster: string): Promise<TunnelIdentity>;
   /**
-   * Watches a request in flight: `end` is called if, after a change (a revocation, a lost role), the
-   * request would no longer be allowed as it was. Returns the function to call when the request is over.
+   * Watches a request in flight: `end` is called, with the reason to record, if after a change (a
+   * revocation, a lost role) the request would no longer be allowed as it was, or when the credential that
+   * opened it expires. Returns the function to call when the request is over.
    */
-  track(target: ProxyTarget, end: () => void): () => void;
+  track(target: ProxyTarget, end: (reason: string) => void): () => void;
   /** Commits an audit record; the proxy awaits it before the response completes. */
   audit(record: ApiRecord): Promise<void>;
 }

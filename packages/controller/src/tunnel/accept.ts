@@ -128,6 +128,8 @@ export function createAgentEndpoint(deps: {
     }
     // Status writes are best effort: a store hiccup must not take the tunnel (or the process) down.
     const storeFailed = (err: unknown) => deps.log.error({ err }, 'could not record agent status');
+    // What has arrived on the wire, whichever protocol reads it: a busy tunnel is a live one.
+    const bytesReceived = () => (socket instanceof Socket ? socket.bytesRead : 0);
     const open = (stream: Duplex, end: () => void) => {
       const info = {
         cluster: agent.clusterName,
@@ -137,7 +139,7 @@ export function createAgentEndpoint(deps: {
         remoteAddress: req.socket.remoteAddress ?? '',
         transport,
       };
-      const session = new AgentSession(info, stream, end, deps.log, deps.keepalive);
+      const session = new AgentSession(info, { stream, end, bytesReceived }, deps.log, deps.keepalive);
       deps.tunnels.add(session);
       deps.log.info(info, 'agent connected');
       void deps.directory.markConnected(info.cluster, info).catch(storeFailed);

@@ -1,7 +1,7 @@
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { CONTROL_HEADER, TUNNEL_TUNING, type TunnelTransport } from '@ztka/protocol';
+import { CONTROL_HEADER, TUNNEL_TUNING, ZtkaError, type TunnelTransport } from '@ztka/protocol';
 
 export interface AgentInfo {
   cluster: string;
@@ -13,10 +13,23 @@ export interface AgentInfo {
   transport: TunnelTransport;
 }
 
-/** How often the controller pings an agent, and how many missed pongs end the tunnel. */
+/**
+ * How the controller tells a live agent from a dead one: a PING every `intervalMs`, which must be answered
+ * within `timeoutMs`, or the tunnel is closed and its requests fail. A ping still unanswered while bytes keep
+ * arriving is not death: on a slow link the answer queues behind the data.
+ */
 export interface KeepaliveOptions {
   intervalMs: number;
-  missedPongs: number;
+  timeoutMs: number;
+}
+
+/** The connection under a session: the byte stream HTTP/2 runs over, and what is known of the wire. */
+export interface TunnelConnection {
+  stream: Duplex;
+  /** Tears the connection down without ceremony. */
+  end(): void;
+  /** Bytes received on the connection so far (any count that only grows). */
+  bytesReceived(): number;
 }
 
 /**
@@ -32,15 +45,15 @@ export class AgentSession {
   private readonly closeHandlers: Array<() => void> = [];
   private readonly aliveHandlers: Array<() => void> = [];
   private readonly keepalive: NodeJS.Timeout;
+  private pingDeadline: NodeJS.Timeout | undefined;
 
-  /** `transport` is the connection under the session; `endTransport` tears it down without ceremony. */
   constructor(
     readonly info: AgentInfo,
-    transport: Duplex,
-    private readonly endTransport: () => void,
+    private readonly connection: TunnelConnection,
     private readonly log: Logger,
     keepalive: KeepaliveOptions,
   ) {
+    const transport = connection.stream;
     transport.on('error', () => this.close('tunnel stream error'));
     transport.on('close', () => this.close('agent disconnected'));
     this.h2 = http2.connect(`http://${info.cluster}.agent.ztka`, {
@@ -50,26 +63,39 @@ export class AgentSession {
       settings: TUNNEL_TUNING.http2,
     });
     this.h2.on('connect', (session) => session.setLocalWindowSize(TUNNEL_TUNING.sessionWindowSize));
-    this.h2.on('error', (err) =>
-      log.warn({ err: err.message, cluster: info.cluster }, 'tunnel session error'),
-    );
+    this.h2.on('error', (err) => {
+      if (!this.closed) log.warn({ err: err.message, cluster: info.cluster }, 'tunnel session error');
+    });
     this.h2.on('close', () => this.close('tunnel session closed'));
+    this.keepalive = setInterval(() => this.ping(keepalive.timeoutMs), keepalive.intervalMs);
+    this.keepalive.unref();
+  }
 
-    let missed = 0;
-    this.keepalive = setInterval(() => {
-      if (++missed > keepalive.missedPongs) {
-        log.warn({ cluster: info.cluster }, 'agent stopped answering pings');
-        this.close('keepalive timeout');
+  /** One ping at a time; its deadline moves on only while the connection keeps delivering bytes. */
+  private ping(timeoutMs: number): void {
+    if (this.pingDeadline || this.closed || this.h2.connecting || this.h2.destroyed) return;
+    let received = this.connection.bytesReceived();
+    const check = () => {
+      const now = this.connection.bytesReceived();
+      if (now > received) {
+        received = now;
+        this.pingDeadline = setTimeout(check, timeoutMs).unref();
         return;
       }
-      if (this.h2.connecting || this.h2.destroyed) return;
-      this.h2.ping((err) => {
-        if (err) return; // cancelled by a closing session, or too many outstanding: counted as missed
-        missed = 0;
-        for (const handler of this.aliveHandlers) handler();
-      });
-    }, keepalive.intervalMs);
-    this.keepalive.unref();
+      this.log.warn({ cluster: this.info.cluster, timeoutMs }, 'agent stopped answering pings');
+      this.close('the agent stopped answering');
+    };
+    this.pingDeadline = setTimeout(check, timeoutMs).unref();
+    const sent = this.h2.ping((err) => {
+      clearTimeout(this.pingDeadline);
+      this.pingDeadline = undefined;
+      if (err) return; // cancelled by a closing session
+      for (const handler of this.aliveHandlers) handler();
+    });
+    if (!sent) {
+      clearTimeout(this.pingDeadline);
+      this.pingDeadline = undefined;
+    }
   }
 
   get isOpen(): boolean {
@@ -112,9 +138,15 @@ export class AgentSession {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.keepalive);
+    clearTimeout(this.pingDeadline);
     this.log.info({ cluster: this.info.cluster, reason }, 'tunnel closed');
-    this.h2.destroy();
-    this.endTransport();
+    // With an error, each stream still open fails with it: destroyed without one, nghttp2 would end them as
+    // if complete. The agent is told NO_ERROR, so its side winds down quietly.
+    this.h2.destroy(
+      new ZtkaError('bad_gateway', `the tunnel to cluster ${this.info.cluster} closed: ${reason}`),
+      http2.constants.NGHTTP2_NO_ERROR,
+    );
+    this.connection.end();
     for (const handler of this.closeHandlers.splice(0)) handler();
   }
 }
