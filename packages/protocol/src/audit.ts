@@ -15,7 +15,13 @@ export interface ApiRecord {
   kind: 'api';
   /** The controller's audit id, also sent to the cluster as `Audit-ID`. */
   id: string;
-  stage: 'ResponseStarted' | 'ResponseComplete';
+  /**
+   * As in audit.k8s.io: `RequestReceived` is committed before a request that may change the cluster is
+   * forwarded, `ResponseStarted` before a long-running one (watch, logs -f, exec …) is, and
+   * `ResponseComplete` when the answer ends. The stages of one request share its `id`; a `RequestReceived`
+   * without a later stage is a request whose end the controller did not live to record.
+   */
+  stage: 'RequestReceived' | 'ResponseStarted' | 'ResponseComplete';
   /** Epoch ms the request arrived. */
   at: number;
   /** Epoch ms the response ended (ResponseComplete only). */

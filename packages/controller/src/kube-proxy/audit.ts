@@ -33,6 +33,21 @@ const header = (req: IncomingMessage, name: string) => {
   return typeof v === 'string' && v.length > 0 ? v.slice(0, 4096) : undefined;
 };
 
+/** Verbs that only read; anything else, an unknown verb included, may change the cluster. */
+const READ_VERBS: ReadonlySet<string> = new Set(['get', 'list', 'watch', 'head', 'options']);
+/** Subresources that run code or open connections inside the cluster, whatever the verb. */
+const INTERACTIVE: ReadonlySet<string> = new Set(['exec', 'attach', 'portforward', 'proxy']);
+
+/**
+ * Whether a request may change the cluster (create, update, patch, delete, deletecollection, exec, attach,
+ * port-forward, proxy, and any verb not known to be a read): such a request gets a `RequestReceived`
+ * record committed before it is forwarded, so a controller that dies between forwarding and the
+ * response's record still leaves the attempt on record.
+ */
+export function mayChangeCluster(kube: KubeRequest): boolean {
+  return !READ_VERBS.has(kube.verb) || (kube.subresource !== undefined && INTERACTIVE.has(kube.subresource));
+}
+
 /** Whether a request streams until someone stops it: its record has a start and an end. */
 export function isLongRunning(kube: KubeRequest, query: URLSearchParams, upgrade: boolean): boolean {
   return (

@@ -10,7 +10,7 @@ import {
   forwardableHeaders,
   relay,
 } from '@ztka/protocol';
-import { apiRecord, isLongRunning, newContext, type RequestContext } from './audit.js';
+import { apiRecord, isLongRunning, mayChangeCluster, newContext, type RequestContext } from './audit.js';
 import { sendStatus, sendStatusOnSocket } from './respond.js';
 import { resolveTarget, type KubeProxyDeps, type ProxyTarget } from './target.js';
 
@@ -77,9 +77,17 @@ export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = ()
       resolveTarget(req, deps, ctx).then(
         async (target) => {
           const longRunning = isLongRunning(target.kube, ctx.url.searchParams, false);
-          if (longRunning) {
+          // A read keeps its one record, committed before its answer completes (docs/performance.md); a
+          // request that may change the cluster is on record before it travels, so no crash between
+          // forwarding and the response's record can leave a change the trail does not know of.
+          const first = longRunning
+            ? ('ResponseStarted' as const)
+            : mayChangeCluster(target.kube)
+              ? ('RequestReceived' as const)
+              : undefined;
+          if (first) {
             try {
-              await deps.audit(apiRecord(req, ctx, { stage: 'ResponseStarted', status: 0 }));
+              await deps.audit(apiRecord(req, ctx, { stage: first, status: 0 }));
             } catch (err) {
               req.resume();
               sendStatus(res, auditUnavailable(err));
