@@ -78,8 +78,12 @@ export interface SystemRecord {
 
 export type AuditRecord = ApiRecord | CommandRecord | SystemRecord;
 
-/** A line of the Commands view: a command line from the browser shell, or one kubectl invocation (one
- * Kubectl-Session) with the number of calls it made. */
+/**
+ * A line of the Commands view: a command line from the browser shell, or one kubectl invocation (one
+ * Kubectl-Session of one person) with the calls it made. A kubectl invocation's `command` is whatever its
+ * client sent in `Kubectl-Command` (`clientReported`); what it did is in `operations`, which the server
+ * derived from the requests themselves.
+ */
 export interface CommandView {
   source: 'shell' | 'kubectl';
   /** Epoch ms, as in every record. */
@@ -88,10 +92,21 @@ export interface CommandView {
   cluster: string;
   channel: string;
   command: string;
+  /**
+   * True when `command` is the client's own claim (kubectl's `Kubectl-Command` header), which nothing
+   * checks; false when the server read the line itself (the browser shell, whose line editor it runs).
+   */
+  clientReported: boolean;
   sessionId?: string;
   kubectlSession?: string;
+  /** The requests the invocation made (each counted once, whatever its stages). */
   calls?: number;
+  /** What the server saw it do: distinct `verb resource[/subresource]` of its calls, at most OPERATIONS_MAX. */
+  operations?: string[];
 }
+
+/** The most distinct operations a Commands line lists. */
+export const OPERATIONS_MAX = 20;
 
 /**
  * The audit queries' text filters, each a query parameter of `/v1/audit/*` under the same name (docs/api.md,

@@ -167,3 +167,76 @@ test('kill -9 under write load: every object created through ztka is on record, 
   const verify = await z.api<{ ok: boolean; checked: number }>('GET', '/v1/audit/verify');
   assert.equal(verify.body.ok, true, JSON.stringify(verify.body));
 });
+
+interface CommandLine {
+  source: string;
+  user: string | null;
+  command: string;
+  clientReported: boolean;
+  kubectlSession?: string;
+  calls?: number;
+  operations?: string[];
+}
+
+const commands = async (query = '') =>
+  (await z.api<{ items: CommandLine[] }>('GET', `/v1/audit/commands?limit=500${query}`)).body.items;
+
+test('a DELETE that claims to be `kubectl get pods` is listed as a client claim beside the delete', async () => {
+  const ns = await freshNamespace('audit-lie');
+  const mallory = await z.createUser('mallory@example.com', [{ role: 'PROJECT_ADMIN', project: 'desktop' }]);
+  const token = await z.kubeToken(CLUSTER, mallory.apiKey);
+  await request('POST', `/api/v1/namespaces/${ns}/configmaps`, {
+    token,
+    body: JSON.stringify({ metadata: { name: 'victim' } }),
+  });
+  const session = `lie-${Date.now()}`;
+  const deleted = await request('DELETE', `/api/v1/namespaces/${ns}/configmaps/victim`, {
+    token,
+    headers: { 'kubectl-command': 'kubectl get pods', 'kubectl-session': session },
+  });
+  assert.equal(deleted.status, 200, deleted.body);
+  const line = (await commands('&user=mallory@example.com')).find((c) => c.kubectlSession === session);
+  assert.ok(line, 'the invocation is not listed');
+  assert.equal(line.command, 'kubectl get pods');
+  assert.equal(line.clientReported, true);
+  assert.deepEqual(line.operations, ['delete configmaps']);
+  assert.equal(line.calls, 1);
+});
+
+test('an unauthenticated request is never a command, whatever its headers say', async () => {
+  const session = `anon-${Date.now()}`;
+  const refused = await request('DELETE', '/api/v1/namespaces/kube-system', {
+    headers: {
+      'kubectl-command': 'kubectl delete namespace kube-system --force',
+      'kubectl-session': session,
+    },
+  });
+  assert.equal(refused.status, 401);
+  const all = await commands();
+  assert.deepEqual(
+    all.filter((c) => c.kubectlSession === session || c.user === null),
+    [],
+    'an anonymous request is listed as a command',
+  );
+  // Another person's Kubectl-Session does not put words in their mouth either.
+  const erin = await z.createUser('erin2@example.com', [{ role: 'PROJECT_ADMIN', project: 'desktop' }]);
+  const mine = `shared-${Date.now()}`;
+  await request('GET', '/api/v1/namespaces', {
+    token: await z.kubeToken(CLUSTER),
+    headers: { 'kubectl-command': 'kubectl get ns', 'kubectl-session': mine },
+  });
+  await request('DELETE', '/api/v1/namespaces/default/configmaps/nothing-here', {
+    token: await z.kubeToken(CLUSTER, erin.apiKey),
+    headers: { 'kubectl-command': 'kubectl get ns', 'kubectl-session': mine },
+  });
+  const shared = (await commands()).filter((c) => c.kubectlSession === mine);
+  assert.deepEqual(shared.map((c) => [c.user, c.operations]).sort(), [
+    ['admin', ['list namespaces']],
+    ['erin2@example.com', ['delete configmaps']],
+  ]);
+});
+
+test('no client can write a command line into the trail: the route is gone', async () => {
+  const posted = await z.api('POST', '/v1/audit/commands', { cluster: CLUSTER, command: 'kubectl get ns' });
+  assert.equal(posted.status, 404, JSON.stringify(posted.body));
+});

@@ -91,7 +91,7 @@ export const drillable = (c: CommandEntry) =>
 export function CommandsTable({ items, onOpen }: { items: CommandEntry[]; onOpen(c: CommandEntry): void }) {
   return (
     <Grid
-      head={['Time', 'User', 'Cluster', 'Channel', 'Source', 'Command', 'Calls']}
+      head={['Time', 'User', 'Cluster', 'Channel', 'Source', 'Command', 'Server saw', 'Calls']}
       empty={items.length === 0}
     >
       {items.map((c, i) => (
@@ -124,6 +124,21 @@ export function CommandsTable({ items, onOpen }: { items: CommandEntry[]; onOpen
             ) : (
               <Code>{c.command}</Code>
             )}
+            {c.clientReported && (
+              <Badge
+                ml={6}
+                size="xs"
+                variant="outline"
+                color="orange"
+                title="The client sent this text (kubectl's Kubectl-Command header); nothing checks it. What the requests did is under “Server saw”."
+                data-testid="audit-client-reported"
+              >
+                client-reported
+              </Badge>
+            )}
+          </Table.Td>
+          <Table.Td style={{ wordBreak: 'break-word' }} data-testid="audit-operations">
+            {(c.operations ?? []).join(', ')}
           </Table.Td>
           <Table.Td>{c.calls ?? ''}</Table.Td>
         </Table.Tr>
