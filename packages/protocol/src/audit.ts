@@ -47,6 +47,11 @@ export interface ApiRecord {
   reason?: string;
   bytes?: number;
   durationMs?: number;
+  /**
+   * A summary of this many requests refused before anyone was authenticated, from `sourceIPs[0]` between
+   * `at` and `endedAt`: they are counted, not recorded one by one (the first of each interval is).
+   */
+  repeated?: number;
   /** exec and attach: the command and container. */
   command?: string[];
   container?: string;

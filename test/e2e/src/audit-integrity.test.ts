@@ -240,3 +240,38 @@ test('no client can write a command line into the trail: the route is gone', asy
   const posted = await z.api('POST', '/v1/audit/commands', { cluster: CLUSTER, command: 'kubectl get ns' });
   assert.equal(posted.status, 404, JSON.stringify(posted.body));
 });
+
+test('a flood of unauthenticated requests is one small record and one count, not a copy of each', async () => {
+  // A fresh controller process: no earlier refusal from this address counts towards this interval.
+  await z.restartController();
+  const seen = new Set((await records('status=401')).map((r) => r.seq));
+  const huge = 'x'.repeat(4000);
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 8 });
+  const statuses = await Promise.all(
+    Array.from({ length: 300 }, (_, i) =>
+      request('GET', `/api/v1/namespaces/${huge}-${i}`, {
+        agent,
+        headers: { 'user-agent': huge, 'kubectl-command': huge, 'kubectl-session': huge },
+      }).then((r) => r.status),
+    ),
+  );
+  agent.destroy();
+  assert.deepEqual([...new Set(statuses)], [401]);
+  const repeated = (r: ApiRecord) => (r as { repeated?: number }).repeated;
+  const full = (await records('status=401')).filter((r) => !seen.has(r.seq) && repeated(r) === undefined);
+  // One per address and interval; a second only if the flood straddled the end of an interval.
+  assert.ok(full.length >= 1 && full.length <= 2, `${full.length} refused requests recorded in full`);
+  const size = Math.max(...full.map((r) => JSON.stringify(r).length));
+  assert.ok(size < 1500, `the record of one refused request is ${size} bytes`);
+  // The count is recorded when its interval ends, or when the controller stops.
+  await z.restartController();
+  const summaries = (await records('status=401')).filter((r) => !seen.has(r.seq) && repeated(r));
+  const counted = summaries.reduce((n, r) => n + (repeated(r) ?? 0), 0);
+  assert.equal(full.length + counted, 300, JSON.stringify(summaries));
+  console.log(
+    `300 unauthenticated requests with 16 KB of headers each: ${full.length} record(s) of at most ` +
+      `${size} bytes and ${summaries.length} summary record(s)`,
+  );
+  const verify = await z.api<{ ok: boolean }>('GET', '/v1/audit/verify');
+  assert.equal(verify.body.ok, true);
+});
