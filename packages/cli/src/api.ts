@@ -139,6 +139,10 @@ export interface AuditCommand {
   sessionId?: string;
   kubectlSession?: string;
   calls?: number;
+  /** False when the server read the line itself (the browser shell); otherwise the client's own claim. */
+  clientReported?: boolean;
+  /** `verb resource` of each distinct call, as the server parsed it. */
+  operations?: string[];
 }
 
 /** A login, credential issue or administrative change (`GET /v1/audit/system`). */

@@ -10,6 +10,8 @@ export const TEXT_CELL_MAX = 100;
 export const RESOURCE_CELL_MAX = 80;
 /** The widest any other cell (user, cluster, event name) is shown. */
 export const NAME_CELL_MAX = 64;
+/** The server-derived operations of a command. */
+const OPERATIONS_CELL_MAX = 60;
 
 const ELLIPSIS = '…';
 
@@ -93,7 +95,17 @@ export const COMMAND_COLUMNS: readonly Column<AuditCommand>[] = [
   { header: 'CHANNEL', value: (c) => name(c.channel) },
   { header: 'SOURCE', value: (c) => name(c.source) },
   { header: 'CALLS', value: (c) => name(c.calls) },
-  { header: 'COMMAND', value: (c) => textCell(c.command, TEXT_CELL_MAX) },
+  // What the server derived from the requests, beside what the client said it was running.
+  { header: 'SERVER SAW', value: (c) => textCell((c.operations ?? []).join(', '), OPERATIONS_CELL_MAX) },
+  {
+    header: 'COMMAND',
+    // Only a line the server read itself goes unmarked: anything else is the client's word.
+    value: (c) =>
+      textCell(
+        c.clientReported === false ? c.command : `(client-reported) ${c.command ?? ''}`,
+        TEXT_CELL_MAX,
+      ),
+  },
 ];
 
 export const SYSTEM_COLUMNS: readonly Column<SystemAuditRecord>[] = [

@@ -78,9 +78,18 @@ const COMMANDS = [
     cluster: 'desktop',
     channel: 'web-shell',
     command: HOSTILE,
+    clientReported: false,
     sessionId: 's-1',
   },
-  { source: 'shell', at: T0 - 1000, user: 'alice', cluster: 'desktop', channel: 'web-shell', command: HUGE },
+  {
+    source: 'shell',
+    at: T0 - 1000,
+    user: 'alice',
+    cluster: 'desktop',
+    channel: 'web-shell',
+    command: HUGE,
+    clientReported: false,
+  },
   {
     source: 'kubectl',
     at: T0 - 2000,
@@ -88,8 +97,10 @@ const COMMANDS = [
     cluster: 'edge-7',
     channel: 'cli',
     command: 'kubectl get pods -A',
+    clientReported: true,
     kubectlSession: 'ks-1',
     calls: 3,
+    operations: ['get (non-resource)', 'delete namespaces'],
   },
 ];
 
@@ -329,23 +340,29 @@ test('audit commands keeps hostile and huge command lines to one short safe line
   const lines = result.stdout.split('\n');
   assert.equal(lines.pop(), '');
   assert.equal(lines.length, 1 + COMMANDS.length);
-  for (const line of lines) assert.ok(line.length < 220, `${line.length} characters`);
+  for (const line of lines) assert.ok(line.length < 280, `${line.length} characters`);
   // Nothing a terminal would act on, and nothing that reorders the text around it.
   // eslint-disable-next-line no-control-regex
   assert.doesNotMatch(result.stdout, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
-  assert.equal(lines[0], 'TIME                   USER    CLUSTER   CHANNEL     SOURCE    CALLS   COMMAND');
+  const pad = ' '.repeat('get (non-resource), delete namespaces   '.length - 'SERVER SAW'.length);
+  assert.equal(
+    lines[0],
+    `TIME                   USER    CLUSTER   CHANNEL     SOURCE    CALLS   SERVER SAW${pad}COMMAND`,
+  );
   assert.equal(
     lines[1],
-    '2025-01-31T08:00:05Z   alice   desktop   web-shell   shell     -       ' +
+    `2025-01-31T08:00:05Z   alice   desktop   web-shell   shell     -       -${' '.repeat(pad.length + 9)}` +
       'kubectl get pods?]0;owned??[2J <script>alert(1)</script> [red]x[/red] ?31m ?exe.txt',
   );
   assert.match(
     lines[2] ?? '',
-    /^2025-01-31T08:00:04Z {3}alice {3}desktop {3}web-shell {3}shell {5}- {7}kubectl apply -f - <<EOF metadata: \{name: x\} .*…$/,
+    /^2025-01-31T08:00:04Z {3}alice {3}desktop {3}web-shell {3}shell {5}- {7}- +kubectl apply -f - <<EOF metadata: \{name: x\} .*…$/,
   );
+  // What kubectl claimed is marked as such, beside what the server saw the requests do.
   assert.equal(
     lines[3],
-    '2025-01-31T08:00:03Z   bob     edge-7    cli         kubectl   3       kubectl get pods -A',
+    '2025-01-31T08:00:03Z   bob     edge-7    cli         kubectl   3       ' +
+      'get (non-resource), delete namespaces   (client-reported) kubectl get pods -A',
   );
 
   // JSON keeps every command whole, with the unsafe characters escaped rather than raw.

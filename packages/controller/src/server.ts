@@ -342,6 +342,7 @@ export async function startController(
       tunnels.closeAll('controller shutting down');
       server.closeAllConnections();
       await app.close();
+      await kubeProxy.close();
       await audit.drain();
       await db.destroy();
     },

@@ -15,7 +15,13 @@ export interface ApiRecord {
   kind: 'api';
   /** The controller's audit id, also sent to the cluster as `Audit-ID`. */
   id: string;
-  stage: 'ResponseStarted' | 'ResponseComplete';
+  /**
+   * As in audit.k8s.io: `RequestReceived` is committed before a request that may change the cluster is
+   * forwarded, `ResponseStarted` before a long-running one (watch, logs -f, exec …) is, and
+   * `ResponseComplete` when the answer ends. The stages of one request share its `id`; a `RequestReceived`
+   * without a later stage is a request whose end the controller did not live to record.
+   */
+  stage: 'RequestReceived' | 'ResponseStarted' | 'ResponseComplete';
   /** Epoch ms the request arrived. */
   at: number;
   /** Epoch ms the response ended (ResponseComplete only). */
@@ -41,6 +47,11 @@ export interface ApiRecord {
   reason?: string;
   bytes?: number;
   durationMs?: number;
+  /**
+   * A summary of this many requests refused before anyone was authenticated, from `sourceIPs[0]` between
+   * `at` and `endedAt`: they are counted, not recorded one by one (the first of each interval is).
+   */
+  repeated?: number;
   /** exec and attach: the command and container. */
   command?: string[];
   container?: string;
@@ -72,8 +83,12 @@ export interface SystemRecord {
 
 export type AuditRecord = ApiRecord | CommandRecord | SystemRecord;
 
-/** A line of the Commands view: a command line from the browser shell, or one kubectl invocation (one
- * Kubectl-Session) with the number of calls it made. */
+/**
+ * A line of the Commands view: a command line from the browser shell, or one kubectl invocation (one
+ * Kubectl-Session of one person) with the calls it made. A kubectl invocation's `command` is whatever its
+ * client sent in `Kubectl-Command` (`clientReported`); what it did is in `operations`, which the server
+ * derived from the requests themselves.
+ */
 export interface CommandView {
   source: 'shell' | 'kubectl';
   /** Epoch ms, as in every record. */
@@ -82,10 +97,21 @@ export interface CommandView {
   cluster: string;
   channel: string;
   command: string;
+  /**
+   * True when `command` is the client's own claim (kubectl's `Kubectl-Command` header), which nothing
+   * checks; false when the server read the line itself (the browser shell, whose line editor it runs).
+   */
+  clientReported: boolean;
   sessionId?: string;
   kubectlSession?: string;
+  /** The requests the invocation made (each counted once, whatever its stages). */
   calls?: number;
+  /** What the server saw it do: distinct `verb resource[/subresource]` of its calls, at most OPERATIONS_MAX. */
+  operations?: string[];
 }
+
+/** The most distinct operations a Commands line lists. */
+export const OPERATIONS_MAX = 20;
 
 /**
  * The audit queries' text filters, each a query parameter of `/v1/audit/*` under the same name (docs/api.md,

@@ -1,13 +1,13 @@
 // The audit trail's API: API calls, commands and system events with filters and cursor pages, newest
-// first; recording a command line; verifying the chain; streamed exports.
+// first; verifying the chain; streamed exports. Nothing here writes to the trail: command lines are recorded
+// in-process by the browser shell that read them (api/shell-socket.ts), never on a client's word.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { AUDIT_FILTERS, ZtkaError } from '@ztka/protocol';
-import { randomUUID } from 'node:crypto';
+import { AUDIT_FILTERS } from '@ztka/protocol';
 import { exportRecords } from '../audit/export.js';
 import type { AuditFilter } from '../audit/query.js';
-import { caller, requireOrgReader, type ApiDeps } from './context.js';
-import { Body, Label, PAGE_PARAMS, Username, errors, page } from './schemas.js';
+import { requireOrgReader, type ApiDeps } from './context.js';
+import { Label, PAGE_PARAMS, Username, errors, page } from './schemas.js';
 
 const RELATIVE = /^(\d{1,4})(m|h|d)$/;
 const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -37,14 +37,6 @@ const ExportQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-/** A command line may be long (a pasted manifest); 1 MiB of it is kept whole. */
-const MAX_COMMAND = 1 << 20;
-const CommandBody = Body({
-  cluster: Label,
-  command: Type.String({ minLength: 1, maxLength: MAX_COMMAND }),
-  sessionId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-});
-
 type FilterQuery = Partial<Record<keyof typeof FilterParams, string>>;
 
 function filterOf(kind: AuditFilter['kind'], q: FilterQuery, now: number): AuditFilter {
@@ -85,36 +77,6 @@ export function registerAuditRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const c = await requireOrgReader(deps, req);
       const { limit } = page({ ...(req.query.limit ? { limit: req.query.limit } : {}) });
       return deps.auditQuery.commands(c.principal.orgId, filterOf('command', req.query, Date.now()), limit);
-    },
-  );
-
-  app.post<{ Body: Static<typeof CommandBody> }>(
-    '/v1/audit/commands',
-    {
-      bodyLimit: MAX_COMMAND + 64 * 1024,
-      schema: { tags: ['audit'], body: CommandBody, response: errors(400, 401, 403, 413) },
-    },
-    async (req, reply) => {
-      const c = await caller(deps, req);
-      // Only for a cluster the person may use: the trail must not collect claims about others' clusters.
-      const scope = await deps.access.clusterScope(req.body.cluster);
-      const identity = scope
-        ? await deps.access.kubeIdentity(c.principal, req.body.cluster).catch(() => undefined)
-        : undefined;
-      if (!identity)
-        throw new ZtkaError('forbidden', `you have no access to cluster ${JSON.stringify(req.body.cluster)}`);
-      const id = randomUUID();
-      await deps.audit.append(c.principal.orgId, {
-        kind: 'command',
-        id,
-        at: Date.now(),
-        user: c.principal.username,
-        cluster: req.body.cluster,
-        channel: c.principal.kind === 'session' ? 'web-shell' : 'cli',
-        ...(req.body.sessionId ? { sessionId: req.body.sessionId } : {}),
-        command: req.body.command,
-      });
-      return reply.code(201).send({ id });
     },
   );
 

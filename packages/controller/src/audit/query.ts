@@ -2,10 +2,10 @@
 // (one kubectl invocation is one Kubectl-Session); verification of the chain; pruning that keeps the rest
 // verifiable.
 import { sql, type Kysely, type SelectQueryBuilder } from 'kysely';
-import { ZtkaError, type AuditFilterName, type CommandView } from '@ztka/protocol';
+import { OPERATIONS_MAX, ZtkaError, type AuditFilterName, type CommandView } from '@ztka/protocol';
 import type { AuditRecordsTable, Database } from '../store/schema.js';
 import { GENESIS, linkHash } from './chain.js';
-import { columnsOf, type AuditRecord } from './record.js';
+import { columnsOf, type ApiRecord, type AuditRecord } from './record.js';
 
 /** One kind of record, a time window, and the text filters (AUDIT_FILTERS), all optional. */
 export type AuditFilter = {
@@ -102,84 +102,80 @@ export class AuditQuery {
   }
 
   /**
-   * Commands, newest first: command lines recorded explicitly (the browser shell) and the kubectl
-   * invocations seen on the API, one per Kubectl-Session, with the calls each made.
+   * Commands, newest first: command lines the browser shell recorded, and the kubectl invocations seen on
+   * the API, one per Kubectl-Session and person, with the requests each made and what the server saw them
+   * do. A request nobody was authenticated for is never a command: its headers are anyone's words.
    */
   async commands(orgId: string, filter: AuditFilter, limit: number): Promise<{ items: CommandView[] }> {
     const explicit = await this.page(orgId, { ...filter, kind: 'command' }, limit);
     // The invocations are found among API calls, whatever session filter the commands were asked with.
     const apiFilter: AuditFilter = { ...filter, kind: 'api' };
     delete apiFilter.kubectlSession;
-    const sessions = await applyFilter(this.db.selectFrom('audit_records'), orgId, {
-      ...apiFilter,
-      kind: 'api',
-    })
+    const sessions = await applyFilter(this.db.selectFrom('audit_records'), orgId, apiFilter)
       .where('kubectl_session', 'is not', null)
+      .where('username', 'is not', null)
       // The browser shell records its command lines itself; its kubectl runs are not listed twice.
       .where((eb) => eb.or([eb('channel', 'is', null), eb('channel', '!=', 'web-shell')]))
       .select((eb) => [
         'kubectl_session',
+        'username',
         eb.fn.min('at').as('at'),
-        eb.fn.max('at').as('lastAt'),
-        eb.fn.count<number>('seq').as('calls'),
+        // A write has two records (RequestReceived, then its answer): a call is a request, not a record.
+        eb.fn.count<number>('id').distinct().as('calls'),
         eb.fn.max('seq').as('maxSeq'),
       ])
-      .groupBy('kubectl_session')
+      // Per person too: anyone may send another's Kubectl-Session, and must not join their command.
+      .groupBy(['kubectl_session', 'username'])
       .orderBy('maxSeq', 'desc')
       .limit(limit)
       .execute();
-    const details = new Map<
-      string,
-      { user: string | null; cluster: string; command?: string; channel?: string }
-    >();
+    const invocations: CommandView[] = [];
     for (const s of sessions) {
-      const first = await this.db
+      const rows = await this.db
         .selectFrom('audit_records')
         .select('body')
         .where('org_id', '=', orgId)
+        .where('kind', '=', 'api')
         .where('kubectl_session', '=', s.kubectl_session)
+        .where('username', '=', s.username)
         .orderBy('seq')
-        .limit(1)
-        .executeTakeFirst();
-      const r = first ? (JSON.parse(first.body) as AuditRecord) : undefined;
-      if (r?.kind === 'api')
-        details.set(String(s.kubectl_session), {
-          user: r.user,
-          cluster: r.cluster,
-          ...(r.kubectlCommand ? { command: r.kubectlCommand } : {}),
-          ...(r.channel ? { channel: r.channel } : {}),
-        });
+        .limit(SESSION_RECORDS_READ)
+        .execute();
+      const calls = rows.flatMap((r) => {
+        const rec = JSON.parse(r.body) as AuditRecord;
+        return rec.kind === 'api' ? [rec] : [];
+      });
+      const first = calls[0];
+      invocations.push({
+        source: 'kubectl',
+        at: Number(s.at),
+        user: first?.user ?? s.username,
+        cluster: first?.cluster ?? '',
+        channel: first?.channel ?? 'cli',
+        command: first?.kubectlCommand ?? '',
+        clientReported: true,
+        kubectlSession: String(s.kubectl_session),
+        calls: Number(s.calls),
+        operations: operationsOf(calls),
+      });
     }
-    const items: CommandView[] = [
-      ...explicit.items.flatMap((r) =>
-        r.kind === 'command'
-          ? [
-              {
-                source: 'shell' as const,
-                at: r.at,
-                user: r.user,
-                cluster: r.cluster,
-                channel: r.channel,
-                command: r.command,
-                ...(r.sessionId ? { sessionId: r.sessionId } : {}),
-              },
-            ]
-          : [],
-      ),
-      ...sessions.map((s) => {
-        const d = details.get(String(s.kubectl_session));
-        return {
-          source: 'kubectl' as const,
-          at: Number(s.at),
-          user: d?.user ?? null,
-          cluster: d?.cluster ?? '',
-          channel: d?.channel ?? 'cli',
-          command: d?.command ?? '',
-          kubectlSession: String(s.kubectl_session),
-          calls: Number(s.calls),
-        };
-      }),
-    ];
+    const shellLines: CommandView[] = explicit.items.flatMap((r) =>
+      r.kind === 'command'
+        ? [
+            {
+              source: 'shell' as const,
+              at: r.at,
+              user: r.user,
+              cluster: r.cluster,
+              channel: r.channel,
+              command: r.command,
+              clientReported: false,
+              ...(r.sessionId ? { sessionId: r.sessionId } : {}),
+            },
+          ]
+        : [],
+    );
+    const items = [...shellLines, ...invocations];
     items.sort((a, b) => b.at - a.at);
     return { items: items.slice(0, limit) };
   }
@@ -283,6 +279,23 @@ export interface VerifyResult {
   ok: boolean;
   checked: number;
   firstBad?: { seq: number; id: string; problem: VerifyProblem; message: string };
+}
+
+/** The records of one invocation read to find what it did: kubectl makes a handful of calls, not hundreds. */
+const SESSION_RECORDS_READ = 500;
+
+/** `verb resource[/subresource]` of each call, as the server parsed it, in order of first use. */
+export function operationsOf(calls: readonly ApiRecord[]): string[] {
+  const seen = new Set<string>();
+  for (const c of calls) {
+    const ref = c.objectRef;
+    const what = ref?.resource
+      ? `${ref.resource}${ref.subresource ? `/${ref.subresource}` : ''}`
+      : '(non-resource)';
+    seen.add(`${c.verb} ${what}`);
+    if (seen.size >= OPERATIONS_MAX) break;
+  }
+  return [...seen];
 }
 
 export type { CommandView } from '@ztka/protocol';

@@ -148,7 +148,26 @@ export function auditStoreContract(name: string, open: () => Promise<ContractSto
         const o = org();
         for (let i = 0; i < 3; i++)
           await log.append(o, apiCall({ kubectlSession: 'sess-1', kubectlCommand: 'kubectl get' }));
-        await log.append(o, apiCall({ kubectlSession: 'sess-2', kubectlCommand: 'kubectl delete' }));
+        // A write: two stages of one request, and its command text is only the client's claim.
+        const del = apiCall({
+          kubectlSession: 'sess-2',
+          kubectlCommand: 'kubectl get pods',
+          verb: 'delete',
+          method: 'DELETE',
+          objectRef: { apiVersion: 'v1', resource: 'pods', namespace: 'default', name: 'web' },
+        });
+        await log.append(o, { ...del, stage: 'RequestReceived', status: 0 });
+        await log.append(o, del);
+        // Nobody was authenticated: its headers are anyone's words, never a command.
+        await log.append(
+          o,
+          apiCall({
+            user: null,
+            status: 401,
+            kubectlSession: 'sess-3',
+            kubectlCommand: 'kubectl delete ns x',
+          }),
+        );
         await log.append(o, {
           kind: 'system',
           id: randomUUID(),
@@ -169,16 +188,16 @@ export function auditStoreContract(name: string, open: () => Promise<ContractSto
         });
         const { items } = await query.commands(o, { kind: 'command' }, 10);
         assert.deepEqual(
-          items.map((c) => [c.source, c.command, c.calls ?? null]),
+          items.map((c) => [c.source, c.command, c.clientReported, c.calls ?? null, c.operations ?? null]),
           [
-            ['shell', 'kubectl get ns', null],
-            ['kubectl', 'kubectl delete', 1],
-            ['kubectl', 'kubectl get', 3],
+            ['shell', 'kubectl get ns', false, null, null],
+            ['kubectl', 'kubectl get pods', true, 1, ['delete pods']],
+            ['kubectl', 'kubectl get', true, 3, ['list pods']],
           ],
         );
         const calls = await query.page(o, { kind: 'api', kubectlSession: 'sess-1' }, 10);
         assert.equal(calls.items.length, 3);
-        assert.deepEqual(await query.verify(o), { ok: true, checked: 6 });
+        assert.deepEqual(await query.verify(o), { ok: true, checked: 8 });
       } finally {
         await store.close();
       }

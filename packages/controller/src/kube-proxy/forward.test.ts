@@ -251,3 +251,43 @@ test('a watch whose tunnel closes is cut off, never completed', async (t) => {
   assert.equal(seen.complete, false, 'a cut watch looked complete');
   assert.ok(seen.error);
 });
+
+test('a write travels only once its RequestReceived record commits; a read has no such record', async (t) => {
+  let streams = 0;
+  const r = await rig((stream) => {
+    streams++;
+    stream.respond({ ':status': 201, 'content-length': 2 });
+    stream.end('{}');
+  });
+  t.after(() => r.close());
+  const seen = get(`${r.url}/api/v1/namespaces/default/configmaps`, 'POST');
+  await untilPending(r);
+  await settle();
+  assert.equal(r.pending[0]?.record.stage, 'RequestReceived');
+  assert.equal(r.pending[0]?.record.verb, 'create');
+  assert.equal(streams, 0, 'the write was forwarded before it was on record');
+  r.pending[0]?.commit();
+  for (let i = 0; i < 100 && r.pending.length < 2; i++) await settle(10);
+  assert.equal(streams, 1);
+  assert.equal(r.pending[1]?.record.stage, 'ResponseComplete');
+  assert.equal(r.pending[1]?.record.id, r.pending[0]?.record.id, 'the two stages are not one request');
+  r.pending[1]?.commit();
+  await seen.done;
+  assert.equal(seen.status, 201);
+});
+
+test('a write whose RequestReceived record cannot commit is refused and never forwarded', async (t) => {
+  let streams = 0;
+  const r = await rig((stream) => {
+    streams++;
+    stream.respond({ ':status': 200 });
+    stream.end();
+  });
+  t.after(() => r.close());
+  const seen = get(`${r.url}/api/v1/namespaces/default/pods/web/exec?command=id`, 'POST');
+  await untilPending(r);
+  r.pending[0]?.fail();
+  await seen.done;
+  assert.equal(seen.status, 500);
+  assert.equal(streams, 0);
+});

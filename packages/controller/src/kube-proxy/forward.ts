@@ -10,7 +10,8 @@ import {
   forwardableHeaders,
   relay,
 } from '@ztka/protocol';
-import { apiRecord, isLongRunning, newContext, type RequestContext } from './audit.js';
+import { apiRecord, isLongRunning, mayChangeCluster, newContext, type RequestContext } from './audit.js';
+import { AnonymousRefusals } from './anonymous.js';
 import { sendStatus, sendStatusOnSocket } from './respond.js';
 import { resolveTarget, type KubeProxyDeps, type ProxyTarget } from './target.js';
 
@@ -22,6 +23,8 @@ export interface KubeProxy {
   handleRequest(req: IncomingMessage, res: ServerResponse): void;
   /** An upgrade (exec, attach, port-forward, cp over WebSocket or SPDY): relayed as raw bytes after the 101. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Records what is still only counted (anonymous refusals); for shutdown. */
+  close(): Promise<void>;
 }
 
 /** Observes each proxied request once it ends; metrics hang here. */
@@ -56,8 +59,14 @@ function openStream(target: ProxyTarget, extra: Record<string, string> = {}): ht
 }
 
 export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = () => {}): KubeProxy {
+  const anonymous = new AnonymousRefusals((summary) => deps.audit(summary));
   /** Records a request refused before it travelled, then answers it. */
   const refuse = async (req: IncomingMessage, ctx: RequestContext, err: ZtkaError, answer: () => void) => {
+    // Anyone can send these: beyond the first per address and interval they are counted, not copied.
+    if (!ctx.principal && !anonymous.admit(req.socket.remoteAddress ?? '')) {
+      answer();
+      return;
+    }
     await deps
       .audit(
         apiRecord(req, ctx, {
@@ -72,14 +81,24 @@ export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = ()
   };
 
   return {
+    close: () => anonymous.close(),
+
     handleRequest(req, res) {
       const ctx = newContext(req);
       resolveTarget(req, deps, ctx).then(
         async (target) => {
           const longRunning = isLongRunning(target.kube, ctx.url.searchParams, false);
-          if (longRunning) {
+          // A read keeps its one record, committed before its answer completes (docs/performance.md); a
+          // request that may change the cluster is on record before it travels, so no crash between
+          // forwarding and the response's record can leave a change the trail does not know of.
+          const first = longRunning
+            ? ('ResponseStarted' as const)
+            : mayChangeCluster(target.kube)
+              ? ('RequestReceived' as const)
+              : undefined;
+          if (first) {
             try {
-              await deps.audit(apiRecord(req, ctx, { stage: 'ResponseStarted', status: 0 }));
+              await deps.audit(apiRecord(req, ctx, { stage: first, status: 0 }));
             } catch (err) {
               req.resume();
               sendStatus(res, auditUnavailable(err));

@@ -43,14 +43,22 @@ function Grid({ head, children, empty }: { head: string[]; children: ReactNode[]
   );
 }
 
+/** Why a request has more than one row: the stages of audit.k8s.io, one record each. */
+const STAGE_TITLES: Record<ApiRecord['stage'], string> = {
+  RequestReceived: 'recorded before the request was forwarded; its answer has a row of its own',
+  ResponseStarted: 'recorded before a long-running request was forwarded; its end has a row of its own',
+  ResponseComplete: 'the answer, as the client received it',
+};
+
 export function ApiTable({ items, onOpen }: { items: ApiRecord[]; onOpen(r: ApiRecord): void }) {
   return (
     <Grid
-      head={['Time', 'User', 'Cluster', 'Verb', 'Resource', 'Status', 'Channel', 'Duration']}
+      head={['Time', 'User', 'Cluster', 'Verb', 'Resource', 'Status', 'Stage', 'Channel', 'Duration']}
       empty={items.length === 0}
     >
       {items.map((r) => (
-        <Table.Tr key={r.id} data-testid="audit-row" onClick={() => onOpen(r)} style={{ cursor: 'pointer' }}>
+        // The stages of one request share its id; seq is the record's own.
+        <Table.Tr key={r.seq} data-testid="audit-row" onClick={() => onOpen(r)} style={{ cursor: 'pointer' }}>
           <Table.Td>
             <Time at={r.at} />
           </Table.Td>
@@ -64,6 +72,9 @@ export function ApiTable({ items, onOpen }: { items: ApiRecord[]; onOpen(r: ApiR
             <Badge color={statusColor(r.status)} variant="light" title={r.reason}>
               {r.status || 'none'}
             </Badge>
+          </Table.Td>
+          <Table.Td title={STAGE_TITLES[r.stage]} data-testid="audit-stage">
+            {r.stage}
           </Table.Td>
           <Table.Td>{r.channel ?? ''}</Table.Td>
           <Table.Td style={{ whiteSpace: 'nowrap' }}>{formatMs(r.durationMs)}</Table.Td>
@@ -80,7 +91,7 @@ export const drillable = (c: CommandEntry) =>
 export function CommandsTable({ items, onOpen }: { items: CommandEntry[]; onOpen(c: CommandEntry): void }) {
   return (
     <Grid
-      head={['Time', 'User', 'Cluster', 'Channel', 'Source', 'Command', 'Calls']}
+      head={['Time', 'User', 'Cluster', 'Channel', 'Source', 'Command', 'Server saw', 'Calls']}
       empty={items.length === 0}
     >
       {items.map((c, i) => (
@@ -113,6 +124,21 @@ export function CommandsTable({ items, onOpen }: { items: CommandEntry[]; onOpen
             ) : (
               <Code>{c.command}</Code>
             )}
+            {c.clientReported && (
+              <Badge
+                ml={6}
+                size="xs"
+                variant="outline"
+                color="orange"
+                title="The client sent this text (kubectl's Kubectl-Command header); nothing checks it. What the requests did is under “Server saw”."
+                data-testid="audit-client-reported"
+              >
+                client-reported
+              </Badge>
+            )}
+          </Table.Td>
+          <Table.Td style={{ wordBreak: 'break-word' }} data-testid="audit-operations">
+            {(c.operations ?? []).join(', ')}
           </Table.Td>
           <Table.Td>{c.calls ?? ''}</Table.Td>
         </Table.Tr>
