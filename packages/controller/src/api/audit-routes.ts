@@ -1,11 +1,11 @@
 // The audit trail's API: API calls, commands and system events with filters and cursor pages, newest
-// first; recording a command line; verifying the chain; streamed exports.
+// first; recording a command line; verifying the chain, signed checkpoints of it; streamed exports.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { AUDIT_FILTERS, ZtkaError } from '@ztka/protocol';
 import { randomUUID } from 'node:crypto';
 import { exportRecords } from '../audit/export.js';
-import type { AuditFilter } from '../audit/query.js';
+import type { AuditFilter, VerifyResult } from '../audit/query.js';
 import { caller, requireOrgReader, type ApiDeps } from './context.js';
 import { Body, Label, PAGE_PARAMS, Username, errors, page } from './schemas.js';
 
@@ -44,6 +44,27 @@ const CommandBody = Body({
   command: Type.String({ minLength: 1, maxLength: MAX_COMMAND }),
   sessionId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
 });
+
+const Checkpoint = Type.Object(
+  {
+    type: Type.Union([Type.Literal('head'), Type.Literal('prune')]),
+    org: Type.String({ minLength: 1, maxLength: 512 }),
+    seq: Type.Integer({ minimum: 0 }),
+    hash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    at: Type.Integer({ minimum: 0 }),
+    keyId: Type.String({ minLength: 1, maxLength: 512 }),
+    signature: Type.String({ minLength: 1, maxLength: 512 }),
+  },
+  { additionalProperties: false },
+);
+const VerifyBody = Body({ checkpoint: Checkpoint });
+
+/** The verification as the API gives it: the last record's hash is for the checkpoint writer alone. */
+function answer(v: VerifyResult): Omit<VerifyResult, 'head'> {
+  const rest = { ...v };
+  delete rest.head;
+  return rest;
+}
 
 type FilterQuery = Partial<Record<keyof typeof FilterParams, string>>;
 
@@ -118,13 +139,39 @@ export function registerAuditRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
   );
 
+  // Verified against the newest signed checkpoint in the checkpoint file, so a database rewritten with every
+  // hash recomputed, or cut short, does not pass.
   app.get(
     '/v1/audit/verify',
     { schema: { tags: ['audit'], response: errors(401, 403) } },
     async (req: FastifyRequest) => {
       const c = await requireOrgReader(deps, req);
       await deps.audit.drain();
-      return deps.auditQuery.verify(c.principal.orgId);
+      const { checkpoint, problem } = await deps.auditCheckpoints.latest(c.principal.orgId);
+      if (problem)
+        return { ok: false, checked: 0, firstBad: { seq: 0, problem: 'checkpoint', message: problem } };
+      return answer(await deps.auditQuery.verify(c.principal.orgId, checkpoint));
+    },
+  );
+
+  // Verified against a checkpoint the caller kept (`ztka audit checkpoint`, or a line of the checkpoint file).
+  app.post<{ Body: Static<typeof VerifyBody> }>(
+    '/v1/audit/verify',
+    { schema: { tags: ['audit'], body: VerifyBody, response: errors(400, 401, 403) } },
+    async (req) => {
+      const c = await requireOrgReader(deps, req);
+      await deps.audit.drain();
+      return answer(await deps.auditQuery.verify(c.principal.orgId, req.body.checkpoint));
+    },
+  );
+
+  app.post(
+    '/v1/audit/checkpoint',
+    { schema: { tags: ['audit'], response: errors(401, 403, 409) } },
+    async (req: FastifyRequest) => {
+      const c = await requireOrgReader(deps, req);
+      await deps.audit.drain();
+      return deps.auditCheckpoints.now(c.principal.orgId);
     },
   );
 

@@ -258,12 +258,26 @@ const migration004: Migration = {
   },
 };
 
+// A pruning checkpoint carries the audit key's signature, so one written into the database by hand is told
+// apart from one the controller wrote.
+const migration005: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('audit_checkpoints').addColumn('key_id', 'text').execute();
+    await db.schema.alterTable('audit_checkpoints').addColumn('signature', 'text').execute();
+  },
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('audit_checkpoints').dropColumn('signature').execute();
+    await db.schema.alterTable('audit_checkpoints').dropColumn('key_id').execute();
+  },
+};
+
 /** All migrations, keyed by name; Kysely applies them in name order. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '001_initial': migration001,
   '002_identity': migration002,
   '003_audit': migration003,
   '004_shell_sessions': migration004,
+  '005_audit_checkpoint_signatures': migration005,
 });
 
 class InMemoryMigrationProvider implements MigrationProvider {
