@@ -323,6 +323,11 @@ export class Ztka {
     await this.controller.exited;
   }
 
+  /** Stops the controller cleanly (SIGTERM), e.g. to change its database; restartController() brings it back. */
+  async stopController(): Promise<void> {
+    await this.controller.stop();
+  }
+
   async restartController(): Promise<void> {
     await this.controller.stop();
     this.controller = Ztka.spawnController(this.controllerArgs, this.adminPassword, this.controllerEnv);

@@ -160,6 +160,8 @@ export interface SystemAuditRecord {
 export interface AuditVerifyResult {
   ok: boolean;
   checked?: number;
+  /** The signed checkpoint the trail was checked against. */
+  anchor?: { seq?: number; at?: number };
   firstBad?: { seq?: number; id?: string; problem?: string; message?: string };
 }
 

@@ -117,6 +117,14 @@ export const SYSTEM_COLUMNS: readonly Column<SystemAuditRecord>[] = [
 ];
 
 /** `audit trail broken at record 42 (a1b2…): record was modified`, for a failed check. */
+export function verifiedMessage(result: AuditVerifyResult): string {
+  const text = `audit trail verified: ${result.checked ?? 0} records`;
+  const a = result.anchor;
+  if (typeof a?.seq !== 'number') return `${text} (no signed checkpoint yet)`;
+  const at = typeof a.at === 'number' ? ` of ${new Date(a.at).toISOString()}` : '';
+  return `${text}, up to and past the signed checkpoint${at} (record ${a.seq})`;
+}
+
 export function brokenTrailMessage(result: AuditVerifyResult): string {
   const bad = result.firstBad;
   if (bad === undefined || bad === null) return 'audit trail broken';

@@ -144,6 +144,16 @@ let fake: FakeController;
 let home: Home;
 let verifyAnswer: Reply = { json: { ok: true, checked: 1234 } };
 let exportReply: () => Reply = () => ({ text: '' });
+let verifyWith: (req: RecordedRequest) => Reply = () => ({ json: { ok: true, checked: 1 } });
+const CHECKPOINT = {
+  type: 'head',
+  org: 'org-1',
+  seq: 1234,
+  hash: 'a'.repeat(64),
+  at: Date.UTC(2025, 0, 31, 8),
+  keyId: '0123456789abcdef',
+  signature: 'c2ln',
+};
 
 before(async () => {
   fake = await startFake({
@@ -155,6 +165,8 @@ before(async () => {
       return { json: { items: req.query.get('user') === 'nobody' ? [] : SYSTEM } };
     },
     'GET /v1/audit/verify': () => verifyAnswer,
+    'POST /v1/audit/verify': (req) => verifyWith(req),
+    'POST /v1/audit/checkpoint': () => ({ json: CHECKPOINT }),
     'GET /v1/audit/export': () => exportReply(),
   });
   home = makeHome();
@@ -248,7 +260,7 @@ test('bad filters are usage errors, before any request', async () => {
     [['audit', 'commands', '--limit', '0'], '--limit: invalid number "0": use a whole number from 1'],
     [['audit', 'system', '--last', '1h', '--since', '2h'], 'give --last or --since, not both'],
     [['audit', 'export'], 'required option "--format <format>" not specified (see ztka audit export --help)'],
-    [['audit'], 'missing command: ztka audit api|system|commands|verify|export'],
+    [['audit'], 'missing command: ztka audit api|system|commands|verify|checkpoint|export'],
   ];
   for (const [args, message] of cases) {
     const result = await home.run(args);
@@ -386,7 +398,7 @@ test('audit verify: ok exits 0 with the count; a broken trail exits 1 naming the
   verifyAnswer = { json: { ok: true, checked: 1234 } };
   const ok = await home.run(['audit', 'verify']);
   assert.equal(ok.code, 0, ok.stderr);
-  assert.equal(ok.stdout, 'audit trail verified: 1234 records\n');
+  assert.equal(ok.stdout, 'audit trail verified: 1234 records (no signed checkpoint yet)\n');
   assert.equal(ok.stderr, '');
   const okJson = await home.run(['audit', 'verify', '-o', 'json']);
   assert.equal(okJson.code, 0);
@@ -419,6 +431,53 @@ test('audit verify: ok exits 0 with the count; a broken trail exits 1 naming the
   const refused = await home.run(['audit', 'verify']);
   assert.equal(refused.code, 1);
   assert.equal(refused.stderr, 'ztka: this needs an admin role\n');
+});
+
+test('audit checkpoint prints one JSON line; verify --checkpoint sends the newest head line of a file', async () => {
+  const printed = await home.run(['audit', 'checkpoint']);
+  assert.equal(printed.code, 0, printed.stderr);
+  assert.equal(printed.stdout, `${JSON.stringify(CHECKPOINT)}\n`);
+
+  // A file of checkpoint lines, as the controller's file or a webhook keeps them: the newest head counts.
+  const file = path.join(home.dir, 'checkpoints.jsonl');
+  const older = { ...CHECKPOINT, seq: 1000 };
+  const prune = { ...CHECKPOINT, type: 'prune', seq: 5 };
+  await writeFile(file, `${JSON.stringify(older)}\n${printed.stdout}${JSON.stringify(prune)}\n`);
+  let sent: unknown;
+  verifyWith = (req) => {
+    sent = req.json;
+    return { json: { ok: true, checked: 1234, anchor: { seq: 1234, at: CHECKPOINT.at } } };
+  };
+  const ok = await home.run(['audit', 'verify', '--checkpoint', file]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.deepEqual(sent, { checkpoint: CHECKPOINT });
+  assert.equal(
+    ok.stdout,
+    'audit trail verified: 1234 records, up to and past the signed checkpoint of 2025-01-31T08:00:00.000Z (record 1234)\n',
+  );
+
+  // A server that answers ok without having used the checkpoint is not believed.
+  verifyWith = () => ({ json: { ok: true, checked: 1234 } });
+  const unanchored = await home.run(['audit', 'verify', '--checkpoint', file]);
+  assert.equal(unanchored.code, 1);
+  assert.match(unanchored.stderr, /did not check the trail against the checkpoint/);
+
+  verifyWith = () => ({
+    json: {
+      ok: false,
+      checked: 9,
+      firstBad: { seq: 1234, problem: 'truncated', message: 'records 10–1234 are missing' },
+    },
+  });
+  const cut = await home.run(['audit', 'verify', '--checkpoint', file]);
+  assert.equal(cut.code, 1);
+  assert.equal(cut.stderr, 'ztka: audit trail broken at record 1234: records 10–1234 are missing\n');
+
+  const none = path.join(home.dir, 'none.jsonl');
+  await writeFile(none, 'not a checkpoint\n');
+  const refused = await home.run(['audit', 'verify', '--checkpoint', none]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /holds no audit checkpoint/);
 });
 
 test('audit export streams a large body to an owner-only file, byte for byte', async () => {

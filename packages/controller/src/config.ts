@@ -99,7 +99,26 @@ export const ConfigSchema = Type.Object(
     auditRetentionDays: Type.Integer({
       minimum: 0,
       maximum: 36_500,
-      description: 'days audit records are kept (0: forever); older ones are pruned daily',
+      description: 'days audit records are kept (0: forever); older ones are pruned hourly',
+    }),
+    auditKeyFile: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'Ed25519 key that signs audit checkpoints, never stored in the database (default <dataDir>/keys/audit-signing.key, created 0600 if missing)',
+      }),
+    ),
+    auditCheckpointFile: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'append-only file of signed audit checkpoints; keep it where the database writer cannot rewrite it (default <dataDir>/audit-checkpoints.jsonl)',
+      }),
+    ),
+    auditCheckpointIntervalSeconds: Type.Integer({
+      minimum: 1,
+      maximum: 3600,
+      description: 'how often the head of each audit chain that moved is signed into the checkpoint file',
     }),
     auditWebhookUrl: Type.Optional(
       Type.String({ pattern: '^https?://', description: 'receives every audit record as JSON lines' }),
@@ -136,6 +155,7 @@ const DEFAULTS = {
   agentPingTimeoutMs: 3_000,
   kubeTokenTtlSeconds: 900,
   auditRetentionDays: 365,
+  auditCheckpointIntervalSeconds: 10,
   agentImage: `ztka/agent:${PRODUCT_VERSION}`,
   kubectlPath: '/usr/bin/kubectl',
   shellBwrapPath: '/usr/bin/bwrap',
@@ -169,6 +189,13 @@ const SETTINGS = [
   ['audit-retention-days', 'ZTKA_AUDIT_RETENTION_DAYS', 'auditRetentionDays'],
   ['audit-webhook-url', 'ZTKA_AUDIT_WEBHOOK_URL', 'auditWebhookUrl'],
   ['metrics-token-file', 'ZTKA_METRICS_TOKEN_FILE', 'metricsTokenFile'],
+  ['audit-key-file', 'ZTKA_AUDIT_KEY_FILE', 'auditKeyFile'],
+  ['audit-checkpoint-file', 'ZTKA_AUDIT_CHECKPOINT_FILE', 'auditCheckpointFile'],
+  [
+    'audit-checkpoint-interval-seconds',
+    'ZTKA_AUDIT_CHECKPOINT_INTERVAL_SECONDS',
+    'auditCheckpointIntervalSeconds',
+  ],
   ['agent-image', 'ZTKA_AGENT_IMAGE', 'agentImage'],
   ['shell-bwrap-path', 'ZTKA_SHELL_BWRAP_PATH', 'shellBwrapPath'],
   ['shell-work-root', 'ZTKA_SHELL_WORK_ROOT', 'shellWorkRoot'],

@@ -21,6 +21,9 @@ import { registerOrgRoutes } from './api/org-routes.js';
 import { AuditLog } from './audit/log.js';
 import { AuditQuery } from './audit/query.js';
 import { WebhookSink } from './audit/webhook.js';
+import { AuditSigner } from './audit/signer.js';
+import { AuditCheckpoints } from './audit/checkpoints.js';
+import { AuditRetention } from './audit/retention.js';
 import { SystemEvents } from './audit/system-events.js';
 import { registerAuditRoutes } from './api/audit-routes.js';
 import { SHELL_PATH, createShellEndpoint } from './api/shell-socket.js';
@@ -109,10 +112,33 @@ export async function startController(
   });
   const metrics = createMetrics();
   const audit = new AuditLog(db);
-  const auditQuery = new AuditQuery(db);
+  const auditSigner = await AuditSigner.loadOrCreate(
+    config.auditKeyFile ?? path.join(config.dataDir, 'keys', 'audit-signing.key'),
+  );
+  const auditQuery = new AuditQuery(db, Date.now, auditSigner);
+  const auditCheckpoints = new AuditCheckpoints({
+    signer: auditSigner,
+    query: auditQuery,
+    file: config.auditCheckpointFile ?? path.join(config.dataDir, 'audit-checkpoints.jsonl'),
+    intervalMs: config.auditCheckpointIntervalSeconds * 1000,
+    log,
+  });
+  audit.onCommit((orgId, _record, seq, hash) => auditCheckpoints.committed(orgId, seq, hash));
+  auditCheckpoints.start();
+  const auditRetention = new AuditRetention({
+    db,
+    query: auditQuery,
+    checkpoints: auditCheckpoints,
+    days: config.auditRetentionDays,
+    log,
+  });
+  auditRetention.start();
   const events = new SystemEvents(audit);
   const webhook = config.auditWebhookUrl ? new WebhookSink(config.auditWebhookUrl, log) : undefined;
-  if (webhook) audit.onCommit((orgId, record, seq) => webhook.push(orgId, record, seq));
+  if (webhook) {
+    audit.onCommit((orgId, record, seq) => webhook.push(orgId, record, seq));
+    auditCheckpoints.onCheckpoint((c) => webhook.pushCheckpoint(c));
+  }
   audit.onBatch((records) => {
     metrics.auditCommits.inc();
     metrics.auditRecords.inc(records);
@@ -246,6 +272,7 @@ export async function startController(
     events,
     audit,
     auditQuery,
+    auditCheckpoints,
     revocations,
   };
   // A change answers only once the agents have acted on it: "disabled" means the clusters have revoked too.
@@ -338,12 +365,15 @@ export async function startController(
     log,
     close: async () => {
       clearInterval(pruneTimer);
+      await auditRetention.stop();
       webhook?.close();
       tunnels.closeAll('controller shutting down');
       server.closeAllConnections();
       await app.close();
       await kubeProxy.close();
       await audit.drain();
+      // The last head is signed before the store closes, so a restart begins from a fresh anchor.
+      await auditCheckpoints.close();
       await db.destroy();
     },
   };

@@ -132,3 +132,22 @@ export const AUDIT_FILTERS = [
   'kubectlSession',
 ] as const;
 export type AuditFilterName = (typeof AUDIT_FILTERS)[number];
+
+/**
+ * A signed statement of where an org's audit chain stood, kept outside the database (the controller's
+ * checkpoint file, the webhook, an admin's copy) so that a rewrite of the database can be told apart from the
+ * trail the controller wrote. `head`: record `seq` had hash `hash`. `prune`: records before `seq` were
+ * pruned and record `seq` links to `hash`. Signed with the controller's audit key (Ed25519), which the
+ * database never holds; `keyId` names that key.
+ */
+export interface AuditCheckpoint {
+  type: 'head' | 'prune';
+  org: string;
+  seq: number;
+  hash: string;
+  /** Epoch ms when it was signed. */
+  at: number;
+  keyId: string;
+  /** base64url Ed25519 signature of the checkpoint's other fields. */
+  signature: string;
+}

@@ -11,7 +11,9 @@ import { RoleAssignments } from '../../../packages/controller/dist/org/role-assi
 import { UserDirectory } from '../../../packages/controller/dist/org/users.js';
 import { migrateToLatest, migrations } from '../../../packages/controller/dist/store/migrations.js';
 import { openStore, storeDialect } from '../../../packages/controller/dist/store/open.js';
+import type { ContractStore } from '../../../packages/controller/dist/audit/store-contract.js';
 import { auditStoreContract } from '../../../packages/controller/dist/audit/store-contract.js';
+import { auditIntegrityContract } from '../../../packages/controller/dist/audit/integrity-contract.js';
 
 type Store = ReturnType<typeof openStore>;
 
@@ -398,7 +400,7 @@ let auditServer: PostgresServer | undefined;
 after(async () => {
   await auditServer?.stop();
 });
-auditStoreContract('PostgreSQL', async () => {
+async function auditStore(): Promise<ContractStore> {
   auditServer ??= await startPostgres();
   const db = openStore(auditServer.url);
   await migrateToLatest(db);
@@ -409,4 +411,6 @@ auditStoreContract('PostgreSQL', async () => {
       await db.destroy();
     },
   };
-});
+}
+auditStoreContract('PostgreSQL', auditStore);
+auditIntegrityContract('PostgreSQL', auditStore);

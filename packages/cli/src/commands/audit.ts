@@ -1,7 +1,9 @@
-// audit api|system|commands|verify|export: the audit trail, for admins. Lists show the newest records first,
-// up to --limit; export streams the server's JSON lines or CSV to stdout or a file without holding them.
+// audit api|system|commands|verify|checkpoint|export: the audit trail, for admins. Lists show the newest
+// records first, up to --limit; export streams the server's JSON lines or CSV to stdout or a file without
+// holding them.
 import { Option, type Command } from 'commander';
-import type { FileHandle } from 'node:fs/promises';
+import { readFile, type FileHandle } from 'node:fs/promises';
+import type { AuditCheckpoint } from '@ztka/protocol';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ApiAuditRecord, AuditCommand, AuditVerifyResult, SystemAuditRecord } from '../api.js';
@@ -13,7 +15,13 @@ import {
   parseLimit,
   type AuditFilterOptions,
 } from '../audit-filters.js';
-import { API_COLUMNS, brokenTrailMessage, COMMAND_COLUMNS, SYSTEM_COLUMNS } from '../audit-format.js';
+import {
+  API_COLUMNS,
+  brokenTrailMessage,
+  COMMAND_COLUMNS,
+  SYSTEM_COLUMNS,
+  verifiedMessage,
+} from '../audit-format.js';
 import { CliError } from '../errors.js';
 import { openPrivateFileInPlace } from '../fsutil.js';
 import { outputOption, printList, renderData, write, type Column, type OutputFormat } from '../output.js';
@@ -54,15 +62,55 @@ function registerList<T>(audit: Command, spec: ListSpec<T>): void {
     });
 }
 
-async function verify(opts: { output: OutputFormat; server?: string }): Promise<void> {
+async function verify(opts: { output: OutputFormat; server?: string; checkpoint?: string }): Promise<void> {
+  const checkpoint = opts.checkpoint === undefined ? undefined : await readCheckpoint(opts.checkpoint);
   const { client } = await connect(opts.server);
-  const result = await client.json<AuditVerifyResult | undefined>('GET', '/v1/audit/verify');
+  const result = checkpoint
+    ? await client.json<AuditVerifyResult | undefined>('POST', '/v1/audit/verify', { checkpoint })
+    : await client.json<AuditVerifyResult | undefined>('GET', '/v1/audit/verify');
   if (typeof result !== 'object' || result === null || typeof result.ok !== 'boolean') {
-    throw new CliError(`the server at ${client.server} sent an invalid answer to GET /v1/audit/verify`);
+    throw new CliError(`the server at ${client.server} sent an invalid answer to /v1/audit/verify`);
   }
   if (opts.output !== 'table') write(renderData(result, opts.output));
   if (!result.ok) throw new CliError(brokenTrailMessage(result));
-  if (opts.output === 'table') write(`audit trail verified: ${result.checked ?? 0} records\n`);
+  if (checkpoint && result.anchor?.seq !== checkpoint.seq)
+    throw new CliError(`the server at ${client.server} did not check the trail against the checkpoint`);
+  if (opts.output === 'table') write(`${verifiedMessage(result)}\n`);
+}
+
+/**
+ * The newest head checkpoint in FILE: the output of `ztka audit checkpoint`, or any file of such lines (a
+ * copy of the controller's checkpoint file, the webhook's copies).
+ */
+async function readCheckpoint(file: string): Promise<AuditCheckpoint> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  for (const line of lines.reverse()) {
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    const c = value as Partial<AuditCheckpoint> | null;
+    if (c?.type === 'head' && typeof c.seq === 'number' && typeof c.signature === 'string') {
+      const { type, org, seq, hash, at, keyId, signature } = c as AuditCheckpoint;
+      return { type, org, seq, hash, at, keyId, signature };
+    }
+  }
+  throw new CliError(`${file} holds no audit checkpoint (the output of ztka audit checkpoint)`);
+}
+
+async function checkpoint(opts: { server?: string }): Promise<void> {
+  const { client } = await connect(opts.server);
+  const c = await client.json<AuditCheckpoint>('POST', '/v1/audit/checkpoint');
+  // One JSON line: append it to a file kept away from the controller, and give it to verify --checkpoint.
+  write(`${JSON.stringify(c)}\n`);
 }
 
 /** Copies `body` to `out`; a failure says which side failed. */
@@ -142,10 +190,20 @@ export function registerAudit(program: Command): void {
 
   audit
     .command('verify')
-    .description("check the audit trail's hash chain: exit 1 if a record was modified, deleted or reordered")
+    .description(
+      "check the audit trail's hash chain and its last signed checkpoint: exit 1 if a record was modified, " +
+        'deleted or reordered, or the trail was cut short',
+    )
+    .option('--checkpoint <file>', 'check against this checkpoint (from ztka audit checkpoint) instead')
     .addOption(outputOption())
     .addOption(serverOption())
     .action(verify);
+
+  audit
+    .command('checkpoint')
+    .description("print a signed checkpoint of the trail's newest record, to keep apart from the controller")
+    .addOption(serverOption())
+    .action(checkpoint);
 
   addFilterOptions(
     audit

@@ -1,13 +1,14 @@
 // The audit trail's API: API calls, commands and system events with filters and cursor pages, newest
-// first; verifying the chain; streamed exports. Nothing here writes to the trail: command lines are recorded
-// in-process by the browser shell that read them (api/shell-socket.ts), never on a client's word.
+// first; verifying the chain, signed checkpoints of it; streamed exports. Nothing here writes to the trail:
+// command lines are recorded in-process by the browser shell that read them (api/shell-socket.ts), never on a
+// client's word.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { AUDIT_FILTERS } from '@ztka/protocol';
 import { exportRecords } from '../audit/export.js';
-import type { AuditFilter } from '../audit/query.js';
-import { requireOrgReader, type ApiDeps } from './context.js';
-import { Label, PAGE_PARAMS, Username, errors, page } from './schemas.js';
+import type { AuditFilter, VerifyResult } from '../audit/query.js';
+import { caller, requireOrgReader, type ApiDeps } from './context.js';
+import { Body, Label, PAGE_PARAMS, Username, errors, page } from './schemas.js';
 
 const RELATIVE = /^(\d{1,4})(m|h|d)$/;
 const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -37,6 +38,28 @@ const ExportQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+
+const Checkpoint = Type.Object(
+  {
+    type: Type.Union([Type.Literal('head'), Type.Literal('prune')]),
+    org: Type.String({ minLength: 1, maxLength: 512 }),
+    seq: Type.Integer({ minimum: 0 }),
+    hash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    at: Type.Integer({ minimum: 0 }),
+    keyId: Type.String({ minLength: 1, maxLength: 512 }),
+    signature: Type.String({ minLength: 1, maxLength: 512 }),
+  },
+  { additionalProperties: false },
+);
+const VerifyBody = Body({ checkpoint: Checkpoint });
+
+/** The verification as the API gives it: the last record's hash is for the checkpoint writer alone. */
+function answer(v: VerifyResult): Omit<VerifyResult, 'head'> {
+  const rest = { ...v };
+  delete rest.head;
+  return rest;
+}
+
 type FilterQuery = Partial<Record<keyof typeof FilterParams, string>>;
 
 function filterOf(kind: AuditFilter['kind'], q: FilterQuery, now: number): AuditFilter {
@@ -86,7 +109,31 @@ export function registerAuditRoutes(app: FastifyInstance, deps: ApiDeps): void {
     async (req: FastifyRequest) => {
       const c = await requireOrgReader(deps, req);
       await deps.audit.drain();
-      return deps.auditQuery.verify(c.principal.orgId);
+      const { checkpoint, problem } = await deps.auditCheckpoints.latest(c.principal.orgId);
+      if (problem)
+        return { ok: false, checked: 0, firstBad: { seq: 0, problem: 'checkpoint', message: problem } };
+      return answer(await deps.auditQuery.verify(c.principal.orgId, checkpoint));
+    },
+  );
+
+  // Verified against a checkpoint the caller kept (`ztka audit checkpoint`, or a line of the checkpoint file).
+  app.post<{ Body: Static<typeof VerifyBody> }>(
+    '/v1/audit/verify',
+    { schema: { tags: ['audit'], body: VerifyBody, response: errors(400, 401, 403) } },
+    async (req) => {
+      const c = await requireOrgReader(deps, req);
+      await deps.audit.drain();
+      return answer(await deps.auditQuery.verify(c.principal.orgId, req.body.checkpoint));
+    },
+  );
+
+  app.post(
+    '/v1/audit/checkpoint',
+    { schema: { tags: ['audit'], response: errors(401, 403, 409) } },
+    async (req: FastifyRequest) => {
+      const c = await requireOrgReader(deps, req);
+      await deps.audit.drain();
+      return deps.auditCheckpoints.now(c.principal.orgId);
     },
   );
 

@@ -9,6 +9,7 @@ import type { CredentialStore, Principal } from '../auth/credentials.js';
 import type { LoginThrottle } from '../auth/login-throttle.js';
 import type { AuditLog } from '../audit/log.js';
 import type { AuditQuery } from '../audit/query.js';
+import type { AuditCheckpoints } from '../audit/checkpoints.js';
 import type { SystemEvents } from '../audit/system-events.js';
 import type { ClusterRegistry } from '../clusters/registry.js';
 import type { ChangeFeed } from '../org/changes.js';
@@ -44,6 +45,7 @@ export interface ApiDeps {
   /** Revocations still being delivered to agents. */
   revocations: { idle(): Promise<void> };
   auditQuery: AuditQuery;
+  auditCheckpoints: AuditCheckpoints;
 }
 
 export interface Caller {

@@ -30,7 +30,7 @@ export function insertChunks(n: number): number[] {
 /** The most records one transaction takes; the rest wait for the next. */
 const MAX_BATCH = 5000;
 
-export type AuditListener = (orgId: string, record: AuditRecord, seq: number) => void;
+export type AuditListener = (orgId: string, record: AuditRecord, seq: number, hash: string) => void;
 
 export class AuditLog {
   #queue: Pending[] = [];
@@ -107,7 +107,7 @@ export class AuditLog {
     try {
       while (this.#queue.length > 0) {
         const batch = this.#queue.splice(0, MAX_BATCH);
-        const committed: { orgId: string; record: AuditRecord; seq: number }[] = [];
+        const committed: { orgId: string; record: AuditRecord; seq: number; hash: string }[] = [];
         try {
           const heads = new Map<string, { seq: number; hash: string }>();
           for (const p of batch)
@@ -120,7 +120,7 @@ export class AuditLog {
             const row = { ...columnsOf(p.record), org_id: p.orgId, seq, body, prev_hash: head.hash, hash };
             head.seq = seq;
             head.hash = hash;
-            committed.push({ orgId: p.orgId, record: p.record, seq });
+            committed.push({ orgId: p.orgId, record: p.record, seq, hash });
             return row;
           });
           const chunks = insertChunks(rows.length);
@@ -143,7 +143,7 @@ export class AuditLog {
           for (const [orgId, head] of heads) this.#heads.set(orgId, head);
           for (const l of this.#batchListeners) l(batch.length);
           for (const p of batch) p.resolve();
-          for (const c of committed) for (const l of this.#listeners) l(c.orgId, c.record, c.seq);
+          for (const c of committed) for (const l of this.#listeners) l(c.orgId, c.record, c.seq, c.hash);
         } catch (err) {
           // The heads may be stale now (another writer, a failed commit): read them again next time.
           this.#heads.clear();

@@ -2,10 +2,17 @@
 // (one kubectl invocation is one Kubectl-Session); verification of the chain; pruning that keeps the rest
 // verifiable.
 import { sql, type Kysely, type SelectQueryBuilder } from 'kysely';
-import { OPERATIONS_MAX, ZtkaError, type AuditFilterName, type CommandView } from '@ztka/protocol';
+import {
+  OPERATIONS_MAX,
+  ZtkaError,
+  type AuditCheckpoint,
+  type AuditFilterName,
+  type CommandView,
+} from '@ztka/protocol';
 import type { AuditRecordsTable, Database } from '../store/schema.js';
 import { GENESIS, linkHash } from './chain.js';
 import { columnsOf, type ApiRecord, type AuditRecord } from './record.js';
+import type { AuditSigner } from './signer.js';
 
 /** One kind of record, a time window, and the text filters (AUDIT_FILTERS), all optional. */
 export type AuditFilter = {
@@ -62,6 +69,8 @@ export class AuditQuery {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly clock: () => number = Date.now,
+    /** Checks and signs checkpoints; without it no pruning checkpoint or anchor verifies (fail closed). */
+    private readonly signer?: AuditSigner,
   ) {}
 
   /** One page, newest first. */
@@ -181,29 +190,89 @@ export class AuditQuery {
   }
 
   /**
-   * Walks each org's chain from its start (or its pruning checkpoint) and reports the first record that
-   * does not hold: modified (hash or columns disagree with the body), deleted (a gap in seq, or a broken
-   * link) or reordered (a link to the wrong predecessor).
+   * Walks an org's chain from its start (or its pruning checkpoint, which must bear the audit key's
+   * signature) and reports the first record that does not hold: modified (hash or columns disagree with the
+   * body), deleted (a gap in seq, or a broken link) or reordered (a link to the wrong predecessor). Given a
+   * signed head checkpoint (`anchor`), it also reports a chain that no longer holds the record the checkpoint
+   * names with the hash it names: rewritten with every later hash recomputed, or cut short.
+   *
+   * `fromAnchor` walks only from the anchor on: what the checkpoint writer needs to know that the head it
+   * is about to sign extends the last one it signed.
    */
-  async verify(orgId: string): Promise<VerifyResult> {
+  async verify(
+    orgId: string,
+    anchor?: AuditCheckpoint,
+    opts: { fromAnchor?: boolean; upTo?: number } = {},
+  ): Promise<VerifyResult> {
+    const unsigned = (seq: number, message: string): VerifyResult => ({
+      ok: false,
+      checked: 0,
+      firstBad: { seq, problem: 'checkpoint', message },
+    });
+    if (anchor) {
+      if (anchor.type !== 'head' || anchor.org !== orgId)
+        return unsigned(anchor.seq, "the checkpoint is not one of this org's chain heads");
+      if (!this.signer?.verify(anchor))
+        return unsigned(anchor.seq, "the checkpoint's signature is not this controller's audit key's");
+    }
     const checkpoint = await this.db
       .selectFrom('audit_checkpoints')
       .selectAll()
       .where('org_id', '=', orgId)
       .executeTakeFirst();
-    let expectedSeq = checkpoint ? Number(checkpoint.seq) : 1;
-    let prevHash = checkpoint ? checkpoint.prev_hash : GENESIS;
+    if (checkpoint) {
+      const signed =
+        checkpoint.key_id !== null &&
+        checkpoint.signature !== null &&
+        this.signer?.verify({
+          type: 'prune',
+          org: orgId,
+          seq: Number(checkpoint.seq),
+          hash: checkpoint.prev_hash,
+          at: Number(checkpoint.pruned_at),
+          keyId: checkpoint.key_id,
+          signature: checkpoint.signature,
+        }) === true;
+      if (!signed)
+        return unsigned(
+          Number(checkpoint.seq),
+          `the pruning checkpoint before record ${checkpoint.seq} is not signed with this controller's audit ` +
+            'key: records before it may have been removed',
+        );
+    }
+    const firstSeq = checkpoint ? Number(checkpoint.seq) : 1;
+    const firstPrev = checkpoint ? checkpoint.prev_hash : GENESIS;
+    // An anchor at or before where the chain now starts was pruned away, legitimately: the pruning
+    // checkpoint is signed. Only the link into the first remaining record can still be compared.
+    if (anchor && anchor.seq === firstSeq - 1 && anchor.hash !== firstPrev)
+      return {
+        ok: false,
+        checked: 0,
+        firstBad: {
+          seq: firstSeq,
+          problem: 'modified',
+          message: `the chain does not continue from the signed checkpoint of record ${anchor.seq}`,
+        },
+      };
+    const fromAnchor = opts.fromAnchor === true && anchor !== undefined && anchor.seq >= firstSeq;
+    let expectedSeq = fromAnchor ? anchor.seq : firstSeq;
+    // From an anchor, the anchor's own record is taken as it links and judged by its hash instead.
+    let prevHash: string | undefined = fromAnchor ? undefined : firstPrev;
     let checked = 0;
-    let after = 0;
+    let after = expectedSeq - 1;
+    const atAnchor = (seq: number, hash: string): string | undefined =>
+      anchor && seq === anchor.seq && hash !== anchor.hash
+        ? `record ${seq} is not the one the checkpoint of ${new Date(anchor.at).toISOString()} signed: ` +
+          'it, or a record before it, was rewritten'
+        : undefined;
     for (;;) {
-      const rows = await this.db
+      let q = this.db
         .selectFrom('audit_records')
         .selectAll()
         .where('org_id', '=', orgId)
-        .where('seq', '>', after)
-        .orderBy('seq')
-        .limit(2000)
-        .execute();
+        .where('seq', '>', after);
+      if (opts.upTo !== undefined) q = q.where('seq', '<=', opts.upTo);
+      const rows = await q.orderBy('seq').limit(2000).execute();
       for (const row of rows) {
         const seq = Number(row.seq);
         const bad = (problem: VerifyProblem, message: string): VerifyResult => ({
@@ -213,13 +282,15 @@ export class AuditQuery {
         });
         if (seq !== expectedSeq)
           return bad('deleted', `records ${expectedSeq}–${seq - 1} are missing before record ${seq}`);
-        if (row.prev_hash !== prevHash)
+        if (prevHash !== undefined && row.prev_hash !== prevHash)
           return bad(
             'reordered',
             `record ${seq} does not link to record ${seq - 1}: deleted, replaced or moved`,
           );
-        if (linkHash(prevHash, seq, row.body) !== row.hash)
+        if (linkHash(row.prev_hash, seq, row.body) !== row.hash)
           return bad('modified', `record ${seq} was modified`);
+        const rewritten = atAnchor(seq, row.hash);
+        if (rewritten) return bad('modified', rewritten);
         let parsed: AuditRecord;
         try {
           parsed = JSON.parse(row.body) as AuditRecord;
@@ -232,13 +303,36 @@ export class AuditQuery {
         expectedSeq = seq + 1;
         checked++;
       }
-      if (rows.length < 2000) return { ok: true, checked };
+      if (rows.length < 2000) break;
       after = Number(rows[rows.length - 1]?.seq ?? after);
     }
+    if (anchor && anchor.seq >= expectedSeq)
+      return {
+        ok: false,
+        checked,
+        firstBad: {
+          seq: expectedSeq,
+          problem: 'truncated',
+          message:
+            `records ${expectedSeq}–${anchor.seq} are missing: the checkpoint of ` +
+            `${new Date(anchor.at).toISOString()} signed record ${anchor.seq}, and the trail ends before it`,
+        },
+      };
+    return {
+      ok: true,
+      checked,
+      ...(anchor ? { anchor: { seq: anchor.seq, at: anchor.at } } : {}),
+      head: { seq: expectedSeq - 1, hash: prevHash ?? firstPrev },
+    };
   }
 
-  /** Deletes records older than `before` (a prefix of the chain) and records where the chain now starts. */
-  async prune(orgId: string, before: number): Promise<number> {
+  /**
+   * Deletes records older than `before` (a prefix of the chain) and records, signed, where the chain now
+   * starts; returns how many went and the signed checkpoint (for the checkpoint file), if any did.
+   */
+  async prune(orgId: string, before: number): Promise<{ deleted: number; checkpoint?: AuditCheckpoint }> {
+    const signer = this.signer;
+    if (!signer) throw new Error('pruning the audit trail needs the audit key');
     return this.db.transaction().execute(async (trx) => {
       const last = await trx
         .selectFrom('audit_records')
@@ -248,19 +342,32 @@ export class AuditQuery {
         .orderBy('seq', 'desc')
         .limit(1)
         .executeTakeFirst();
-      if (!last) return 0;
+      if (!last) return { deleted: 0 };
       const result = await trx
         .deleteFrom('audit_records')
         .where('org_id', '=', orgId)
         .where('seq', '<=', Number(last.seq))
         .executeTakeFirst();
-      const checkpoint = { seq: Number(last.seq) + 1, prev_hash: last.hash, pruned_at: this.clock() };
+      const signed = signer.sign({
+        type: 'prune',
+        org: orgId,
+        seq: Number(last.seq) + 1,
+        hash: last.hash,
+        at: this.clock(),
+      });
+      const row = {
+        seq: signed.seq,
+        prev_hash: signed.hash,
+        pruned_at: signed.at,
+        key_id: signed.keyId,
+        signature: signed.signature,
+      };
       await trx
         .insertInto('audit_checkpoints')
-        .values({ org_id: orgId, ...checkpoint })
-        .onConflict((oc) => oc.column('org_id').doUpdateSet(checkpoint))
+        .values({ org_id: orgId, ...row })
+        .onConflict((oc) => oc.column('org_id').doUpdateSet(row))
         .execute();
-      return Number(result.numDeletedRows);
+      return { deleted: Number(result.numDeletedRows), checkpoint: signed };
     });
   }
 }
@@ -274,11 +381,17 @@ function sameColumns(row: AuditRecordsTable, record: AuditRecord): boolean {
   });
 }
 
-export type VerifyProblem = 'modified' | 'deleted' | 'reordered';
+/** `truncated`: records a signed checkpoint names are gone; `checkpoint`: a checkpoint is not genuine. */
+export type VerifyProblem = 'modified' | 'deleted' | 'reordered' | 'truncated' | 'checkpoint';
 export interface VerifyResult {
   ok: boolean;
   checked: number;
-  firstBad?: { seq: number; id: string; problem: VerifyProblem; message: string };
+  /** The signed head checkpoint the chain was checked against, if any. */
+  anchor?: { seq: number; at: number };
+  /** The last record checked (not part of the API's answer). */
+  head?: { seq: number; hash: string };
+  /** `id` is absent where no record is to blame (a missing tail, a checkpoint that is not genuine). */
+  firstBad?: { seq: number; id?: string; problem: VerifyProblem; message: string };
 }
 
 /** The records of one invocation read to find what it did: kubectl makes a handful of calls, not hundreds. */

@@ -3,9 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { openSqlite } from '../store/db.js';
 import { migrateToLatest } from '../store/migrations.js';
-import { auditStoreContract } from './store-contract.js';
+import { auditIntegrityContract } from './integrity-contract.js';
+import { auditStoreContract, type ContractStore } from './store-contract.js';
 
-auditStoreContract('SQLite', async () => {
+async function sqliteFile(): Promise<ContractStore> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ztka-audit-'));
   const db = openSqlite(path.join(dir, 'ztka.db'));
   await migrateToLatest(db);
@@ -16,4 +17,7 @@ auditStoreContract('SQLite', async () => {
       await fs.rm(dir, { recursive: true, force: true });
     },
   };
-});
+}
+
+auditStoreContract('SQLite', sqliteFile);
+auditIntegrityContract('SQLite', sqliteFile);

@@ -2,6 +2,7 @@
 // retries. The backlog is bounded: if the receiver stays away too long the oldest unsent records are dropped
 // from the copy (and counted) — never from the store, which remains the record.
 import type { Logger } from 'pino';
+import type { AuditCheckpoint } from '@ztka/protocol';
 import { toKubeEvent } from './export.js';
 import type { AuditRecord } from './record.js';
 
@@ -31,8 +32,17 @@ export class WebhookSink {
   }
 
   push(orgId: string, record: AuditRecord, seq: number): void {
+    this.#enqueue(JSON.stringify({ org: orgId, seq, ...toKubeEvent(record) }));
+  }
+
+  /** A signed checkpoint of the chain, so the receiver holds an anchor the database cannot rewrite. */
+  pushCheckpoint(c: AuditCheckpoint): void {
+    this.#enqueue(JSON.stringify({ kind: 'AuditCheckpoint', ...c }));
+  }
+
+  #enqueue(line: string): void {
     if (this.#closed) return;
-    this.#queue.push(JSON.stringify({ org: orgId, seq, ...toKubeEvent(record) }));
+    this.#queue.push(line);
     const over = this.#queue.length - this.#opts.maxBacklog;
     if (over > 0) {
       this.#queue.splice(0, over);

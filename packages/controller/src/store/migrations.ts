@@ -268,6 +268,19 @@ const migration005: Migration = {
   },
 };
 
+// A pruning checkpoint carries the audit key's signature, so one written into the database by hand is told
+// apart from one the controller wrote.
+const migration006: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('audit_checkpoints').addColumn('key_id', 'text').execute();
+    await db.schema.alterTable('audit_checkpoints').addColumn('signature', 'text').execute();
+  },
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('audit_checkpoints').dropColumn('signature').execute();
+    await db.schema.alterTable('audit_checkpoints').dropColumn('key_id').execute();
+  },
+};
+
 /** All migrations, keyed by name; Kysely applies them in name order. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '001_initial': migration001,
@@ -275,6 +288,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '003_audit': migration003,
   '004_shell_sessions': migration004,
   '005_jit_namespace': migration005,
+  '006_audit_checkpoint_signatures': migration006,
 });
 
 class InMemoryMigrationProvider implements MigrationProvider {

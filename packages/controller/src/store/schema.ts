@@ -171,6 +171,9 @@ export interface AuditCheckpointsTable {
   seq: number;
   prev_hash: string;
   pruned_at: EpochMs;
+  /** The audit key's id and its signature of the checkpoint (audit/signer.ts); the key is never here. */
+  key_id: string | null;
+  signature: string | null;
 }
 
 export interface Database {
