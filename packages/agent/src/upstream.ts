@@ -141,13 +141,20 @@ export function upstreamCall(
   body?: object,
 ): Promise<{ status: number; text: string }> {
   const contentType = method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
+  const payload = body ? JSON.stringify(body) : undefined;
+  // With a length, never chunked: the apiserver leaves a chunked DELETE body's terminator unread on the
+  // kept-alive connection, and the next request on it is then a 400.
+  const framing =
+    payload === undefined
+      ? {}
+      : { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) };
   return new Promise((resolve, reject) => {
     const req = https.request(
       `${target.server}${uri}`,
       {
         method,
         agent: target.agent,
-        headers: { ...target.headers, ...(body ? { 'content-type': contentType } : {}) },
+        headers: { ...target.headers, ...framing },
         timeout: 15_000,
       },
       (res) => {
@@ -158,6 +165,6 @@ export function upstreamCall(
     );
     req.on('timeout', () => req.destroy(new Error(`${method} ${uri}: timed out`)));
     req.on('error', reject);
-    req.end(body ? JSON.stringify(body) : undefined);
+    req.end(payload);
   });
 }

@@ -13,6 +13,7 @@
 //
 // KUBECTL_DIR overrides where the kubectl binaries are looked for.
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -303,7 +304,7 @@ export interface KubectlCommand {
 }
 `;
 
-function render({ versions, globals, commands }) {
+function render({ versions, globals, commands }, inputs) {
   // Most commands share one list of output formats: each distinct list is written once.
   const formatLists = new Map();
   for (const cmdKey of sorted(commands.keys())) {
@@ -320,6 +321,9 @@ function render({ versions, globals, commands }) {
     '// script says how each flag is read. Command keys are paths of canonical names (`create secret generic`).',
     PREAMBLE,
     array('export const KUBECTL_VERSIONS: readonly string[] = ', versions, ';', ''),
+    '',
+    '/** The kubectl binaries it was made from, with their SHA-256: a test compares them with the installed ones. */',
+    array('export const KUBECTL_INPUTS: readonly string[] = ', inputs, ';', ''),
     '',
     "/** kubectl's global flags, and cobra's -h/--help, which every command has. */",
     `export const GLOBAL_FLAGS: Readonly<Record<string, KubectlFlag>> = ${flagsObject(globals, '')};`,
@@ -363,10 +367,17 @@ function installed() {
   return found;
 }
 
+/** `kubectl.1.33 <sha256>`: what the grammar was read from. */
+function inputOf(file) {
+  const hash = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  return `${path.basename(file)} ${hash}`;
+}
+
 async function main() {
   const check = process.argv.includes('--check');
-  const all = await Promise.all(installed().map(readKubectl));
-  const text = render(union(all, await probeAll(all)));
+  const files = installed();
+  const all = await Promise.all(files.map(readKubectl));
+  const text = render(union(all, await probeAll(all)), files.map(inputOf));
   if (!check) {
     fs.writeFileSync(OUT_FILE, text);
     console.log(`wrote ${OUT_FILE}`);

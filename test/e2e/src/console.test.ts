@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { WebSocket } from 'ws';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, repoRootPath, testEnv, Ztka, type TestEnv } from '@ztka/testenv';
+import { kubectl, launchChromium, repoRootPath, testEnv, Ztka, type TestEnv } from '@ztka/testenv';
 
 const CLUSTER = 'desktop';
 const artifacts = path.join(repoRootPath, 'test-artifacts', 'console');
@@ -102,8 +102,12 @@ test("the seed walkthrough: log in, open the cluster's Kubectl shell, run kubect
   const ns = await run(page, 'kubectl get ns', /kube-system/);
   assert.match(ns, /default\s+Active/);
   await shot(page, '3-kubectl-get-ns');
-  const sa = await run(page, `kubectl get sa -n ${jitNs}`, /admin\s+\d+\s+\d+s/);
+  // The just-in-time service account the seed shows is there, seconds old; the cluster's own admin sees it
+  // (its namespace is out of every ztka role's reach, the shell's included).
+  const sa = (await kubectl(['get', 'sa', '-n', jitNs], { kubeconfig: env.kubeconfig })).stdout;
   assert.match(sa, /admin\s+\d+\s+\d+s/, "the admin's service account, seconds old");
+  const refused = await run(page, `kubectl get sa -n ${jitNs}`, /Forbidden|refused|not allowed/i);
+  assert.doesNotMatch(refused, /admin\s+\d+\s+\d+s/);
   await shot(page, '4-kubectl-get-sa');
 
   // Home → System → Audit Logs.

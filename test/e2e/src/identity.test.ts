@@ -245,7 +245,8 @@ test('a kube token expires after its lifetime', async () => {
   assert.equal(res.status, 200);
   const lifetime = Date.parse(res.body.expiresAt) - Date.now();
   assert.ok(lifetime <= KUBE_TOKEN_TTL_S * 1000 && lifetime > 0, `lifetime ${lifetime}`);
-  assert.equal((await kubeGet(res.body.token, CLUSTER, '/api')).status, 200);
+  const fresh = await kubeGet(res.body.token, CLUSTER, '/api');
+  assert.equal(fresh.status, 200, fresh.body);
   await sleep(lifetime + 50);
   assert.equal((await kubeGet(res.body.token, CLUSTER, '/api')).status, 401);
 });

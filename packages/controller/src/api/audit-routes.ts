@@ -7,7 +7,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { AUDIT_FILTERS } from '@ztka/protocol';
 import { exportRecords } from '../audit/export.js';
 import type { AuditFilter, VerifyResult } from '../audit/query.js';
-import { caller, requireOrgReader, type ApiDeps } from './context.js';
+import { requireOrgReader, type ApiDeps } from './context.js';
 import { Body, Label, PAGE_PARAMS, Username, errors, page } from './schemas.js';
 
 const RELATIVE = /^(\d{1,4})(m|h|d)$/;

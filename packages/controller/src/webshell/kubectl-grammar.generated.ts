@@ -32,6 +32,17 @@ export const KUBECTL_VERSIONS: readonly string[] = [
   'v1.33.1',
 ];
 
+/** The kubectl binaries it was made from, with their SHA-256: a test compares them with the installed ones. */
+export const KUBECTL_INPUTS: readonly string[] = [
+  'kubectl.1.27 86abd60953118779659b6e223aacc6ee16b85274454089f634d0a073d8095c94',
+  'kubectl.1.28 0cecfdf299cb44e734e88b22f7cbc3cf3e237e9cfd0bb82fa832546ac9ef5b00',
+  'kubectl.1.29 20cebf22816ba916e4858c9d23bf1ce795e304cffa117f5ef4ab5e98abf8addd',
+  'kubectl.1.30 79a249b93371c11f4b753bfc9d1c28c640cb3c7fd079b0633766f943b6c616e3',
+  'kubectl.1.31 dfaef82fbd7524c9ae6566ca76d9d1e05bff306604fb93527577105be80c4172',
+  'kubectl.1.32 ef8f3ffff8ccbd9106eac11a971b75a0a7f65cf029b577b1332de9c93d2d3f19',
+  'kubectl.1.33 cece57e3de1a37514e96aab80c1268e608225e1d55dcdcff7725fa5711f453d6',
+];
+
 /** kubectl's global flags, and cobra's -h/--help, which every command has. */
 export const GLOBAL_FLAGS: Readonly<Record<string, KubectlFlag>> = {
   as: { kind: 'value' },
