@@ -66,13 +66,19 @@ test('export links carry the kind and the filters, and escape them', () => {
 test('clicking a command leads to its API calls', () => {
   const state = auditStateFromSearch(new URLSearchParams('view=commands&last=1h&user=bob&q=get'));
   const base = {
+    clientReported: false,
     at: Date.parse('2025-01-01T00:00:00Z'),
     user: 'bob',
     cluster: 'c',
     channel: 'cli',
     command: 'get ns',
   };
-  const kubectl = drillDown(state, { ...base, source: 'kubectl', kubectlSession: 'ks-1' });
+  const kubectl = drillDown(state, {
+    ...base,
+    source: 'kubectl',
+    kubectlSession: 'ks-1',
+    clientReported: true,
+  });
   assert.ok(kubectl);
   assert.equal(kubectl.view, 'api');
   assert.equal(kubectl.filters.kubectlSession, 'ks-1');
