@@ -192,7 +192,9 @@ test('a frozen agent: requests in flight get a Status within 10 s, a watch ends,
     z.thawAgent(CLUSTER);
     kubectlWatch.kill();
   }
-  await z.waitForConnected(CLUSTER, true, 20_000);
+  // Thawed, the agent finds its old tunnel gone and dials again (at the latest when its own keepalive, 45 s
+  // without a ping, gives up on it).
+  await z.waitForConnected(CLUSTER, true, 60_000);
   const { stdout } = await kubectl(['get', 'ns', 'default', '-o', 'name'], { kubeconfig, version: '1.33' });
   assert.equal(stdout.trim(), 'namespace/default');
 });
