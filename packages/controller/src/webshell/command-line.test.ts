@@ -638,3 +638,20 @@ describe('kubectl grammar and policy', () => {
     );
   });
 });
+
+test('a line that would make the policy walk the filesystem at length is refused quickly', () => {
+  const lines = [
+    `kubectl apply -f ${Array.from({ length: 30_000 }, () => 'a').join(',')},/x`,
+    `kubectl apply -f ${'a/b/c/d/e/f/../../../../../../'.repeat(2000)}`,
+    `kubectl get ns ${Array.from({ length: 2000 }, () => '-f a').join(' ')}`,
+  ];
+  for (const line of lines) {
+    const started = performance.now();
+    const parsed = parseCommandLine(line.slice(0, MAX_LINE_BYTES), workDir);
+    assert.equal(parsed.ok, false, line.slice(0, 60));
+    assert.ok(
+      performance.now() - started < 500,
+      `${line.slice(0, 40)}… took ${performance.now() - started} ms`,
+    );
+  }
+});

@@ -445,9 +445,17 @@ function withinReally(workDir: string, value: string): boolean {
   return true;
 }
 
+// Bounds on what one line may ask to be checked: following a path touches the filesystem on the
+// controller's main thread, and no honest line needs more.
+const MAX_FLAGS = 128;
+const MAX_LIST_ITEMS = 64;
+const MAX_PATH_COMPONENTS = 64;
+
 /** Why `value` may not be used as a local path; `what` names it in the message. */
 export function checkPath(what: string, value: string, workDir: string): string | undefined {
   if (REMOTE.test(value)) return `${what}: remote files are not allowed`;
+  if (value.split('/').length > MAX_PATH_COMPONENTS)
+    return `${what}: a local path has at most ${MAX_PATH_COMPONENTS} components here`;
   if (value.startsWith('~') || path.isAbsolute(value))
     return `${what}: local paths must be relative to ${WORK_DIR}`;
   const resolved = path.resolve(workDir, value);
@@ -467,7 +475,10 @@ export function checkPath(what: string, value: string, workDir: string): string 
  */
 function listItems(flag: string, value: string): string[] | string {
   if (value.includes('"')) return `${flag} ${shown(value)}: quotes are not allowed in a list of paths`;
-  return value === '' ? [] : value.split(',');
+  const items = value === '' ? [] : value.split(',');
+  if (items.length > MAX_LIST_ITEMS)
+    return `${flag} ${shown(value)}: at most ${MAX_LIST_ITEMS} paths in one flag here`;
+  return items;
 }
 
 function checkValue(use: FlagUse, check: ValueCheck, value: string, workDir: string): string | undefined {
@@ -521,6 +532,7 @@ function templateIsFile(uses: readonly FlagUse[], cmdPath: readonly string[]): b
 
 /** Why one of the line's flags is refused. Every use counts: a repeated flag is checked each time. */
 export function checkFlags(args: KubectlArgs, workDir: string): string | undefined {
+  if (args.flags.length > MAX_FLAGS) return `at most ${MAX_FLAGS} flags on one line here`;
   const fileTemplate = templateIsFile(args.flags, args.path);
   for (const use of args.flags) {
     const policy = flagPolicy(args.path, use.name, use.global);
