@@ -35,7 +35,8 @@ class Proc {
     this.child.kill('SIGTERM');
     // A frozen process (freezeAgent) would hold the signal until it runs again.
     this.child.kill('SIGCONT');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    // A graceful stop writes what is pending (audit counts, the last checkpoint); a loaded machine is slow.
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
     await this.exited;
     clearTimeout(timer);
   }
