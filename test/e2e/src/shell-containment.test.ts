@@ -85,9 +85,17 @@ for (const version of ['1.27', '1.33'] as const) {
     const open = async (who: 'viewer' | 'admin'): Promise<WebShell> => {
       const [username, password] =
         who === 'admin' ? ['admin', z.adminPassword] : [viewer.username, viewer.password];
-      const shell = await WebShell.open(z, await sessionCookie(z, username, password), CLUSTER);
-      await shell.ready();
-      return shell;
+      // A shell just closed counts until its sandbox is cleaned up: a moment, longer on a loaded machine.
+      for (let attempt = 0; ; attempt++) {
+        const shell = await WebShell.open(z, await sessionCookie(z, username, password), CLUSTER);
+        await shell.waitFor(/\$ $|^ztka: /m);
+        if (!/^ztka: you have \d+ shells open/.test(shell.output) || attempt >= 60) {
+          await shell.ready();
+          return shell;
+        }
+        await shell.closed;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
     };
 
     for (const who of ['viewer', 'admin'] as const) {
