@@ -26,6 +26,16 @@ export interface UserView {
   createdAt: string;
 }
 
+/** Every credential of the user still in force ends now (a disable, a password change or reset). */
+async function revokeAllCredentials(trx: Kysely<Database>, userId: string, now: number): Promise<void> {
+  await trx
+    .updateTable('credentials')
+    .set({ revoked_at: now })
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .execute();
+}
+
 export class UserDirectory {
   constructor(
     private readonly db: Kysely<Database>,
@@ -105,12 +115,7 @@ export class UserDirectory {
     await this.db.transaction().execute(async (trx) => {
       // The user's row first: a credential being issued meanwhile waits for it (CredentialStore.issue).
       await trx.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', user.id).execute();
-      await trx
-        .updateTable('credentials')
-        .set({ revoked_at: now })
-        .where('user_id', '=', user.id)
-        .where('revoked_at', 'is', null)
-        .execute();
+      await revokeAllCredentials(trx, user.id, now);
     });
     this.changes.emit({ kind: 'user', userId: user.id, username: user.username, what: 'password' });
   }
@@ -137,13 +142,7 @@ export class UserDirectory {
         .set({ disabled_at: disabled ? now : null })
         .where('id', '=', user.id)
         .execute();
-      if (disabled)
-        await trx
-          .updateTable('credentials')
-          .set({ revoked_at: now })
-          .where('user_id', '=', user.id)
-          .where('revoked_at', 'is', null)
-          .execute();
+      if (disabled) await revokeAllCredentials(trx, user.id, now);
     });
     this.changes.emit({
       kind: 'user',

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
-import { INSIDE, ShellSandbox, type SandboxWorkspace } from './sandbox.js';
+import { INSIDE, processesOf, ShellSandbox, type SandboxWorkspace } from './sandbox.js';
 
 // Runs the JavaScript in argv[2] and prints what it returns as one JSON line.
 const PROBE = `#!${INSIDE.node}
@@ -250,16 +250,7 @@ describe('the shell sandbox, attacked from inside', { concurrency: 2 }, () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     await child.terminate();
     await w.release();
-    const left = fs
-      .readdirSync('/proc')
-      .filter((n) => /^\d+$/.test(n))
-      .filter((n) => {
-        try {
-          return new RegExp(`^Uid:\\s+${w.uid}\\s`, 'm').test(fs.readFileSync(`/proc/${n}/status`, 'utf8'));
-        } catch {
-          return false;
-        }
-      });
+    const left = await processesOf(w.uid);
     assert.deepEqual(left, []);
     assert.equal(fs.existsSync(path.dirname(w.home)), false);
   });

@@ -127,7 +127,7 @@ const WRAPPER = [
 ].join('; ');
 
 /** The host pids of every process running as `uid`. */
-async function processesOf(uid: number): Promise<number[]> {
+export async function processesOf(uid: number): Promise<number[]> {
   const pids: number[] = [];
   for (const name of await fs.promises.readdir('/proc')) {
     if (!/^\d+$/.test(name)) continue;

@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { pino, type Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
-import { INSIDE, ShellSandbox, type SandboxOptions } from './sandbox.js';
+import { INSIDE, processesOf, ShellSandbox, type SandboxOptions } from './sandbox.js';
 import { forLog, startShellSession, type ShellSession, type ShellSessionOptions } from './session.js';
 
 type TestContext = { after: (fn: () => unknown) => void };
@@ -118,21 +118,6 @@ before(async () => {
   await shared.ready();
 });
 after(() => fs.rmSync(sharedRoot, { recursive: true, force: true }));
-
-/** The processes (host pids) running as `uid`. */
-function processesOf(uid: number): number[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((pid) => {
-      try {
-        return new RegExp(`^Uid:\\s+${uid}\\s`, 'm').test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 async function harness(
   t: TestContext,
@@ -585,10 +570,10 @@ describe('browser shell session', { concurrency: 4 }, () => {
     await h.waitFor('WAITING\r\n');
     const workDir = h.workDir();
     const uid = fs.statSync(path.join(workDir, 'home')).uid;
-    assert.ok(processesOf(uid).length > 0);
+    assert.ok((await processesOf(uid)).length > 0);
     h.client.close();
     assert.equal(await h.session.ended, 'the browser closed the shell');
-    assert.deepEqual(processesOf(uid), [], 'nothing of the shell is left running');
+    assert.deepEqual(await processesOf(uid), [], 'nothing of the shell is left running');
     assert.equal(fs.existsSync(workDir), false);
     assert.deepEqual(h.ends, ['the browser closed the shell']);
   });
