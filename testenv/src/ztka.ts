@@ -36,7 +36,13 @@ class Proc {
     // A frozen process (freezeAgent) would hold the signal until it runs again.
     this.child.kill('SIGCONT');
     // A graceful stop writes what is pending (audit counts, the last checkpoint); a loaded machine is slow.
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
+    const timer = setTimeout(() => {
+      // Said aloud: a test that then misses what the stop should have written needs to know why.
+      process.stderr.write(
+        `testenv: pid ${this.child.pid} ignored SIGTERM for 15 s; killed. Its output:\n${this.output.slice(-4000)}\n`,
+      );
+      this.child.kill('SIGKILL');
+    }, 15_000);
     await this.exited;
     clearTimeout(timer);
   }

@@ -15,7 +15,16 @@ async function main(argv: string[]): Promise<void> {
       `\nFirst admin created. Username: admin  Password (shown only now): ${server.adminPasswordCreated}\n`,
     );
   }
-  const stop = () => void server.close().then(() => process.exit(0));
+  const stop = () =>
+    void server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(
+          `ztka-controller: shutdown failed: ${err instanceof Error ? err.message : String(err)}`,
+        );
+        process.exit(1);
+      },
+    );
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }

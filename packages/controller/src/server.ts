@@ -5,6 +5,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { AGENT_CONNECT_PATH, CLUSTER_PROXY_PREFIX, type TunnelIdentity } from '@ztka/protocol';
@@ -72,6 +73,9 @@ export interface ControllerServer {
   log: Logger;
   close(): Promise<void>;
 }
+
+/** How long tunnels and shells get to close on their own when the controller stops. */
+const UPGRADED_GRACE_MS = 2000;
 
 export async function startController(
   config: Config,
@@ -332,7 +336,15 @@ export async function startController(
   });
 
   server.on('connect', refuseConnect);
+  // Upgraded sockets (tunnels, shells, exec) leave the HTTP server's own bookkeeping, so shutdown ends them
+  // itself; and one that arrives while shutting down (an agent redialling at once) is refused rather than
+  // left to hold the server open.
+  const upgraded = new Set<Duplex>();
+  let closing = false;
   server.on('upgrade', (req, socket, head) => {
+    if (closing) return void socket.destroy();
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
     const url = req.url ?? '';
     const oversized = oversizedCredentialHeader(req.headers);
     if (oversized) refuseOnSocket(socket, url, oversized);
@@ -364,17 +376,36 @@ export async function startController(
     tunnels,
     log,
     close: async () => {
+      closing = true;
       clearInterval(pruneTimer);
-      await auditRetention.stop();
-      webhook?.close();
-      tunnels.closeAll('controller shutting down');
-      server.closeAllConnections();
-      await app.close();
-      await kubeProxy.close();
-      await audit.drain();
+      // Each step runs even if one before it failed: what is only counted or queued (refusals, records,
+      // the last head's signature) must reach the store whatever else goes wrong on the way down.
+      const step = async (name: string, run: () => unknown) => {
+        try {
+          await run();
+        } catch (err) {
+          log.error({ err, step: name }, 'shutdown step failed');
+        }
+      };
+      await step('audit retention', () => auditRetention.stop());
+      await step('webhook', () => webhook?.close());
+      // Fastify's close stops the listener first, then waits for the connections ended below.
+      const appClosed = step('http server', () => app.close());
+      await step('tunnels', () => tunnels.closeAll('controller shutting down'));
+      await step('connections', async () => {
+        server.closeAllConnections();
+        // Tunnels and shells were told why they end; whatever has not gone in a moment is cut.
+        for (let waited = 0; upgraded.size > 0 && waited < UPGRADED_GRACE_MS; waited += 50)
+          await new Promise((r) => setTimeout(r, 50));
+        for (const socket of upgraded) socket.destroy();
+      });
+      await appClosed;
+      await step('kube proxy', () => kubeProxy.close());
+      await step('audit', () => audit.drain());
       // The last head is signed before the store closes, so a restart begins from a fresh anchor.
-      await auditCheckpoints.close();
-      await db.destroy();
+      await step('audit checkpoints', () => auditCheckpoints.close());
+      await step('store', () => db.destroy());
+      log.info('controller stopped');
     },
   };
 }

@@ -141,6 +141,8 @@ test('kill -9 under write load: every object created through ztka is on record, 
   await Promise.all(workers);
   agent.destroy();
   await z.restartController();
+  // The tests after this one go through the tunnel, which the agent redials after its own backoff.
+  await z.waitForConnected(CLUSTER, true);
 
   const inCluster = JSON.parse(
     (
