@@ -39,3 +39,40 @@ test("a dead controller's claims are cleaned up, then taken over", async (t) => 
   assert.deepEqual(cleaned, [100, 101]);
   assert.deepEqual(fs.readdirSync(dir).sort(), ['100']);
 });
+
+test('controllers claiming and releasing at once, in separate processes, never share a uid', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ztka-uids-'));
+  const held = path.join(dir, 'held');
+  fs.mkdirSync(held);
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const { spawn } = await import('node:child_process');
+  // Each process claims and releases 150 times; while it holds a uid it holds `held/<uid>` exclusively, so a
+  // uid held twice is an EEXIST. A live controller's claim must never be cleaned up either.
+  const worker = `
+    import fs from 'node:fs/promises';
+    import { UidClaims } from ${JSON.stringify(new URL('./uid-claims.js', import.meta.url).href)};
+    const faults = [];
+    const claims = new UidClaims({ dir: ${JSON.stringify(dir)}, first: 100, count: 4,
+      cleanUp: async (uid) => faults.push('cleaned up live uid ' + uid) });
+    for (let i = 0; i < 150; i++) {
+      const uid = await claims.claim();
+      if (uid === undefined) continue;
+      try { await fs.writeFile(${JSON.stringify(held)} + '/' + uid, '', { flag: 'wx' }); }
+      catch { faults.push('uid ' + uid + ' held twice'); continue; }
+      await new Promise((r) => setImmediate(r));
+      await fs.rm(${JSON.stringify(held)} + '/' + uid);
+      await claims.release(uid);
+    }
+    console.log(JSON.stringify(faults));
+  `;
+  const outputs = await Promise.all(
+    Array.from({ length: 4 }, () => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', worker]);
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+      return new Promise<string>((resolve) => child.on('close', () => resolve(out.trim())));
+    }),
+  );
+  assert.deepEqual(outputs, ['[]', '[]', '[]', '[]']);
+});
