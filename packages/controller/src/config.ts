@@ -135,6 +135,18 @@ export const ConfigSchema = Type.Object(
           'a file holding the bearer token scrapers send to /metrics (32+ characters); without it /metrics is not served',
       }),
     ),
+    rateLimitPerPerson: Type.Integer({
+      minimum: 0,
+      maximum: 1_000_000,
+      description:
+        'requests per second one person may make through the kube proxy and the API, averaged over 10 s (0: no limit)',
+    }),
+    rateLimitPerAddress: Type.Integer({
+      minimum: 0,
+      maximum: 1_000_000,
+      description:
+        'requests without a valid credential per second from one address, averaged over 10 s (0: no limit)',
+    }),
     agentImage: Type.String({
       minLength: 1,
       maxLength: 512,
@@ -168,6 +180,8 @@ const DEFAULTS = {
   shellCpuSeconds: 600,
   shellFileMb: 100,
   shellCommandTimeoutSeconds: 3600,
+  rateLimitPerPerson: 100,
+  rateLimitPerAddress: 10,
 } as const;
 
 /** Flag name, environment variable and config key of each setting. */
@@ -208,6 +222,8 @@ const SETTINGS = [
   ['shell-cpu-seconds', 'ZTKA_SHELL_CPU_SECONDS', 'shellCpuSeconds'],
   ['shell-file-mb', 'ZTKA_SHELL_FILE_MB', 'shellFileMb'],
   ['shell-command-timeout-seconds', 'ZTKA_SHELL_COMMAND_TIMEOUT_SECONDS', 'shellCommandTimeoutSeconds'],
+  ['rate-limit-per-person', 'ZTKA_RATE_LIMIT_PER_PERSON', 'rateLimitPerPerson'],
+  ['rate-limit-per-address', 'ZTKA_RATE_LIMIT_PER_ADDRESS', 'rateLimitPerAddress'],
 ] as const;
 
 /** Settings the schema declares as integers: a flag's or variable's digits become a number. */

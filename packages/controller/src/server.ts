@@ -10,6 +10,7 @@ import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { AGENT_CONNECT_PATH, CLUSTER_PROXY_PREFIX, type TunnelIdentity } from '@ztka/protocol';
 import { Access } from './access/authorize.js';
+import { RequestLimits } from './access/request-limits.js';
 import { Revocations } from './access/revocation.js';
 import { registerAuthRoutes } from './api/auth-routes.js';
 import { registerClusterRoutes } from './api/cluster-routes.js';
@@ -173,9 +174,14 @@ export async function startController(
     keepalive: { intervalMs: config.agentPingIntervalMs, timeoutMs: config.agentPingTimeoutMs },
   });
   const shellSockets = new ShellKubeSockets(tls);
+  const limits = new RequestLimits({
+    perPerson: config.rateLimitPerPerson,
+    perAddress: config.rateLimitPerAddress,
+  });
   const kubeProxy = createKubeProxy(
     {
       tunnels,
+      limits,
       // Only kube credentials reach clusters: API keys and session cookies never do; a browser shell's
       // only through that shell's own socket.
       authenticate: async (req) => {
@@ -273,6 +279,7 @@ export async function startController(
     authenticator,
     access,
     throttle: new LoginThrottle(),
+    limits,
     events,
     audit,
     auditQuery,

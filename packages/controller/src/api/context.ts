@@ -7,6 +7,7 @@ import type { ApiPowers } from '../access/effective.js';
 import type { Authenticator } from '../auth/authenticate.js';
 import type { CredentialStore, Principal } from '../auth/credentials.js';
 import type { LoginThrottle } from '../auth/login-throttle.js';
+import type { RequestLimits } from '../access/request-limits.js';
 import type { AuditLog } from '../audit/log.js';
 import type { AuditQuery } from '../audit/query.js';
 import type { AuditCheckpoints } from '../audit/checkpoints.js';
@@ -40,6 +41,8 @@ export interface ApiDeps {
   authenticator: Authenticator;
   access: Access;
   throttle: LoginThrottle;
+  /** Rate limits per person and, for requests without a valid credential, per address. */
+  limits: Pick<RequestLimits, 'person' | 'anonymous'>;
   events: SystemEvents;
   audit: AuditLog;
   /** Revocations still being delivered to agents. */
@@ -59,7 +62,15 @@ const callers = new WeakMap<FastifyRequest, Caller>();
 export async function caller(deps: ApiDeps, req: FastifyRequest): Promise<Caller> {
   const known = callers.get(req);
   if (known) return known;
-  const principal = await deps.authenticator.forApi(req.method, req.headers);
+  let principal: Principal;
+  try {
+    principal = await deps.authenticator.forApi(req.method, req.headers);
+  } catch (err) {
+    // A refusal costs its sender: past the address's limit the answer is 429, not another check.
+    if (err instanceof ZtkaError && err.code === 'unauthorized') await deps.limits.anonymous(req.ip);
+    throw err;
+  }
+  await deps.limits.person(principal.userId);
   const result = { principal, powers: await deps.access.powers(principal) };
   callers.set(req, result);
   return result;

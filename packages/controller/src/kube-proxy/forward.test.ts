@@ -7,6 +7,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { pino } from 'pino';
+import { RequestLimits } from '../access/request-limits.js';
 import type { ApiRecord } from '../audit/record.js';
 import type { Principal } from '../auth/credentials.js';
 import { AgentSession, TunnelRegistry } from '../tunnel/session.js';
@@ -67,6 +68,7 @@ async function rig(answer: (stream: http2.ServerHttp2Stream) => void): Promise<R
     authenticate: async () => principal,
     authorize: async () => ({ user: principal.username, userId: principal.userId, role: 'ADMIN' }),
     track: () => () => undefined,
+    limits: new RequestLimits({ perPerson: 0, perAddress: 0 }),
     audit: (record) =>
       new Promise<void>((resolve, reject) =>
         pending.push({ record, commit: resolve, fail: () => reject(new Error('store down')) }),

@@ -11,7 +11,7 @@ import {
   relay,
 } from '@ztka/protocol';
 import { apiRecord, isLongRunning, mayChangeCluster, newContext, type RequestContext } from './audit.js';
-import { AnonymousRefusals } from './anonymous.js';
+import { RefusalTally } from './refusals.js';
 import { sendStatus, sendStatusOnSocket } from './respond.js';
 import { resolveTarget, type KubeProxyDeps, type ProxyTarget } from './target.js';
 
@@ -23,7 +23,7 @@ export interface KubeProxy {
   handleRequest(req: IncomingMessage, res: ServerResponse): void;
   /** An upgrade (exec, attach, port-forward, cp over WebSocket or SPDY): relayed as raw bytes after the 101. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
-  /** Records what is still only counted (anonymous refusals); for shutdown. */
+  /** Records what is still only counted (refusals of anonymous and throttled requests); for shutdown. */
   close(): Promise<void>;
 }
 
@@ -59,11 +59,22 @@ function openStream(target: ProxyTarget, extra: Record<string, string> = {}): ht
 }
 
 export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = () => {}): KubeProxy {
-  const anonymous = new AnonymousRefusals((summary) => deps.audit(summary));
+  const refusals = new RefusalTally((summary) => deps.audit(summary));
   /** Records a request refused before it travelled, then answers it. */
   const refuse = async (req: IncomingMessage, ctx: RequestContext, err: ZtkaError, answer: () => void) => {
-    // Anyone can send these: beyond the first per address and interval they are counted, not copied.
-    if (!ctx.principal && !anonymous.admit(req.socket.remoteAddress ?? '')) {
+    // Anyone can send requests without a credential, and a person over their rate limit is sending faster
+    // than anyone reads: beyond the first per sender and interval they are counted, not copied.
+    const address = req.socket.remoteAddress ?? '';
+    const throttled = ctx.principal !== undefined && err.code === 'too_many_requests';
+    if (
+      (!ctx.principal || throttled) &&
+      // Per status too: refusals past the address's own limit (429) are told apart from the rest (401).
+      !refusals.admit(ctx.principal ? `user:${ctx.principal.userId}` : `${address} ${err.status}`, {
+        address,
+        user: ctx.principal?.username ?? null,
+        status: err.status,
+      })
+    ) {
       answer();
       return;
     }
@@ -81,7 +92,7 @@ export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = ()
   };
 
   return {
-    close: () => anonymous.close(),
+    close: () => refusals.close(),
 
     handleRequest(req, res) {
       const ctx = newContext(req);

@@ -13,6 +13,8 @@ export function sendStatus(res: ServerResponse, err: ZtkaError): void {
   res.writeHead(err.status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
+    // client-go waits this long and retries a 429 by itself.
+    ...(err.retryAfterSeconds === undefined ? {} : { 'retry-after': String(err.retryAfterSeconds) }),
   });
   res.end(body);
 }
@@ -24,6 +26,7 @@ export function sendStatusOnSocket(socket: Duplex, err: ZtkaError): void {
     `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? ''}\r\n` +
       'Content-Type: application/json\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      (err.retryAfterSeconds === undefined ? '' : `Retry-After: ${err.retryAfterSeconds}\r\n`) +
       'Connection: close\r\n\r\n' +
       body,
   );

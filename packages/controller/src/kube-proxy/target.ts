@@ -13,6 +13,7 @@ import {
 } from '@ztka/protocol';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { guardKubeRequest, guardProtectedNamespaces } from '../access/kube-guard.js';
+import type { RequestLimits } from '../access/request-limits.js';
 import type { ApiRecord } from '../audit/record.js';
 import type { RequestContext } from './audit.js';
 import type { Principal } from '../auth/credentials.js';
@@ -35,6 +36,8 @@ export interface KubeProxyDeps {
   track(target: ProxyTarget, end: (reason: string) => void): () => void;
   /** Commits an audit record; the proxy awaits it before the response completes. */
   audit(record: ApiRecord): Promise<void>;
+  /** Rate limits per person and, for requests without a valid credential, per address. */
+  limits: Pick<RequestLimits, 'person' | 'anonymous'>;
 }
 
 /** A kube request resolved to the tunnel it will travel and everything audit needs to know about it. */
@@ -71,8 +74,12 @@ export async function resolveTarget(
   ctx.cluster = cluster.slice(0, 253);
 
   const principal = await deps.authenticate(req);
-  if (!principal) throw new ZtkaError('unauthorized', 'Unauthorized: a valid ztka credential is required');
+  if (!principal) {
+    await deps.limits.anonymous(req.socket.remoteAddress ?? '');
+    throw new ZtkaError('unauthorized', 'Unauthorized: a valid ztka credential is required');
+  }
   ctx.principal = principal;
+  await deps.limits.person(principal.userId);
   if (!CLUSTER_NAME.test(cluster))
     throw new ZtkaError('not_found', `unknown cluster "${cluster.slice(0, 64)}"`);
   const identity = await deps.authorize(principal, cluster);
