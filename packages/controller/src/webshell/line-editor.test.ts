@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BELL, LineEditor, charWidth } from './line-editor.js';
+import { BELL, LineEditor, charWidth, type EditResult } from './line-editor.js';
 
 const PROMPT = 'u@c$ '; // 5 columns
 const UP = '\x1b[A';
@@ -97,6 +97,13 @@ function setup(cols = 80, opts: { maxHistory?: number; maxLineBytes?: number } =
   return { editor, screen, type, cursorAfter };
 }
 
+/** A result without its work count, for comparing outputs. */
+function omitWork(result: EditResult): Partial<EditResult> {
+  const rest: Partial<EditResult> = { ...result };
+  delete rest.work;
+  return rest;
+}
+
 function wrap(text: string, cols: number): string[] {
   const rows: string[] = [];
   for (let i = 0; i < text.length; i += cols) rows.push(text.slice(i, i + cols).trimEnd());
@@ -106,7 +113,7 @@ function wrap(text: string, cols: number): string[] {
 describe('line editor', () => {
   test('typing echoes, Enter submits the line with CRLF and keeps what followed', () => {
     const { screen, type } = setup();
-    assert.deepEqual(type('kubectl get ns'), { output: 'kubectl get ns', rest: '' });
+    assert.deepEqual(omitWork(type('kubectl get ns')), { output: 'kubectl get ns', rest: '' });
     const result = type('\rkubectl get pods\r');
     assert.equal(result.line, 'kubectl get ns');
     assert.equal(result.output, '\r\n');
@@ -117,8 +124,8 @@ describe('line editor', () => {
 
   test('\\r\\n and \\n are one Enter each', () => {
     const { type } = setup();
-    assert.deepEqual(type('a\r\nb'), { output: 'a\r\n', line: 'a', rest: 'b' });
-    assert.deepEqual(type('b\n'), { output: 'b\r\n', line: 'b', rest: '' });
+    assert.deepEqual(omitWork(type('a\r\nb')), { output: 'a\r\n', line: 'a', rest: 'b' });
+    assert.deepEqual(omitWork(type('b\n')), { output: 'b\r\n', line: 'b', rest: '' });
   });
 
   test('insertion and deletion in the middle redraw the line with ESC[K', () => {
@@ -195,7 +202,7 @@ describe('line editor', () => {
     const { type } = setup();
     assert.equal(type('abc\x04').eof, undefined);
     type('\x03');
-    assert.deepEqual(type('\x04more'), { output: '', eof: true, rest: 'more' });
+    assert.deepEqual(omitWork(type('\x04more')), { output: '', eof: true, rest: 'more' });
   });
 
   test('Ctrl-L clears the screen and redraws prompt and line', () => {
@@ -304,5 +311,48 @@ describe('line editor', () => {
     type('漢字');
     assert.equal(type(LEFT).output, '\x1b[2D');
     assert.equal(type('\x7f').output, `\r${PROMPT}字\x1b[K\r\x1b[5C`);
+  });
+
+  test('a flood of history and cursor keys over a long line is drawn once and paid for by its length', () => {
+    const cols = 80;
+    const { screen, type, editor } = setup(cols);
+    const long = 'kubectl get pods -l ' + 'a'.repeat(4000);
+    type(`${long}\r`);
+    type('short');
+    // Hundreds of keys that each replace the whole line: one redraw, not one per key.
+    const keys = `${UP}${DOWN}`.repeat(300) + UP;
+    const result = editor.feed(keys);
+    screen.write(result.output);
+    assert.equal(editor.line, long);
+    assert.deepEqual(
+      screen.lines.slice(-wrap(`${PROMPT}${long}`, cols).length),
+      wrap(`${PROMPT}${long}`, cols),
+    );
+    assert.ok(
+      result.output.length < 2 * (PROMPT.length + long.length),
+      `${result.output.length} characters drawn`,
+    );
+    // Each key was charged about the line's length.
+    assert.ok(result.work >= 300 * long.length, `work ${result.work}`);
+  });
+
+  test('past its budget the editor stops and hands back the rest, which reads on later as if whole', () => {
+    const cols = 40;
+    const whole = setup(cols);
+    const split = setup(cols);
+    const input = `kubectl get ${'x'.repeat(100)}${LEFT.repeat(50)}y${HOME}${'\x1b[3~'.repeat(3)}${END}\x7fz`;
+    whole.type(input);
+    let rest = input;
+    let rounds = 0;
+    for (; rest !== ''; rounds++) {
+      const result = split.editor.feed(rest, 200);
+      split.screen.write(result.output);
+      assert.ok(result.stalled === true || result.rest === '');
+      rest = result.rest;
+    }
+    assert.ok(rounds > 5, `${rounds} rounds`);
+    assert.equal(split.editor.line, whole.editor.line);
+    assert.deepEqual(split.screen.lines, whole.screen.lines);
+    assert.deepEqual([split.screen.y, split.screen.x], [whole.screen.y, whole.screen.x]);
   });
 });

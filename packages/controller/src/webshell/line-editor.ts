@@ -10,6 +10,10 @@ const CLEAR_SCREEN = `${ESC}[H${ESC}[2J`;
 export interface EditResult {
   /** Terminal output for what was read (echo, redraws, new prompts). */
   output: string;
+  /** Work done, in characters handled: what the caller's editing budget is charged. */
+  work: number;
+  /** The budget ran out before the input did: `rest` is the input not read yet, to feed again later. */
+  stalled?: boolean;
   /** Enter was pressed: the line to run; `rest` is the input after it, not read yet. */
   line?: string;
   /** Ctrl-D on an empty line. */
@@ -125,6 +129,9 @@ export class LineEditor {
   #history: string[] = [];
   #historyAt = 0;
   #draft: string[] = [];
+  /** The line changed since it was last drawn: it is drawn once, when the input read so far ends. */
+  #dirty = false;
+  #work = 0;
 
   constructor(prompt: string, opts: LineEditorOptions = {}) {
     this.prompt = prompt;
@@ -155,50 +162,69 @@ export class LineEditor {
     this.#endRow = Math.floor(this.#promptWidth / this.#cols);
     this.#historyAt = this.#history.length;
     this.#draft = [];
+    this.#dirty = false;
     return this.prompt;
   }
 
-  /** Reads keystrokes up to and including an Enter (or Ctrl-D on an empty line). */
-  feed(data: string): EditResult {
+  /**
+   * Reads keystrokes up to and including an Enter (or Ctrl-D on an empty line), or until `budget` units of
+   * work are spent. Each key costs about the characters it handles (an edit or cursor move on a long line
+   * costs the line's length), so whoever sends keys faster than a person types is slowed, not served: a
+   * frame of Up and Down over a 64 KiB line would otherwise hold the controller's thread for seconds.
+   * However many keys change the line, it is drawn once per call.
+   */
+  feed(data: string, budget = Infinity): EditResult {
     let out = '';
     let rang = false;
     let i = 0;
+    this.#work = 0;
     while (i < data.length) {
+      if (this.#work >= budget) {
+        out += this.#flush();
+        return { output: out, work: this.#work, stalled: true, rest: data.slice(i) };
+      }
       const c = data.charAt(i);
       if (c === '\r' || c === '\n') {
         i += c === '\r' && data[i + 1] === '\n' ? 2 : 1;
         const line = this.line;
-        out += this.#toEnd() + '\r\n';
+        out += this.#flush() + this.#toEnd() + '\r\n';
         this.#remember(line);
         this.newPrompt();
-        return { output: out, line, rest: data.slice(i) };
+        return { output: out, work: this.#work, line, rest: data.slice(i) };
       }
       if (c === ESC) {
         const len = escapeLength(data, i);
         const key = KEYS[data.slice(i, i + len)];
-        if (key !== undefined) out += this.#key(key);
+        this.#work += len;
+        if (key !== undefined) {
+          this.#work += this.#chars.length;
+          out += this.#key(key);
+        }
         i += len;
         continue;
       }
       if (c === '\x03') {
-        out += this.#toEnd() + '^C\r\n' + this.newPrompt();
+        out += this.#flush() + this.#toEnd() + '^C\r\n' + this.newPrompt();
         i++;
         continue;
       }
       if (c === '\x04') {
         i++;
-        if (this.#chars.length === 0) return { output: out, eof: true, rest: data.slice(i) };
+        if (this.#chars.length === 0)
+          return { output: out + this.#flush(), work: this.#work, eof: true, rest: data.slice(i) };
         continue;
       }
       if (c === '\x0c') {
         out += CLEAR_SCREEN;
         this.#cursorRow = 0;
         this.#endRow = 0;
-        out += this.#redraw();
+        this.#dirty = true;
+        out += this.#flush();
         i++;
         continue;
       }
       if (c === '\x7f' || c === '\b') {
+        this.#work += 1 + this.#chars.length;
         out += this.#backspace();
         i++;
         continue;
@@ -217,12 +243,17 @@ export class LineEditor {
         this.#bytes += utf8Length(ch);
         run.push(ch);
       }
-      if (run.length > 0) out += this.#insert(run);
-      else if (!rang) i++; // Tab and the other control characters are ignored
+      if (run.length > 0) {
+        this.#work += run.length + this.#chars.length;
+        out += this.#insert(run);
+      } else if (!rang) {
+        this.#work++;
+        i++; // Tab and the other control characters are ignored
+      }
       if (rang) out += BELL; // the line is full: the rest of this run is dropped
       rang = false;
     }
-    return { output: out, rest: '' };
+    return { output: out + this.#flush(), work: this.#work, rest: '' };
   }
 
   #remember(line: string): void {
@@ -270,7 +301,7 @@ export class LineEditor {
     const end = this.#promptWidth + width(this.#chars);
     // Typing at the end of the line is echoed as is, unless it ends exactly on the right margin (where
     // terminals hold the cursor back until the next character, and a redraw puts it on the next row).
-    if (atEnd && end % this.#cols !== 0) {
+    if (!this.#dirty && atEnd && end % this.#cols !== 0) {
       this.#cursorRow = this.#endRow = Math.floor(end / this.#cols);
       return run.join('');
     }
@@ -285,7 +316,7 @@ export class LineEditor {
     const w = charWidth((gone ?? '').codePointAt(0) ?? 0);
     const end = this.#promptWidth + width(this.#chars);
     // At the end of a one-row line: step back and erase.
-    if (this.#cursor === this.#chars.length && this.#endRow === 0 && end < this.#cols)
+    if (!this.#dirty && this.#cursor === this.#chars.length && this.#endRow === 0 && end < this.#cols)
       return w === 0 ? '' : '\b'.repeat(w) + `${ESC}[K`;
     return this.#redraw();
   }
@@ -294,8 +325,8 @@ export class LineEditor {
     const from = this.#promptWidth + width(this.#chars, 0, this.#cursor);
     const to = this.#promptWidth + width(this.#chars, 0, index);
     this.#cursor = index;
-    // Within one row: a cursor movement. Across rows: a redraw puts it right.
-    if (Math.floor(from / this.#cols) === Math.floor(to / this.#cols)) {
+    // Within one row: a cursor movement. Across rows, or when a redraw is due anyway, the redraw puts it right.
+    if (!this.#dirty && Math.floor(from / this.#cols) === Math.floor(to / this.#cols)) {
       if (to === from) return '';
       return to < from ? `${ESC}[${from - to}D` : `${ESC}[${to - from}C`;
     }
@@ -313,8 +344,21 @@ export class LineEditor {
     return `${down > 0 ? `${ESC}[${down}B` : ''}\r${col > 0 ? `${ESC}[${col}C` : ''}`;
   }
 
-  /** Rewrites prompt and line from the prompt's first row and puts the cursor back where it belongs. */
+  /** The line must be drawn again; it is, once, when the input read so far ends (#flush). */
   #redraw(): string {
+    this.#dirty = true;
+    return '';
+  }
+
+  #flush(): string {
+    if (!this.#dirty) return '';
+    this.#dirty = false;
+    this.#work += this.#chars.length;
+    return this.#draw();
+  }
+
+  /** Rewrites prompt and line from the prompt's first row and puts the cursor back where it belongs. */
+  #draw(): string {
     const cols = this.#cols;
     let out = this.#cursorRow > 0 ? `${ESC}[${this.#cursorRow}A` : '';
     const end = this.#promptWidth + width(this.#chars);

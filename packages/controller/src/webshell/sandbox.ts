@@ -17,6 +17,7 @@
 // If any of this is missing, the shell does not start: there is no unconfined fallback.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -59,6 +60,8 @@ export interface SandboxOptions {
   workRoot: string;
   /** Shells (and the start-up probe) get uids uidBase+1 … uidBase+slots, claimed host-wide. */
   uidBase: number;
+  /** Where uids are claimed; every controller on the host must use the same one (default HOST_CLAIMS_DIR). */
+  claimsDir?: string;
   slots: number;
   limits: ShellLimits;
   tools?: Partial<SandboxTools>;
@@ -208,6 +211,22 @@ export interface SandboxWorkspace {
   release(): Promise<void>;
 }
 
+/**
+ * Uids belong to the host, not to one work root: two controllers (or a controller and a test) with different
+ * work roots must still see each other's claims. /run is a tmpfs, so claims do not survive a reboot, after
+ * which their pids could name unrelated live processes; without access to /run, the system's temp dir.
+ */
+export const HOST_CLAIMS_DIR = '/run/ztka-shell-uids';
+
+function hostClaimsDir(): string {
+  try {
+    fs.accessSync(path.dirname(HOST_CLAIMS_DIR), fs.constants.W_OK);
+    return HOST_CLAIMS_DIR;
+  } catch {
+    return path.join(os.tmpdir(), path.basename(HOST_CLAIMS_DIR));
+  }
+}
+
 export class ShellSandbox {
   readonly #opts: SandboxOptions;
   readonly #tools: SandboxTools;
@@ -219,7 +238,7 @@ export class ShellSandbox {
     this.#opts = opts;
     this.#tools = { ...DEFAULT_TOOLS, ...opts.tools };
     this.#claims = new UidClaims({
-      dir: path.join(opts.workRoot, `${WORK_DIR_PREFIX}uids`),
+      dir: opts.claimsDir ?? hostClaimsDir(),
       first: opts.uidBase + 1,
       count: opts.slots,
       cleanUp: (uid) => this.#cleanUp(uid),

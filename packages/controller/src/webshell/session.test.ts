@@ -467,6 +467,31 @@ describe('browser shell session', { concurrency: 4 }, () => {
     assert.deepEqual(h.recorded, ['kubectl get a', 'kubectl get b', 'kubectl get c']);
   });
 
+  test('edit keys flooding over a long line are slowed, drawn once per frame, and nothing is lost', async (t) => {
+    const h = await harness(t);
+    await h.waitFor(PROMPT);
+    const long = `kubectl get ${'x'.repeat(4000)}`;
+    h.type(`${long}\r`);
+    const at = await h.waitFor(`\r\n${PROMPT}`);
+    // Each frame swaps a 4,000-character line in and out 300 times: about 1.2 million characters handled
+    // (a Down leaves the long line); four of them pass the burst of 2 million and then 2 million a second.
+    // Then a line that must still run, after every key before it.
+    const flood = '\x1b[A\x1b[B'.repeat(300);
+    const started = Date.now();
+    for (let i = 0; i < 4; i++) h.type(flood);
+    h.type('\x1b[Akubectl get after\r');
+    await h.waitFor(`ARGV=["get","${'x'.repeat(4000)}kubectl","get","after"]`, at, 20_000);
+    const tookMs = Date.now() - started;
+    // 4.8 million, less the 2 million burst, at 2 million per second: slowed, not served at once.
+    assert.ok(tookMs >= 1200, `the flood was handled in ${tookMs} ms`);
+    // Drawn at most once per frame (and once per stall), not once per key.
+    const drawn = h.output().length;
+    assert.ok(
+      drawn < 40 * long.length,
+      `${drawn} characters drawn for 2,400 keys over a ${long.length}-character line`,
+    );
+  });
+
   test('the exit status shows when it is not 0; unfinished output lines are ended', async (t) => {
     const h = await harness(t);
     await h.waitFor(PROMPT);

@@ -53,6 +53,13 @@ const HIGH_WATER = 1 << 20;
 const LOW_WATER = 256 << 10;
 /** Input held while no line editor or kubectl can take it (starting, recording a command). */
 const MAX_HELD_INPUT = 64 * 1024;
+/**
+ * Line editing work (characters handled, see LineEditor.feed) a shell may spend per second, and at once.
+ * A person typing or pasting spends a tiny part of it; a client sending edit keys over long lines as fast as
+ * it can is slowed to this rate by no longer reading its socket, and nothing it sent is dropped.
+ */
+const EDIT_WORK_PER_SECOND = 2_000_000;
+const EDIT_WORK_BURST = 2_000_000;
 
 type State = 'opening' | 'idle' | 'submitting' | 'running' | 'ending';
 
@@ -88,6 +95,12 @@ class Shell implements ShellSession {
   #atLineStart = true;
   #unsent = 0;
   #paused = false;
+  #editBudget = EDIT_WORK_BURST;
+  #editBudgetAt = performance.now();
+  /** Set while the shell waits for its editing budget; input read meanwhile is held, in order. */
+  #editStall: NodeJS.Timeout | undefined;
+  /** Why the browser's socket is not being read: it resumes when no reason is left. */
+  readonly #socketPauses = new Set<'output' | 'editing'>();
   #idleTimer: NodeJS.Timeout | undefined;
   readonly #lifeTimer: NodeJS.Timeout;
 
@@ -224,13 +237,54 @@ class Shell implements ShellSession {
   }
 
   #edit(data: string): void {
-    const result = this.#editor.feed(data);
+    if (this.#editStall !== undefined) {
+      this.#held += data;
+      return;
+    }
+    const now = performance.now();
+    this.#editBudget = Math.min(
+      EDIT_WORK_BURST,
+      this.#editBudget + ((now - this.#editBudgetAt) * EDIT_WORK_PER_SECOND) / 1000,
+    );
+    this.#editBudgetAt = now;
+    const result = this.#editor.feed(data, this.#editBudget);
+    this.#editBudget -= result.work;
     if (result.output !== '') this.#write(result.output);
+    if (result.stalled) return this.#stallEditing(result.rest);
     if (result.eof) return this.close('the shell was ended with Ctrl-D');
     if (result.line === undefined) return;
     // What came after the Enter (the next lines of a paste) waits for the next prompt.
     this.#held = result.rest;
     this.#submit(result.line).catch((err: unknown) => this.#fail(err));
+  }
+
+  /** Out of editing budget: stop reading the socket until enough has come back, then read on. */
+  #stallEditing(rest: string): void {
+    this.#held = rest + this.#held;
+    this.#pauseSocket('editing');
+    const waitMs = ((EDIT_WORK_BURST / 10 - this.#editBudget) * 1000) / EDIT_WORK_PER_SECOND;
+    this.#editStall = setTimeout(() => {
+      this.#editStall = undefined;
+      this.#resumeSocket('editing');
+      if (!this.#is('idle')) return;
+      const held = this.#held;
+      this.#held = '';
+      try {
+        this.#edit(held);
+      } catch (err) {
+        this.#fail(err);
+      }
+    }, Math.ceil(waitMs));
+  }
+
+  #pauseSocket(why: 'output' | 'editing'): void {
+    if (this.#socketPauses.size === 0) this.#opts.socket.pause();
+    this.#socketPauses.add(why);
+  }
+
+  #resumeSocket(why: 'output' | 'editing'): void {
+    if (!this.#socketPauses.delete(why) || this.#socketPauses.size > 0) return;
+    this.#opts.socket.resume();
   }
 
   /** Back to the prompt; input held meanwhile is read now. */
@@ -335,13 +389,18 @@ class Shell implements ShellSession {
     this.#unsent += text.length;
     socket.send(text, () => {
       this.#unsent -= text.length;
-      if (this.#paused && this.#unsent < LOW_WATER) {
+      if (this.#unsent >= LOW_WATER) return;
+      if (this.#paused) {
         this.#paused = false;
         this.#child?.resume();
       }
+      this.#resumeSocket('output');
     });
-    // A browser that reads slower than kubectl writes holds kubectl back instead of filling memory.
-    if (!this.#paused && this.#unsent > HIGH_WATER && this.#child !== undefined) {
+    if (this.#unsent <= HIGH_WATER) return;
+    // A browser that reads slower than kubectl writes holds kubectl back instead of filling memory; one that
+    // does not read the echo of what it types is no longer read from either.
+    this.#pauseSocket('output');
+    if (!this.#paused && this.#child !== undefined) {
       this.#paused = true;
       this.#child.pause();
     }
@@ -349,6 +408,7 @@ class Shell implements ShellSession {
 
   async #end(reason: string): Promise<void> {
     clearTimeout(this.#idleTimer);
+    clearTimeout(this.#editStall);
     clearTimeout(this.#lifeTimer);
     clearTimeout(this.#commandTimer);
     await this.#opening;
