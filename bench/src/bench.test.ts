@@ -26,6 +26,7 @@ test('npm run bench -- --smoke runs every case and writes its results', { timeou
       'P5 5 agents',
       'P6 audit',
       'P7 first access',
+      'P8 kubectl per call',
     ]) {
       assert.match(stdout, new RegExp(`^\\| ${c}`, 'm'), `${c} missing from the table`);
     }

@@ -4,7 +4,16 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { kubectlEnv, kubectlPath, podSandbox, runningPod, type TestEnv, type Ztka } from '@ztka/testenv';
+import {
+  kubectl,
+  kubectlEnv,
+  kubectlPath,
+  podSandbox,
+  runningPod,
+  ZtkaCli,
+  type TestEnv,
+  type Ztka,
+} from '@ztka/testenv';
 import { TunnelClient } from '@ztka/agent/tunnel-client';
 import { pino } from 'pino';
 import { MB, cpuDuring, median, peakRss, percentile, rss } from './stats.js';
@@ -19,6 +28,7 @@ export interface Sizes {
   p5Agents: number;
   p6Records: number;
   p7People: number;
+  p8Calls: number;
 }
 
 /** One row of the results table: a metric per target, and how ztka compares with its goal. */
@@ -488,4 +498,56 @@ export async function p7(z: Ztka, ztka: Target, cluster: string, people: number)
     row('p99 latency, first call', percentile(first, 99), { note: `${people} new people` }),
     row('p50 latency, second call (cached)', percentile(cached, 50)),
   ];
+}
+
+/**
+ * P8: kubectl's wall time per call with the exec-credential kubeconfig (kubectl runs `ztka token` first,
+ * which answers from its cache) against a kubeconfig that holds its token, interleaved.
+ */
+export async function p8(z: Ztka, cluster: string, calls: number): Promise<Row[]> {
+  const user = await z.createUser(`p8-${randomBytes(2).toString('hex')}@example.com`, [
+    { role: 'PROJECT_READ_ONLY', project: 'desktop' },
+  ]);
+  const cli = await ZtkaCli.create();
+  try {
+    await cli.ok(
+      ['login', '--server', z.url, '--ca-file', z.caFile, '--username', user.username, '--password-stdin'],
+      { input: `${user.password}\n` },
+    );
+    const exec = path.join(cli.home, 'exec.kubeconfig');
+    await cli.ok(['kubeconfig', '--cluster', cluster, '--exec', '-f', exec]);
+    const embedded = await z.kubeconfig(cluster, user.apiKey);
+    const times: Record<'embedded' | 'exec', number[]> = { embedded: [], exec: [] };
+    const call = async (kubeconfig: string) => {
+      const start = process.hrtime.bigint();
+      const out = await kubectl(['get', 'namespace', 'default', '-o', 'name'], { kubeconfig, env: cli.env });
+      if (out.stdout.trim() !== 'namespace/default') throw new Error(`P8: kubectl said ${out.stdout}`);
+      return ms(start);
+    };
+    // The first exec call mints and caches the token; both warm up the same way.
+    for (let i = 0; i < 2; i++) {
+      await call(embedded);
+      await call(exec);
+    }
+    for (let i = 0; i < calls; i++) {
+      times.embedded.push(await call(embedded));
+      times.exec.push(await call(exec));
+    }
+    const values = { 'token in kubeconfig': median(times.embedded), 'exec (ztka token)': median(times.exec) };
+    const ratio = values['exec (ztka token)'] / values['token in kubeconfig'];
+    return [
+      {
+        case: 'P8 kubectl per call',
+        metric: 'median wall time of `kubectl get ns default`',
+        unit: 'ms',
+        values,
+        ratio,
+        goal: 'exec ≤ 1.3× embedded token',
+        met: ratio <= 1.3,
+        note: `${calls} calls each, interleaved`,
+      },
+    ];
+  } finally {
+    await cli.remove();
+  }
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRootPath, testEnv, Ztka } from '@ztka/testenv';
 import { p6 } from './audit.js';
-import { p1, p2, p3, p4, p5, p7, type Row, type Sizes } from './cases.js';
+import { p1, p2, p3, p4, p5, p7, p8, type Row, type Sizes } from './cases.js';
 import { percentile } from './stats.js';
 import { latencySvg, table, writeResults } from './report.js';
 import { openTargets } from './targets.js';
@@ -22,6 +22,7 @@ const SIZES: Record<'smoke' | 'quick' | 'full', Sizes> = {
     p5Agents: 5,
     p6Records: 5000,
     p7People: 3,
+    p8Calls: 3,
   },
   quick: {
     p1Requests: 1000,
@@ -32,6 +33,7 @@ const SIZES: Record<'smoke' | 'quick' | 'full', Sizes> = {
     p5Agents: 200,
     p6Records: 1_000_000,
     p7People: 30,
+    p8Calls: 20,
   },
   full: {
     p1Requests: 5000,
@@ -42,6 +44,7 @@ const SIZES: Record<'smoke' | 'quick' | 'full', Sizes> = {
     p5Agents: 2000,
     p6Records: 10_000_000,
     p7People: 100,
+    p8Calls: 50,
   },
 };
 
@@ -58,7 +61,7 @@ const { values } = parseArgs({
 const mode = values.smoke ? 'smoke' : values.full ? 'full' : 'quick';
 const sizes = { ...SIZES[mode], ...(values.agents ? { p5Agents: Number(values.agents) } : {}) };
 const wanted = new Set(
-  (values.cases ?? 'P1,P2,P3,P4,P5,P6,P7').split(',').map((c) => c.trim().toUpperCase()),
+  (values.cases ?? 'P1,P2,P3,P4,P5,P6,P7,P8').split(',').map((c) => c.trim().toUpperCase()),
 );
 const want = (c: string) => wanted.has(c);
 const say = (line: string) => console.error(`bench: ${line}`);
@@ -113,6 +116,10 @@ try {
       say(`P7: first access of ${sizes.p7People} new people`);
       const ztka = targets.all.find((t) => t.name === 'ztka');
       if (ztka) rows.push(...(await p7(z, ztka, 'bench', sizes.p7People)));
+    }
+    if (want('P8')) {
+      say(`P8: kubectl per call, exec-credential against an embedded token, ${sizes.p8Calls} calls each`);
+      rows.push(...(await p8(z, 'bench', sizes.p8Calls)));
     }
     console.log(`\n${table(rows)}\n`);
     const stamp = new Date().toISOString().replace(/[:]/g, '-').replace(/\..*/, '');

@@ -40,3 +40,10 @@ export function oneLine(text: string): string {
 export function usageMessage(commanderMessage: string): string {
   return oneLine(commanderMessage.replace(/^error:\s*/, '').replace(/'([^']*)'/g, '"$1"'));
 }
+
+/** Prints `err` as its one `ztka: <message>` line on stderr and returns the exit code it calls for. */
+export function reportError(err: unknown): number {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`ztka: ${oneLine(message)}\n`);
+  return err instanceof CliError ? err.exitCode : EXIT_FAILURE;
+}
