@@ -5,12 +5,18 @@
 // NAMESPACE_ADMIN of `team-a`). Writes .demo/<user>.kubeconfig and .demo/<user>.credentials.json beside the
 // admin's (.demo/admin.kubeconfig, .demo/credentials.json) and .demo/ready, then runs until interrupted and
 // stops everything it started.
+//
+// `npm run demo -- --kubeconfig FILE [--context NAME]` registers that cluster instead (kind, minikube, a
+// cloud cluster), so nobody with a cluster waits for the local one to build. Its agent runs here, with that
+// kubeconfig, and keeps people's service accounts in a namespace of its own (`ztka-demo`), never touching a
+// real installation's `ztka-system`; on Ctrl-C the demo removes what it made there.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
 import { controllerRequest, downloadKubeconfig, loginApiKey, type ApiResponse } from './controller-client.js';
 import { kubectl } from './kubectl.js';
 import { down, up } from './controlplane.js';
@@ -18,6 +24,8 @@ import { repoRoot } from './paths.js';
 import { canListen, freePort } from './ports.js';
 
 const CLUSTER = 'desktop';
+/** Where the agent keeps people's service accounts in an outside cluster. */
+const OUTSIDE_JIT_NAMESPACE = 'ztka-demo';
 const dir = path.resolve(process.env['ZTKA_DEMO_DIR'] ?? path.join(repoRoot, '.demo'));
 const children: ChildProcess[] = [];
 
@@ -54,13 +62,56 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
   }
 }
 
+const { values: options } = parseArgs({
+  args: process.argv.slice(2),
+  options: { kubeconfig: { type: 'string' }, context: { type: 'string' } },
+  strict: true,
+});
+if (options.context !== undefined && options.kubeconfig === undefined) {
+  console.error('demo: --context needs --kubeconfig');
+  process.exit(2);
+}
+
+/** What the demo made in an outside cluster, removed when it stops. */
+const madeOutside: { kubeconfig: string; namespaces: string[] } | undefined = options.kubeconfig
+  ? { kubeconfig: path.join(dir, 'cluster.kubeconfig'), namespaces: [] }
+  : undefined;
+
 let stopping = false;
 async function stop(code: number): Promise<never> {
   stopping = true;
   for (const child of children.reverse()) child.kill('SIGTERM');
   await sleep(500);
-  await down();
+  if (madeOutside) await cleanOutside(madeOutside);
+  else await down();
   process.exit(code);
+}
+
+async function cleanOutside(made: { kubeconfig: string; namespaces: string[] }): Promise<void> {
+  const run = (args: string[]) =>
+    kubectl(args, { kubeconfig: made.kubeconfig, timeoutMs: 30_000 }).catch((err: unknown) =>
+      console.error(`demo: could not clean up (${args.join(' ')}): ${String(err)}`),
+    );
+  await run([
+    'delete',
+    'clusterrolebinding',
+    '-l',
+    `ztka.dev/jit-namespace=${OUTSIDE_JIT_NAMESPACE}`,
+    '--wait=false',
+  ]);
+  for (const ns of [...made.namespaces, OUTSIDE_JIT_NAMESPACE])
+    await run(['delete', 'namespace', ns, '--ignore-not-found', '--wait=false']);
+}
+
+/** The outside cluster's kubeconfig, cut to one context with its credentials inline, for the agent. */
+async function outsideCluster(file: string, context: string | undefined, into: string): Promise<string> {
+  const args = ['config', 'view', '--minify', '--flatten', '--raw'];
+  if (context !== undefined) args.push('--context', context);
+  const { stdout } = await kubectl(args, { kubeconfig: path.resolve(file) });
+  await fsp.writeFile(into, stdout, { mode: 0o600 });
+  // Reachable and allowed: the agent needs the cluster's identity and the right to make accounts.
+  await kubectl(['get', 'namespace', 'kube-system', '-o', 'name'], { kubeconfig: into, timeoutMs: 30_000 });
+  return into;
 }
 
 /** The demo's people besides the admin: one per kind of access the seed's org would have. */
@@ -80,7 +131,11 @@ async function main(): Promise<void> {
   await fsp.rm(dir, { recursive: true, force: true });
   await fsp.mkdir(path.join(dir, 'logs'), { recursive: true });
 
-  const cluster = await up({ log: (l) => console.error(`testenv: ${l}`) });
+  const cluster = madeOutside
+    ? {
+        kubeconfig: await outsideCluster(options.kubeconfig ?? '', options.context, madeOutside.kubeconfig),
+      }
+    : await up({ log: (l) => console.error(`testenv: ${l}`) });
   const port = (await canListen(8443)) ? 8443 : await freePort();
   const url = `https://127.0.0.1:${port}`;
   const adminPassword = randomBytes(18).toString('base64url');
@@ -129,6 +184,7 @@ async function main(): Promise<void> {
     path.join(dir, 'agent', 'credential'),
     '--bootstrap-token',
     created.bootstrapToken.token,
+    ...(madeOutside ? ['--jit-namespace', OUTSIDE_JIT_NAMESPACE] : []),
   ]);
   await waitFor(
     'the agent to connect',
@@ -145,8 +201,15 @@ async function main(): Promise<void> {
   );
   await writePrivate('credentials.json', credentials('admin', adminPassword));
 
-  // The namespace the team-a admin is given, in the real cluster.
-  await kubectl(['create', 'namespace', 'team-a'], { kubeconfig: cluster.kubeconfig });
+  // The namespace the team-a admin is given, in the real cluster (an outside one may have it already).
+  const teamA = await kubectl(['create', 'namespace', 'team-a'], { kubeconfig: cluster.kubeconfig }).then(
+    () => true,
+    (err: unknown) => {
+      if (madeOutside && /AlreadyExists/.test(String(err))) return false;
+      throw err;
+    },
+  );
+  if (teamA) madeOutside?.namespaces.push('team-a');
   for (const user of DEMO_USERS) {
     const password = randomBytes(12).toString('base64url');
     const { name, username, ...role } = user;
@@ -165,7 +228,7 @@ async function main(): Promise<void> {
 ztka demo is running.
 
   console:     ${url}   (log in as admin; CA: .demo/controller/tls/ca.crt)
-  cluster:     ${CLUSTER} (project desktop), a real kube-apiserver behind a real agent tunnel
+  cluster:     ${CLUSTER} (project desktop), ${madeOutside ? `${options.context ?? 'the current context'} of ${options.kubeconfig ?? ''}` : 'a real kube-apiserver'} behind a real agent tunnel
   admin:       admin / ${adminPassword}   (.demo/credentials.json)
   also:        ${DEMO_USERS.map((u) => `${u.username} (${u.role}${'namespaces' in u ? ` of ${u.namespaces.join(',')}` : ''})`).join(', ')}
                credentials and kubeconfigs in .demo/<name>.credentials.json and .demo/<name>.kubeconfig

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { kubectl } from '@ztka/testenv';
+import { kubectl, testEnv } from '@ztka/testenv';
 
 const demoMain = fileURLToPath(new URL('../../../testenv/dist/demo.js', import.meta.url));
 const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ztka-demo-'));
@@ -92,3 +92,53 @@ test('the demo serves kubectl through the controller and stops cleanly', async (
   // Everything it started is gone: the control plane's state directory is removed by `down`.
   await assert.rejects(fs.stat(path.join(stateDir, 'state.json')), { code: 'ENOENT' });
 });
+
+test('the demo registers an outside cluster given by --kubeconfig, and removes what it made there', async () => {
+  // The shared test cluster plays a person's own cluster (kind, minikube, a cloud one): its kubeconfig is all
+  // the demo gets, with the context named.
+  const outside = await testEnv();
+  const demoDir = path.join(tmp, 'outside');
+  let output = '';
+  const demo = spawn(
+    process.execPath,
+    [demoMain, '--kubeconfig', outside.kubeconfig, '--context', await currentContext(outside.kubeconfig)],
+    { env: { ...process.env, ZTKA_DEMO_DIR: demoDir }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  demo.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  demo.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => demo.on('exit', resolve));
+  const clusterAdmin = { kubeconfig: outside.kubeconfig };
+  try {
+    // No cluster to build: ready in seconds, not after a first build.
+    for (let i = 0; !(await fs.stat(path.join(demoDir, 'ready')).catch(() => undefined)); i++) {
+      assert.ok(i < 600 && demo.exitCode === null, `the demo did not become ready:\n${output}`);
+      await sleep(100);
+    }
+    assert.doesNotMatch(output, /testenv: /, 'no local cluster was started');
+    const viewer = { kubeconfig: path.join(demoDir, 'viewer.kubeconfig') };
+    assert.match((await kubectl(['get', 'ns', '-o', 'name'], viewer)).stdout, /namespace\/kube-system/);
+    // People's accounts live in the demo's own namespace, never in a real installation's ztka-system.
+    const sa = await kubectl(
+      ['get', 'sa', 'viewer-64ztka-46local', '-n', 'ztka-demo', '-o', 'name'],
+      clusterAdmin,
+    );
+    assert.equal(sa.stdout.trim(), 'serviceaccount/viewer-64ztka-46local');
+  } finally {
+    demo.kill('SIGINT');
+    assert.equal(await exited, 0, output);
+  }
+  const left = await kubectl(
+    ['get', 'namespace', 'ztka-demo', '-o', 'jsonpath={.status.phase}', '--ignore-not-found'],
+    clusterAdmin,
+  );
+  assert.ok(left.stdout === '' || left.stdout === 'Terminating', `ztka-demo is ${left.stdout}`);
+  const bindings = await kubectl(
+    ['get', 'clusterrolebindings', '-l', 'ztka.dev/jit-namespace=ztka-demo', '-o', 'name'],
+    clusterAdmin,
+  );
+  assert.equal(bindings.stdout.trim(), '');
+});
+
+async function currentContext(kubeconfig: string): Promise<string> {
+  return (await kubectl(['config', 'current-context'], { kubeconfig })).stdout.trim();
+}
