@@ -135,6 +135,12 @@ export const ConfigSchema = Type.Object(
           'a file holding the bearer token scrapers send to /metrics (32+ characters); without it /metrics is not served',
       }),
     ),
+    shutdownGraceSeconds: Type.Integer({
+      minimum: 0,
+      maximum: 3600,
+      description:
+        'on SIGTERM, how long requests in flight may take to finish (watches and exec sessions end at once, so clients reconnect)',
+    }),
     rateLimitPerPerson: Type.Integer({
       minimum: 0,
       maximum: 1_000_000,
@@ -180,6 +186,7 @@ const DEFAULTS = {
   shellCpuSeconds: 600,
   shellFileMb: 100,
   shellCommandTimeoutSeconds: 3600,
+  shutdownGraceSeconds: 10,
   rateLimitPerPerson: 100,
   rateLimitPerAddress: 10,
 } as const;
@@ -222,6 +229,7 @@ const SETTINGS = [
   ['shell-cpu-seconds', 'ZTKA_SHELL_CPU_SECONDS', 'shellCpuSeconds'],
   ['shell-file-mb', 'ZTKA_SHELL_FILE_MB', 'shellFileMb'],
   ['shell-command-timeout-seconds', 'ZTKA_SHELL_COMMAND_TIMEOUT_SECONDS', 'shellCommandTimeoutSeconds'],
+  ['shutdown-grace-seconds', 'ZTKA_SHUTDOWN_GRACE_SECONDS', 'shutdownGraceSeconds'],
   ['rate-limit-per-person', 'ZTKA_RATE_LIMIT_PER_PERSON', 'rateLimitPerPerson'],
   ['rate-limit-per-address', 'ZTKA_RATE_LIMIT_PER_ADDRESS', 'rateLimitPerAddress'],
 ] as const;

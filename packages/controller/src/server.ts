@@ -396,8 +396,12 @@ export async function startController(
       };
       await step('audit retention', () => auditRetention.stop());
       await step('webhook', () => webhook?.close());
-      // Fastify's close stops the listener first, then waits for the connections ended below.
+      // Fastify's close stops the listener first and answers REST requests that still arrive on open
+      // connections with 503; it resolves once the connections ended below are gone.
       const appClosed = step('http server', () => app.close());
+      // Short requests in flight finish, long-running ones end so their clients reconnect: a rolling
+      // update costs no request.
+      await step('drain', () => kubeProxy.drain(config.shutdownGraceSeconds * 1000));
       await step('tunnels', () => tunnels.closeAll('controller shutting down'));
       await step('connections', async () => {
         server.closeAllConnections();

@@ -11,6 +11,7 @@ import {
   relay,
 } from '@ztka/protocol';
 import { apiRecord, isLongRunning, mayChangeCluster, newContext, type RequestContext } from './audit.js';
+import { Flights } from './flights.js';
 import { RefusalTally } from './refusals.js';
 import { sendStatus, sendStatusOnSocket } from './respond.js';
 import { resolveTarget, type KubeProxyDeps, type ProxyTarget } from './target.js';
@@ -23,9 +24,18 @@ export interface KubeProxy {
   handleRequest(req: IncomingMessage, res: ServerResponse): void;
   /** An upgrade (exec, attach, port-forward, cp over WebSocket or SPDY): relayed as raw bytes after the 101. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /**
+   * Stops taking requests (503 with Retry-After, on a connection that closes), ends long-running ones so
+   * their clients reconnect and waits up to `graceMs` for the rest; for shutdown.
+   */
+  drain(graceMs: number): Promise<void>;
   /** Records what is still only counted (refusals of anonymous and throttled requests); for shutdown. */
   close(): Promise<void>;
 }
+
+/** The answer to a request that arrives while the controller drains: retry, elsewhere or soon. */
+const shuttingDown = () =>
+  new ZtkaError('cluster_unavailable', 'the controller is shutting down; retry', { retryAfterSeconds: 1 });
 
 /** Observes each proxied request once it ends; metrics hang here. */
 export type ProxyObserver = (
@@ -59,6 +69,7 @@ function openStream(target: ProxyTarget, extra: Record<string, string> = {}): ht
 }
 
 export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = () => {}): KubeProxy {
+  const flights = new Flights();
   const refusals = new RefusalTally((summary) => deps.audit(summary));
   /** Records a request refused before it travelled, then answers it. */
   const refuse = async (req: IncomingMessage, ctx: RequestContext, err: ZtkaError, answer: () => void) => {
@@ -92,9 +103,17 @@ export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = ()
   };
 
   return {
+    drain: (graceMs) => flights.drain(graceMs),
     close: () => refusals.close(),
 
     handleRequest(req, res) {
+      if (flights.draining) {
+        req.resume();
+        // The client's next try takes a new connection, which a load balancer sends to a live replica.
+        res.shouldKeepAlive = false;
+        sendStatus(res, shuttingDown());
+        return;
+      }
       const ctx = newContext(req);
       resolveTarget(req, deps, ctx).then(
         async (target) => {
@@ -116,7 +135,7 @@ export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = ()
               return;
             }
           }
-          forwardRequest(req, res, target, ctx, deps, observe, longRunning);
+          forwardRequest(req, res, target, ctx, deps, observe, longRunning, flights);
         },
         (err: unknown) => {
           req.resume();
@@ -128,6 +147,10 @@ export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = ()
 
     handleUpgrade(req, socket, head) {
       socket.on('error', () => socket.destroy());
+      if (flights.draining) {
+        sendStatusOnSocket(socket, shuttingDown());
+        return;
+      }
       const ctx = newContext(req);
       resolveTarget(req, deps, ctx).then(
         async (target) => {
@@ -137,7 +160,7 @@ export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = ()
             sendStatusOnSocket(socket, auditUnavailable(err));
             return;
           }
-          relayUpgrade(req, socket, head, target, ctx, deps, observe);
+          relayUpgrade(req, socket, head, target, ctx, deps, observe, flights);
         },
         (err: unknown) => {
           const error = asZtkaError(err);
@@ -156,11 +179,22 @@ function forwardRequest(
   deps: KubeProxyDeps,
   observe: ProxyObserver,
   longRunning: boolean,
+  flights: Flights,
 ): void {
   let bytesOut = 0;
   let status = 0;
   let reason: string | undefined;
+  /** Ended because the controller drains: a watch then ends cleanly, so its client simply watches again. */
+  let drained = false;
   const stream = openStream(target);
+  const landed = flights.add({
+    longRunning,
+    stop: (why) => {
+      reason ??= why;
+      drained = true;
+      if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+    },
+  });
   const untrack = deps.track(target, (why) => {
     // No longer allowed: a watch or log stream ends now, not when the client hangs up.
     reason = why;
@@ -225,24 +259,28 @@ function forwardRequest(
       endedAt,
       ...(reason ? { reason } : {}),
     });
-    deps.audit(record).then(
-      () => {
-        if (failed) sendStatus(res, failed);
-        else if (held && ended) {
-          res.writeHead(status, held.headers);
-          res.end(Buffer.concat(held.chunks));
-        }
-        // A stream that closed without its end (the tunnel died, the agent reset it): end the client's
-        // response too, so a watch or a log stream does not wait forever on a tunnel that is gone.
-        else if (!ended) res.destroy();
-        else res.end();
-      },
-      (err: unknown) => {
-        // Unrecorded means unserved: the client sees a broken response, never a complete one.
-        if (!res.headersSent) sendStatus(res, auditUnavailable(err));
-        else res.destroy();
-      },
-    );
+    deps
+      .audit(record)
+      .then(
+        () => {
+          if (failed) sendStatus(res, failed);
+          else if (held && ended) {
+            res.writeHead(status, held.headers);
+            res.end(Buffer.concat(held.chunks));
+          }
+          // A stream that closed without its end (the tunnel died, the agent reset it): end the client's
+          // response too, so a watch or a log stream does not wait forever on a tunnel that is gone. A
+          // long-running one ended by a drain ends cleanly instead, as a server's watch timeout does.
+          else if (!ended && !(drained && longRunning)) res.destroy();
+          else res.end();
+        },
+        (err: unknown) => {
+          // Unrecorded means unserved: the client sees a broken response, never a complete one.
+          if (!res.headersSent) sendStatus(res, auditUnavailable(err));
+          else res.destroy();
+        },
+      )
+      .finally(landed);
   });
   // The client went away: stop the work in the cluster too (a watch, a log stream).
   res.on('close', () => {
@@ -258,6 +296,7 @@ function relayUpgrade(
   ctx: RequestContext,
   deps: KubeProxyDeps,
   observe: ProxyObserver,
+  flights: Flights,
 ) {
   let status = 0;
   let bytesOut = 0;
@@ -268,11 +307,13 @@ function relayUpgrade(
   if (head.length > 0) stream.write(head);
 
   let reason: string | undefined;
-  const untrack = deps.track(target, (why) => {
-    // No longer allowed: the session ends now, whatever is typed into it.
-    reason = why;
+  const end = (why: string) => {
+    // No longer allowed, or the controller stops: the session ends now, whatever is typed into it.
+    reason ??= why;
     socket.destroy();
-  });
+  };
+  const untrack = deps.track(target, end);
+  const landed = flights.add({ longRunning: true, stop: end });
   socket.on('close', untrack);
 
   stream.on('response', (headers) => {
@@ -320,7 +361,8 @@ function relayUpgrade(
           ...(reason ? { reason } : {}),
         }),
       )
-      .catch(() => undefined);
+      .catch(() => undefined)
+      .finally(landed);
   });
   socket.on('close', () => {
     if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
