@@ -218,6 +218,23 @@ test('a stricter label a cluster admin set is never lowered; nor is one ztka set
   assert.deepEqual(await podSecurityLabels(open.name), enforced('restricted'));
 });
 
+test('a namespace a cluster admin exempted is left unlabelled, and its pods as privileged as they need', async () => {
+  // e.g. a CNI's or a node agent's namespace that a team also administers
+  const system = await namespace(env, 'psa-system');
+  cleanups.push(() => system.cleanup());
+  await env.admin(['label', 'namespace', system.name, 'ztka.dev/pod-security=exempt']);
+  const erin = await namespaceAdmin('erin', system.name);
+  await create(erin, privilegedPod(system.name, 'node-agent'));
+  assert.deepEqual(await podSecurityLabels(system.name), { 'ztka.dev/pod-security': 'exempt' });
+  // Only a cluster admin can exempt a namespace: its namespace admin cannot.
+  await refused(
+    kubectl(['label', 'namespace', open.name, 'ztka.dev/pod-security=exempt', '--overwrite'], {
+      kubeconfig: alice,
+    }),
+    /NAMESPACE_ADMIN cannot change the namespace itself/,
+  );
+});
+
 test('turning the setting off leaves the labels as they are', async () => {
   await setLevel('off');
   await kubectl(['get', 'pods', '-n', open.name], { kubeconfig: alice });

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ZtkaError } from '@ztka/protocol';
 import {
+  POD_SECURITY_EXEMPT,
   POD_SECURITY_MARKER,
   labelNamespaces,
   podCreatingNamespaces,
@@ -58,6 +59,14 @@ test('an invalid enforce level stays (the apiserver reads it as restricted); inv
   assert.equal(added?.[`${P}enforce`], undefined);
   assert.equal(added?.[`${P}warn`], 'restricted');
   assert.equal(added?.[`${P}audit`], 'restricted');
+});
+
+test('a namespace a cluster admin exempted is left as it is', () => {
+  assert.equal(podSecurityLabels({ [POD_SECURITY_MARKER]: POD_SECURITY_EXEMPT }, 'restricted'), undefined);
+  assert.equal(
+    podSecurityLabels({ [POD_SECURITY_MARKER]: 'exempt', [`${P}enforce`]: 'privileged' }, 'baseline'),
+    undefined,
+  );
 });
 
 test('only the namespaces bound to admin are labelled: view creates no pods, cluster roles name none', () => {

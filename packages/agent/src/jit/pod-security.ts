@@ -14,6 +14,11 @@ const PREFIX = 'pod-security.kubernetes.io/';
 const MODES = ['enforce', 'warn', 'audit'] as const;
 /** Set beside the labels ztka raised, to the level it required: `kubectl get ns -l ztka.dev/pod-security`. */
 export const POD_SECURITY_MARKER = 'ztka.dev/pod-security';
+/**
+ * The marker's value with which a cluster admin keeps ztka from labelling a namespace whose own pods need
+ * privileges (kube-system, a CNI's). Only whoever may patch namespaces can set it, never a namespace role.
+ */
+export const POD_SECURITY_EXEMPT = 'exempt';
 
 const RANK: Readonly<Record<string, number>> = { privileged: 0, baseline: 1, restricted: 2 };
 
@@ -29,13 +34,14 @@ function atLeast(mode: (typeof MODES)[number], value: string | undefined, level:
 
 /**
  * The labels to add to a namespace labelled `existing` so that every mode is at least `level`, or
- * undefined when it already is. A mode that is raised gets version `latest` too; a mode at the level or
- * stricter is left alone, version included. Nothing is ever removed.
+ * undefined when it already is or a cluster admin exempted it. A mode that is raised gets version `latest`
+ * too; a mode at the level or stricter is left alone, version included. Nothing is ever removed.
  */
 export function podSecurityLabels(
   existing: Readonly<Record<string, string>> | undefined,
   level: PodSecurityLevel,
 ): Record<string, string> | undefined {
+  if (existing?.[POD_SECURITY_MARKER] === POD_SECURITY_EXEMPT) return undefined;
   const labels: Record<string, string> = {};
   for (const mode of MODES) {
     if (atLeast(mode, existing?.[`${PREFIX}${mode}`], level)) continue;
