@@ -1,5 +1,6 @@
 // The shapes of the controller's answers, as docs/api.md describes them. Fields the contract leaves open
 // are optional: tables show `-` for what a server does not send, and JSON/YAML output passes it all through.
+import type { NamespacePodSecurity } from '@ztka/protocol';
 
 export interface RoleAssignment {
   id: string | number;
@@ -86,6 +87,7 @@ export interface Settings {
   saLifetimeSeconds?: number;
   webKubectl?: boolean;
   cliKubectl?: boolean;
+  namespacePodSecurity?: NamespacePodSecurity;
 }
 
 /** Audit times are epoch milliseconds in records; an ISO string is read too. */

@@ -11,6 +11,7 @@ const settings: Record<string, unknown> = {
   saLifetimeSeconds: 5_400,
   webKubectl: true,
   cliKubectl: false,
+  namespacePodSecurity: 'off',
 };
 
 before(async () => {
@@ -35,7 +36,7 @@ test('settings get shows durations and switches in human form', async () => {
   assert.equal(all.code, 0, all.stderr);
   assert.equal(
     all.stdout,
-    'KEY                   VALUE\nkubeconfig-validity   8h\nsa-lifetime           1h30m\nweb-kubectl           enabled\ncli-kubectl           disabled\n',
+    'KEY                      VALUE\nkubeconfig-validity      8h\nsa-lifetime              1h30m\nweb-kubectl              enabled\ncli-kubectl              disabled\nnamespace-pod-security   off\n',
   );
   assert.equal((await home.run(['settings', 'get', 'sa-lifetime'])).stdout, '1h30m\n');
   assert.deepEqual(JSON.parse((await home.run(['settings', 'get', 'web-kubectl', '-o', 'json'])).stdout), {
@@ -55,6 +56,13 @@ test('settings set sends the API field in a PATCH body', async () => {
     ['web-kubectl', 'off', { webKubectl: false }, 'web-kubectl set to disabled'],
     ['cli-kubectl', 'Enabled', { cliKubectl: true }, 'cli-kubectl set to enabled'],
     ['cli-kubectl', 'false', { cliKubectl: false }, 'cli-kubectl set to disabled'],
+    [
+      'namespace-pod-security',
+      'Restricted',
+      { namespacePodSecurity: 'restricted' },
+      'namespace-pod-security set to restricted',
+    ],
+    ['namespace-pod-security', 'off', { namespacePodSecurity: 'off' }, 'namespace-pod-security set to off'],
   ];
   for (const [key, value, body, printed] of cases) {
     const result = await home.run(['settings', 'set', key, value]);
@@ -70,6 +78,12 @@ test('settings set sends the API field in a PATCH body', async () => {
   assert.equal(
     bad.stderr,
     'ztka: web-kubectl: invalid switch "maybe": use on/off, true/false or enabled/disabled\n',
+  );
+  const privileged = await home.run(['settings', 'set', 'namespace-pod-security', 'privileged']);
+  assert.equal(privileged.code, 2);
+  assert.equal(
+    privileged.stderr,
+    'ztka: namespace-pod-security: invalid level "privileged": use off, baseline, restricted\n',
   );
   assert.equal(fake.requests.length, count);
 });

@@ -23,5 +23,6 @@ export {
 export { forwardableHeaders } from './headers.js';
 export { protectedNamespaceReached, protectedNamespaces } from './jit-namespace.js';
 export * from './rbac.js';
+export * from './pod-security.js';
 export { RELAY_LIMIT, relay } from './relay.js';
 export * from './audit.js';

@@ -1,3 +1,5 @@
+import { isPodSecurityLevel, type PodSecurityLevel } from './pod-security.js';
+
 /**
  * What travels on the tunnel besides the kube request itself. The agent dials AGENT_CONNECT_PATH over TLS and
  * asks to upgrade the connection (TUNNEL_TRANSPORTS); HTTP/2 then runs over that byte stream with the
@@ -61,6 +63,11 @@ export interface TunnelIdentity {
   sessionId?: string;
   /** How long the person's just-in-time service account lives after each use (the org's setting). */
   saLifetimeSeconds?: number;
+  /**
+   * For NAMESPACE_ADMIN, when the org requires it: the Pod Security level the agent labels each of
+   * `namespaces` with before it binds the person there (pod-security.ts). Absent: nothing is labelled.
+   */
+  podSecurity?: PodSecurityLevel;
 }
 
 /**
@@ -87,6 +94,9 @@ export function decodeIdentity(value: string): TunnelIdentity {
   ) {
     throw new Error('tunnel identity lacks user, user id or role');
   }
+  // A level this side does not know must not be read as "label nothing": the request fails instead.
+  if (parsed.podSecurity !== undefined && !isPodSecurityLevel(parsed.podSecurity))
+    throw new Error(`tunnel identity names an unknown Pod Security level ${String(parsed.podSecurity)}`);
   return parsed as TunnelIdentity;
 }
 

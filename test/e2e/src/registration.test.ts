@@ -94,6 +94,11 @@ describe('cluster registration with the bootstrap manifest', () => {
     assert.equal(await canI('bind', 'clusterroles/system:kube-scheduler'), 'no');
     assert.equal(await canI('escalate', 'clusterroles'), 'no');
     assert.equal(await canI('list', 'pods', '-A'), 'no');
+    // Namespaces: read, and patched for the Pod Security labels an org may require; never made or deleted.
+    assert.equal(await canI('patch', 'namespaces/team-a'), 'yes');
+    assert.equal(await canI('create', 'namespaces'), 'no');
+    assert.equal(await canI('delete', 'namespaces/team-a'), 'no');
+    assert.equal(await canI('update', 'namespaces/team-a', '--subresource=finalize'), 'no');
     assert.equal(await canI('create', 'pods/exec', '-n', 'default'), 'no');
   });
 

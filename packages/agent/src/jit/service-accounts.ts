@@ -19,6 +19,7 @@ import {
 import type { Logger } from 'pino';
 import { upstreamCall, type UpstreamTarget } from '../upstream.js';
 import { serviceAccountName } from './names.js';
+import { labelNamespaces, podCreatingNamespaces } from './pod-security.js';
 
 const RBAC = '/apis/rbac.authorization.k8s.io/v1';
 export const JIT_LABEL = 'ztka.dev/jit';
@@ -82,8 +83,14 @@ export class KubeCallError extends Error {
   }
 }
 
+/** What the account's bindings (and the labels made for them) depend on: a change makes them anew. */
 const roleKeyOf = (id: TunnelIdentity) =>
-  [id.role, (id.namespaces ?? []).join(','), (id.readOnlyNamespaces ?? []).join(',')].join('|');
+  [
+    id.role,
+    (id.namespaces ?? []).join(','),
+    (id.readOnlyNamespaces ?? []).join(','),
+    id.podSecurity ?? '',
+  ].join('|');
 
 export interface JitOptions {
   own: () => Promise<UpstreamTarget>;
@@ -283,6 +290,14 @@ export class JitServiceAccounts {
       (b) => b.namespace === undefined || !protect.has(b.namespace),
     );
     if (desired.some((b) => b.clusterRole === READ_ONLY_ROLE)) await this.#ensureReadOnlyRole();
+    // Before anything is made or changed: where the org requires a Pod Security level, no namespace is
+    // granted unlabelled, and one that cannot be labelled fails the request before the account is touched.
+    if (identity.podSecurity)
+      await labelNamespaces(
+        (method, uri, body) => this.#call(method, uri, body),
+        podCreatingNamespaces(desired),
+        identity.podSecurity,
+      );
 
     const annotations = {
       [A.user]: identity.user,

@@ -1,5 +1,6 @@
-// settings get|set: the org's settings under CLI names, durations and switches in human form.
+// settings get|set: the org's settings under CLI names, durations, switches and levels in human form.
 import type { Command } from 'commander';
+import { NAMESPACE_POD_SECURITY, isNamespacePodSecurity } from '@ztka/protocol';
 import type { Settings } from '../api.js';
 import { formatDuration, parseDuration } from '../duration.js';
 import { UsageError } from '../errors.js';
@@ -7,13 +8,14 @@ import { cell, outputOption, renderData, renderTable, write, type OutputFormat }
 import { connect, serverOption } from '../session.js';
 
 type Field = keyof Settings;
-type Kind = 'duration' | 'boolean';
+type Kind = 'duration' | 'boolean' | 'pod-security';
 
 export const SETTINGS: Readonly<Record<string, { field: Field; kind: Kind }>> = {
   'kubeconfig-validity': { field: 'kubeconfigValiditySeconds', kind: 'duration' },
   'sa-lifetime': { field: 'saLifetimeSeconds', kind: 'duration' },
   'web-kubectl': { field: 'webKubectl', kind: 'boolean' },
   'cli-kubectl': { field: 'cliKubectl', kind: 'boolean' },
+  'namespace-pod-security': { field: 'namespacePodSecurity', kind: 'pod-security' },
 };
 
 const TRUE = new Set(['on', 'true', 'enabled']);
@@ -25,6 +27,18 @@ export function parseSwitch(text: string): boolean {
   if (FALSE.has(value)) return false;
   throw new Error(`invalid switch "${text}": use on/off, true/false or enabled/disabled`);
 }
+
+export function parsePodSecurity(text: string): Settings['namespacePodSecurity'] {
+  const value = text.trim().toLowerCase();
+  if (isNamespacePodSecurity(value)) return value;
+  throw new Error(`invalid level "${text}": use ${NAMESPACE_POD_SECURITY.join(', ')}`);
+}
+
+const PARSERS: Readonly<Record<Kind, (text: string) => Settings[Field]>> = {
+  duration: parseDuration,
+  boolean: parseSwitch,
+  'pod-security': parsePodSecurity,
+};
 
 function settingOf(key: string): { field: Field; kind: Kind } {
   const setting = SETTINGS[key];
@@ -38,7 +52,7 @@ function settingOf(key: string): { field: Field; kind: Kind } {
 export function parseSetting(key: string, text: string): Settings {
   const { field, kind } = settingOf(key);
   try {
-    return { [field]: kind === 'duration' ? parseDuration(text) : parseSwitch(text) };
+    return { [field]: PARSERS[kind](text) };
   } catch (err) {
     throw new UsageError(`${key}: ${(err as Error).message}`);
   }
@@ -93,7 +107,9 @@ export function registerSettings(program: Command): void {
 
   settings
     .command('set')
-    .description('change a setting (admins): durations like 8h or 30d, switches on/off')
+    .description(
+      `change a setting (admins): durations like 8h or 30d, switches on/off, levels ${NAMESPACE_POD_SECURITY.join('/')}`,
+    )
     .argument('<key>', `one of ${keys}`)
     .argument('<value>', 'the new value')
     .addOption(serverOption())

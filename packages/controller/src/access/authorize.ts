@@ -113,6 +113,10 @@ export class Access {
       channel,
       ...access,
       saLifetimeSeconds: settings.saLifetimeSeconds,
+      // Only the admin of namespaces can create pods there; the agent labels those before it binds them.
+      ...(access.role === 'NAMESPACE_ADMIN' && settings.namespacePodSecurity !== 'off'
+        ? { podSecurity: settings.namespacePodSecurity }
+        : {}),
       ...(principal.sessionId ? { sessionId: principal.sessionId } : {}),
     };
   }

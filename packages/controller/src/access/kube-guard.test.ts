@@ -79,6 +79,35 @@ test('namespace roles stay in their namespaces; extra read-only namespaces are r
   assert.ok(!allowed(nsReader, 'DELETE', '/api/v1/namespaces/team-a/pods/x'));
 });
 
+test('namespace roles read their namespace object but never change it: its labels set its Pod Security', () => {
+  for (const [method, path] of [
+    ['PATCH', '/api/v1/namespaces/team-a'],
+    ['PUT', '/api/v1/namespaces/team-a'],
+    ['DELETE', '/api/v1/namespaces/team-a'],
+    ['PUT', '/api/v1/namespaces/team-a/status'],
+    ['PUT', '/api/v1/namespaces/team-a/finalize'],
+  ] as const) {
+    assert.ok(!allowed(nsAdmin, method, path), `${method} ${path}`);
+    assert.ok(allowed(admin, method, path), `${method} ${path} as a project admin`);
+  }
+  assert.ok(allowed(nsAdmin, 'GET', '/api/v1/namespaces/team-a'));
+  assert.ok(allowed(nsAdmin, 'GET', '/api/v1/watch/namespaces/team-a'));
+  // A resource of another group that happens to be called namespaces is the cluster's RBAC's to decide.
+  assert.ok(allowed(nsAdmin, 'PATCH', '/apis/example.com/v1/namespaces/team-a/namespaces/x'));
+  assert.throws(
+    () =>
+      guardKubeRequest(
+        nsAdmin,
+        parseKubeRequest('PATCH', '/api/v1/namespaces/team-a', new URLSearchParams()),
+      ),
+    {
+      status: 403,
+      message:
+        'namespaces "team-a" is forbidden: User "n" cannot patch resource "namespaces" in the namespace "team-a": NAMESPACE_ADMIN cannot change the namespace itself, its labels included',
+    },
+  );
+});
+
 test("the refusal reads like the apiserver's and names the role's limit", () => {
   assert.throws(
     () =>

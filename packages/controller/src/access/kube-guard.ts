@@ -73,6 +73,10 @@ export function guardKubeRequest(identity: TunnelIdentity, kube: KubeRequest): v
         `${role} applies only in ${[...own, ...extra].join(', ') || 'no namespace'}`,
       );
     if (!own.includes(ns)) readOnly = true;
+    // The namespace object is the cluster admin's, not the namespace admin's: its labels set the Pod
+    // Security level that keeps privileged pods out (the `admin` ClusterRole only reads it, too).
+    if (kube.apiGroup === '' && kube.resource === 'namespaces' && !READ_VERBS.has(kube.verb))
+      throw forbidden(identity, kube, `${role} cannot change the namespace itself, its labels included`);
   }
   if (!readOnly) return;
   if (kube.resource === 'secrets') throw forbidden(identity, kube, 'read-only roles cannot read secrets');

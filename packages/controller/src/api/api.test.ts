@@ -244,6 +244,7 @@ describe('bad input', () => {
       ['POST', '/v1/role-assignments', { user: 'admin', role: 'PROJECT_ADMIN' }, '/project'],
       ['PATCH', '/v1/settings', { saLifetimeSeconds: 5 }, '/saLifetimeSeconds'],
       ['PATCH', '/v1/settings', { webKubectl: 'yes' }, '/webKubectl'],
+      ['PATCH', '/v1/settings', { namespacePodSecurity: 'privileged' }, '/namespacePodSecurity'],
       ['GET', '/v1/users?limit=0', undefined, '/limit'],
       ['GET', '/v1/users?cursor=%%%', undefined, '/cursor'],
     ];
@@ -253,6 +254,20 @@ describe('bad input', () => {
       assert.equal(res.body['code'], 'bad_request');
       assert.equal(res.body['field'], field, `${method} ${uri} ${JSON.stringify(body)}: ${res.text}`);
       assert.ok(String(res.body['message']).length > 10);
+    }
+  });
+
+  test('the Pod Security setting is off until an admin picks a level, and reads back as set', async () => {
+    const get = async () => (await request('GET', '/v1/settings', { token: admin })).body;
+    assert.equal((await get())['namespacePodSecurity'], 'off');
+    for (const level of ['restricted', 'baseline', 'off']) {
+      const res = await request('PATCH', '/v1/settings', {
+        token: admin,
+        body: { namespacePodSecurity: level },
+      });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.body['namespacePodSecurity'], level);
+      assert.equal((await get())['namespacePodSecurity'], level);
     }
   });
 

@@ -1,7 +1,7 @@
 // Projects, users, groups, role assignments and org settings.
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { ZtkaError } from '@ztka/protocol';
+import { NAMESPACE_POD_SECURITY, ZtkaError } from '@ztka/protocol';
 import { MIN_PASSWORD_LENGTH, hashPassword, verifyPassword } from '../auth/passwords.js';
 import { pageOf } from '../org/page.js';
 import { SETTING_BOUNDS, type OrgSettings } from '../org/settings.js';
@@ -50,6 +50,7 @@ const SettingsBody = Type.Object(
     saLifetimeSeconds: Type.Optional(Type.Integer(SETTING_BOUNDS.saLifetimeSeconds)),
     webKubectl: Type.Optional(Type.Boolean()),
     cliKubectl: Type.Optional(Type.Boolean()),
+    namespacePodSecurity: Type.Optional(Type.Union(NAMESPACE_POD_SECURITY.map((v) => Type.Literal(v)))),
   },
   { additionalProperties: false, minProperties: 1 },
 );

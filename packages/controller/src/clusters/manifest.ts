@@ -19,8 +19,9 @@ const RW = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
  * The manifest an administrator applies to a cluster to install its agent: namespace, the agent's
  * ServiceAccount and least-privilege RBAC, the Secret with its single-use bootstrap token and the
  * controller's CA, and the Deployment. The agent may manage service accounts and their tokens only in its
- * own namespace, read only kube-system (its identity), write only its own Secret, and bind users only to
- * the roles in BINDABLE_ROLES (RBAC's `bind` verb prevents any escalation beyond them).
+ * own namespace, read and label namespaces (kube-system is its identity; the org may require Pod Security
+ * labels), write only its own Secret, and bind users only to the roles in BINDABLE_ROLES (RBAC's `bind`
+ * verb prevents any escalation beyond them).
  */
 export function bootstrapManifest(input: BootstrapManifestInput): string {
   const ns = SYSTEM_NAMESPACE;
@@ -59,7 +60,10 @@ export function bootstrapManifest(input: BootstrapManifestInput): string {
           resourceNames: BINDABLE_ROLES,
           verbs: ['bind'],
         },
-        { apiGroups: [''], resources: ['namespaces'], resourceNames: ['kube-system'], verbs: ['get'] },
+        // `get` on kube-system is the cluster's identity; `patch` raises the Pod Security labels of the
+        // namespaces a NAMESPACE_ADMIN is granted, when the org requires it. It gives the agent no power it
+        // lacks: `bind` on `cluster-admin` is more.
+        { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'patch'] },
       ],
     },
     {

@@ -1,6 +1,8 @@
-// Org settings: how long kubeconfig credentials and JIT service accounts live, and which kubectl channels
-// are open. Read on every proxied request, so cached until the next change.
+// Org settings: how long kubeconfig credentials and JIT service accounts live, which kubectl channels are
+// open, and the Pod Security level of granted namespaces. Read on every proxied request, so cached until the
+// next change.
 import type { Kysely } from 'kysely';
+import { isNamespacePodSecurity, type NamespacePodSecurity } from '@ztka/protocol';
 import type { Database } from '../store/schema.js';
 import { GenerationCache, type ChangeFeed } from './changes.js';
 
@@ -9,6 +11,8 @@ export interface OrgSettings {
   saLifetimeSeconds: number;
   webKubectl: boolean;
   cliKubectl: boolean;
+  /** The Pod Security level the agent labels the namespaces of NAMESPACE_ADMIN grants with, or `off`. */
+  namespacePodSecurity: NamespacePodSecurity;
 }
 
 export const DEFAULT_SETTINGS: OrgSettings = Object.freeze({
@@ -16,6 +20,7 @@ export const DEFAULT_SETTINGS: OrgSettings = Object.freeze({
   saLifetimeSeconds: 8 * 3600,
   webKubectl: true,
   cliKubectl: true,
+  namespacePodSecurity: 'off',
 });
 
 /**
@@ -26,6 +31,13 @@ export const SETTING_BOUNDS = {
   kubeconfigValiditySeconds: { minimum: 600, maximum: 365 * 24 * 3600 },
   saLifetimeSeconds: { minimum: 10, maximum: 30 * 24 * 3600 },
 } as const;
+
+/**
+ * A value this controller does not know (written by a newer one) is read as the strictest level rather
+ * than as `off`: an unknown requirement is never dropped.
+ */
+const podSecurityOf = (value: string): NamespacePodSecurity =>
+  isNamespacePodSecurity(value) ? value : 'restricted';
 
 export class SettingsStore {
   readonly #cache: GenerationCache<OrgSettings>;
@@ -51,6 +63,7 @@ export class SettingsStore {
             saLifetimeSeconds: Number(row.sa_lifetime_s),
             webKubectl: row.web_kubectl === 1,
             cliKubectl: row.cli_kubectl === 1,
+            namespacePodSecurity: podSecurityOf(row.namespace_pod_security),
           }
         : DEFAULT_SETTINGS;
     });
@@ -63,6 +76,7 @@ export class SettingsStore {
       sa_lifetime_s: next.saLifetimeSeconds,
       web_kubectl: next.webKubectl ? 1 : 0,
       cli_kubectl: next.cliKubectl ? 1 : 0,
+      namespace_pod_security: next.namespacePodSecurity,
       updated_at: this.clock(),
     } as const;
     await this.db

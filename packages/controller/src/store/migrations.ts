@@ -281,6 +281,20 @@ const migration006: Migration = {
   },
 };
 
+// The org may require a Pod Security level on the namespaces it grants; 'off' (every existing org) labels
+// nothing, as before.
+const migration007: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .alterTable('org_settings')
+      .addColumn('namespace_pod_security', 'text', (c) => c.notNull().defaultTo('off'))
+      .execute();
+  },
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('org_settings').dropColumn('namespace_pod_security').execute();
+  },
+};
+
 /** All migrations, keyed by name; Kysely applies them in name order. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '001_initial': migration001,
@@ -289,6 +303,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '004_shell_sessions': migration004,
   '005_jit_namespace': migration005,
   '006_audit_checkpoint_signatures': migration006,
+  '007_org_namespace_pod_security': migration007,
 });
 
 class InMemoryMigrationProvider implements MigrationProvider {

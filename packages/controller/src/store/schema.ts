@@ -130,6 +130,8 @@ export interface OrgSettingsTable {
   sa_lifetime_s: number;
   web_kubectl: IntBool;
   cli_kubectl: IntBool;
+  /** `off`, or the Pod Security level granted namespaces are labelled with (NAMESPACE_POD_SECURITY). */
+  namespace_pod_security: string;
   updated_at: EpochMs;
 }
 

@@ -5,6 +5,7 @@ import type {
   CommandView,
   SystemRecord as AuditSystemRecord,
 } from '@ztka/protocol/audit';
+import type { NamespacePodSecurity } from '@ztka/protocol/pod-security';
 
 export const ROLES = [
   'ADMIN',
@@ -88,6 +89,7 @@ export interface Settings {
   saLifetimeSeconds: number;
   webKubectl: boolean;
   cliKubectl: boolean;
+  namespacePodSecurity: NamespacePodSecurity;
 }
 
 /** One proxied kube API request as a page of the trail lists it; times are epoch milliseconds. */

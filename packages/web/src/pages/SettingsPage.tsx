@@ -1,7 +1,12 @@
-// System → Settings: kubeconfig validity, JIT service account lifetime and the kubectl channels. Everyone
-// reads them; only ADMIN changes them.
-import { Alert, Button, Group, Loader, Paper, Stack, Switch, TextInput } from '@mantine/core';
+// System → Settings: kubeconfig validity, JIT service account lifetime, the kubectl channels and the Pod
+// Security level of granted namespaces. Everyone reads them; only ADMIN changes them.
+import { Alert, Button, Group, Loader, Paper, Select, Stack, Switch, TextInput } from '@mantine/core';
 import { useEffect, useState } from 'react';
+import {
+  NAMESPACE_POD_SECURITY,
+  isNamespacePodSecurity,
+  type NamespacePodSecurity,
+} from '@ztka/protocol/pod-security';
 import { ErrorAlert } from '../components/ErrorAlert.js';
 import { PageHeader } from '../components/PageHeader.js';
 import { notifyDone } from '../components/notify.js';
@@ -31,6 +36,7 @@ export function SettingsPage() {
   const [sa, setSa] = useState('');
   const [webKubectl, setWebKubectl] = useState(true);
   const [cliKubectl, setCliKubectl] = useState(true);
+  const [podSecurity, setPodSecurity] = useState<NamespacePodSecurity>('off');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
 
@@ -41,6 +47,7 @@ export function SettingsPage() {
     setSa(formatDuration(loaded.saLifetimeSeconds));
     setWebKubectl(loaded.webKubectl);
     setCliKubectl(loaded.cliKubectl);
+    setPodSecurity(loaded.namespacePodSecurity);
   }, [loaded]);
 
   if (settings.error !== undefined && !loaded) return <ErrorAlert error={settings.error} />;
@@ -57,6 +64,7 @@ export function SettingsPage() {
   if (saSeconds !== undefined && saSeconds !== loaded.saLifetimeSeconds) patch.saLifetimeSeconds = saSeconds;
   if (webKubectl !== loaded.webKubectl) patch.webKubectl = webKubectl;
   if (cliKubectl !== loaded.cliKubectl) patch.cliKubectl = cliKubectl;
+  if (podSecurity !== loaded.namespacePodSecurity) patch.namespacePodSecurity = podSecurity;
   const dirty = Object.keys(patch).length > 0;
 
   const save = async () => {
@@ -114,6 +122,23 @@ export function SettingsPage() {
             onChange={(e) => setCliKubectl(e.currentTarget.checked)}
             disabled={readOnly}
             data-testid="settings-cli-kubectl"
+          />
+          <Select
+            label="Pod Security of granted namespaces"
+            description={
+              'Label each namespace a NAMESPACE_ADMIN is granted with this Pod Security Standards level ' +
+              '(pod-security.kubernetes.io/enforce), so the cluster refuses privileged pods there. ' +
+              'Off: namespaces are left as they are, and a NAMESPACE_ADMIN can run privileged pods in ' +
+              'one without such labels.'
+            }
+            data={[...NAMESPACE_POD_SECURITY]}
+            value={podSecurity}
+            onChange={(v) => {
+              if (isNamespacePodSecurity(v)) setPodSecurity(v);
+            }}
+            allowDeselect={false}
+            disabled={readOnly}
+            data-testid="settings-namespace-pod-security"
           />
           <ErrorAlert error={error} />
           {!readOnly && (
