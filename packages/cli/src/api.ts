@@ -145,6 +145,8 @@ export interface AuditCommand {
   clientReported?: boolean;
   /** `verb resource` of each distinct call, as the server parsed it. */
   operations?: string[];
+  /** A browser shell line its policy refused, and why (never run). */
+  refused?: string;
 }
 
 /** A login, credential issue or administrative change (`GET /v1/audit/system`). */

@@ -102,7 +102,11 @@ export const COMMAND_COLUMNS: readonly Column<AuditCommand>[] = [
     // Only a line the server read itself goes unmarked: anything else is the client's word.
     value: (c) =>
       textCell(
-        c.clientReported === false ? c.command : `(client-reported) ${c.command ?? ''}`,
+        c.clientReported !== false
+          ? `(client-reported) ${c.command ?? ''}`
+          : c.refused !== undefined
+            ? `(refused: ${c.refused}) ${c.command ?? ''}`
+            : c.command,
         TEXT_CELL_MAX,
       ),
   },

@@ -102,6 +102,16 @@ const COMMANDS = [
     calls: 3,
     operations: ['get (non-resource)', 'delete namespaces'],
   },
+  {
+    source: 'shell',
+    at: T0 - 3000,
+    user: 'alice',
+    cluster: 'desktop',
+    channel: 'web-shell',
+    command: 'kubectl get ns --as=admin',
+    clientReported: false,
+    refused: '--as is not allowed here',
+  },
 ];
 
 const SYSTEM = [
@@ -376,6 +386,8 @@ test('audit commands keeps hostile and huge command lines to one short safe line
     '2025-01-31T08:00:03Z   bob     edge-7    cli         kubectl   3       ' +
       'get (non-resource), delete namespaces   (client-reported) kubectl get pods -A',
   );
+  // A line the shell refused says so, and why.
+  assert.match(lines[4] ?? '', /\(refused: --as is not allowed here\) kubectl get ns --as=admin$/);
 
   // JSON keeps every command whole, with the unsafe characters escaped rather than raw.
   const json = await home.run(['audit', 'commands', '-o', 'json']);

@@ -68,6 +68,8 @@ export interface CommandRecord {
   channel: string;
   sessionId?: string;
   command: string;
+  /** Why the browser shell's policy refused the line; absent for a line that was run. */
+  refused?: string;
 }
 
 /** Logins, logouts, credential issue, administrative changes, agent connects. */
@@ -104,6 +106,8 @@ export interface CommandView {
   clientReported: boolean;
   sessionId?: string;
   kubectlSession?: string;
+  /** A browser shell line its policy refused, and why: recorded, never run. */
+  refused?: string;
   /** The requests the invocation made (each counted once, whatever its stages). */
   calls?: number;
   /** What the server saw it do: distinct `verb resource[/subresource]` of its calls, at most OPERATIONS_MAX. */

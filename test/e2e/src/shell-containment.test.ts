@@ -141,6 +141,17 @@ for (const version of ['1.27', '1.33'] as const) {
           }
           // The shell still works.
           assert.match(await shell.run('kubectl get ns default'), /default\s+Active/);
+          // Refused lines are on record, as refused and why, beside the ones that ran.
+          const username = who === 'admin' ? 'admin' : viewer.username;
+          const view = await z.api<{ items: { user: string; command: string; refused?: string }[] }>(
+            'GET',
+            `/v1/audit/commands?limit=500`,
+          );
+          const mine = view.body.items.filter((c) => c.user === username);
+          const refusal = mine.find((c) => c.command === 'kubectl get ns -o templatefile=/etc/shadow');
+          assert.match(refusal?.refused ?? '', /templatefile/, JSON.stringify(refusal));
+          const ran = mine.find((c) => c.command === 'kubectl get ns default');
+          assert.ok(ran && ran.refused === undefined, JSON.stringify(ran));
         } finally {
           shell.close();
         }

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ZtkaError } from '@ztka/protocol';
+import { ZtkaError, type CommandRecord } from '@ztka/protocol';
 import type { Access } from '../access/authorize.js';
 import type { AuditLog } from '../audit/log.js';
 import type { SystemEvents } from '../audit/system-events.js';
@@ -25,6 +25,8 @@ import { startShellSession, type ShellSession } from '../webshell/session.js';
 
 export const SHELL_PATH = '/v1/shell';
 const KUBE_TOKEN_TTL_MS = 15 * 60_000;
+/** Refused lines of one shell recorded in full; the rest are counted in the record of its end. */
+const REFUSALS_RECORDED = 100;
 const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 export interface ShellEndpointDeps {
@@ -145,6 +147,20 @@ export function createShellEndpoint(deps: ShellEndpointDeps) {
       }
     };
 
+    const commandRecord = (line: string): CommandRecord => ({
+      kind: 'command',
+      id: randomUUID(),
+      at: Date.now(),
+      user: principal.username,
+      project: scope.project,
+      cluster,
+      channel: 'web-shell',
+      sessionId: shellId,
+      command: line,
+    });
+    let refusalsRecorded = 0;
+    let refusalsCounted = 0;
+
     wss.handleUpgrade(req, socket, head, (ws) => {
       // Counted and taken in one turn of the event loop: two shells opened at once cannot both slip in.
       const mine = [...live.values()].filter((s) => s.principal.userId === principal.userId).length;
@@ -162,18 +178,14 @@ export function createShellEndpoint(deps: ShellEndpointDeps) {
         kubeconfig,
         workspace,
         commandTimeoutMs: deps.commandTimeoutMs,
-        recordCommand: (line) =>
-          deps.audit.append(scope.orgId, {
-            kind: 'command',
-            id: randomUUID(),
-            at: Date.now(),
-            user: principal.username,
-            project: scope.project,
-            cluster,
-            channel: 'web-shell',
-            sessionId: shellId,
-            command: line,
-          }),
+        recordCommand: (line) => deps.audit.append(scope.orgId, commandRecord(line)),
+        // Refused lines cost nothing to send: the first REFUSALS_RECORDED of a shell are recorded in full,
+        // the rest counted into the record of its end.
+        recordRefusal: async (line, why) => {
+          if (refusalsRecorded >= REFUSALS_RECORDED) return void refusalsCounted++;
+          refusalsRecorded++;
+          await deps.audit.append(scope.orgId, { ...commandRecord(line), refused: why });
+        },
         log: deps.log,
         onEnd: (reason) => {
           live.delete(shellId);
@@ -184,7 +196,12 @@ export function createShellEndpoint(deps: ShellEndpointDeps) {
               kind: 'shell_ended',
               orgId: scope.orgId,
               actor: principal.username,
-              detail: { cluster, session: shellId, reason },
+              detail: {
+                cluster,
+                session: shellId,
+                reason,
+                ...(refusalsCounted > 0 ? { refusedLinesNotRecorded: refusalsCounted } : {}),
+              },
             })
             .catch(() => undefined);
         },

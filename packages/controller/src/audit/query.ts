@@ -180,6 +180,7 @@ export class AuditQuery {
               command: r.command,
               clientReported: false,
               ...(r.sessionId ? { sessionId: r.sessionId } : {}),
+              ...(r.refused !== undefined ? { refused: r.refused } : {}),
             },
           ]
         : [],

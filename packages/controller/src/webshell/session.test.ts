@@ -332,8 +332,9 @@ describe('browser shell session', { concurrency: 4 }, () => {
     await h.waitFor(PROMPT, got);
   });
 
-  test('a refused line is never recorded or run, and is logged', async (t) => {
-    const h = await harness(t);
+  test('a refused line is never run; it is recorded as refused, with why, and logged', async (t) => {
+    const refused: [string, string][] = [];
+    const h = await harness(t, { recordRefusal: async (line, why) => void refused.push([line, why]) });
     await h.waitFor(PROMPT);
     let at = h.output().length;
     h.type('kubectl get ns --server=https://evil.example\r');
@@ -361,6 +362,11 @@ describe('browser shell session', { concurrency: 4 }, () => {
         [30, 'kubectl proxy'],
       ],
     );
+    assert.deepEqual(
+      refused.map(([line]) => line),
+      ['kubectl get ns --server=https://evil.example', 'ls -la; kubectl get ns', 'kubectl proxy'],
+    );
+    assert.match(refused[0]?.[1] ?? '', /--server is not allowed here/);
   });
 
   test('the command is recorded before it runs, and a failed record stops it', async (t) => {

@@ -28,6 +28,8 @@ export interface ShellSessionOptions {
   refreshAfterMs?: number; // default 5 min
   /** Records the command line in the audit trail; it runs only if this resolves. */
   recordCommand: (line: string) => Promise<void>;
+  /** Records a line the policy refused, and why; the refusal is given whether or not this succeeds. */
+  recordRefusal?: (line: string, reason: string) => Promise<void>;
   idleTimeoutMs?: number; // default 15 min without input
   maxLifetimeMs?: number; // default 8 h
   commandTimeoutMs?: number; // default 1 h: a command still running then is stopped
@@ -51,6 +53,8 @@ export const SHELL_DEFAULTS = {
 /** Output waiting for the browser above which kubectl is paused, and below which it resumes. */
 const HIGH_WATER = 1 << 20;
 const LOW_WATER = 256 << 10;
+/** Input a running command has not read yet, above which more is discarded. */
+const MAX_PENDING_INPUT = 1 << 20;
 /** Input held while no line editor or kubectl can take it (starting, recording a command). */
 const MAX_HELD_INPUT = 64 * 1024;
 /**
@@ -215,7 +219,7 @@ class Shell implements ShellSession {
       case 'idle':
         return this.#edit(data);
       case 'running':
-        return this.#child?.write(data);
+        return this.#feedChild(data);
       case 'submitting':
         // Ctrl-C while the command is being recorded: it will not run.
         if (data.includes('\x03')) {
@@ -277,6 +281,21 @@ class Shell implements ShellSession {
     }, Math.ceil(waitMs));
   }
 
+  /**
+   * Input for a running command. One that does not read it (a `kubectl exec -i` into a stuck process) must
+   * not make the controller hold it: past a megabyte unread, further input is discarded with a bell, as a
+   * terminal discards input its full buffer cannot take, and Ctrl-C is delivered at once as the signal it
+   * stands for rather than queued behind what is unread.
+   */
+  #feedChild(data: string): void {
+    const child = this.#child;
+    if (child === undefined) return;
+    const pending = child.pendingInput();
+    if (pending > 0 && data.includes('\x03')) child.interrupt();
+    if (pending > MAX_PENDING_INPUT) return this.#write(BELL);
+    child.write(data);
+  }
+
   #pauseSocket(why: 'output' | 'editing'): void {
     if (this.#socketPauses.size === 0) this.#opts.socket.pause();
     this.#socketPauses.add(why);
@@ -301,6 +320,9 @@ class Shell implements ShellSession {
     const parsed = parseCommandLine(line, this.#workspace.home);
     if (!parsed.ok) {
       this.#log.info({ line: forLog(line), reason: parsed.message }, 'webshell: refused a command line');
+      this.#opts
+        .recordRefusal?.(line, parsed.message)
+        .catch((err: unknown) => this.#log.error({ err }, 'webshell: a refused line could not be recorded'));
       this.#write(`ztka: ${parsed.message}\r\n`);
       return this.#prompt();
     }

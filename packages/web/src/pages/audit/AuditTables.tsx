@@ -124,6 +124,18 @@ export function CommandsTable({ items, onOpen }: { items: CommandEntry[]; onOpen
             ) : (
               <Code>{c.command}</Code>
             )}
+            {c.refused !== undefined && (
+              <Badge
+                ml={6}
+                size="xs"
+                variant="light"
+                color="red"
+                title={`Refused by the shell's policy, never run: ${c.refused}`}
+                data-testid="audit-refused"
+              >
+                refused
+              </Badge>
+            )}
             {c.clientReported && (
               <Badge
                 ml={6}
