@@ -80,7 +80,8 @@ export const ConfigSchema = Type.Object(
     shellFileMb: Type.Integer({
       minimum: 1,
       maximum: 65_536,
-      description: 'largest file a shell may write, and the size of its /tmp (MiB)',
+      description:
+        'largest file a shell may write, and the size of its /tmp and of its session directory (MiB)',
     }),
     shellCommandTimeoutSeconds: Type.Integer({
       minimum: 1,

@@ -94,6 +94,14 @@ async function createV1(name: string, limits: CgroupLimits, own: Map<string, str
       if (controller === 'cpu')
         await fs.writeFile(path.join(dir, 'cpu.cfs_period_us'), String(CFS_PERIOD_US));
       await fs.writeFile(path.join(dir, file), value);
+      // Memory and swap together no more than memory alone: no swap. The file exists only where the kernel
+      // accounts swap (swapaccount=1); without it there is nothing to bound.
+      if (controller === 'memory')
+        await fs
+          .writeFile(path.join(dir, 'memory.memsw.limit_in_bytes'), value)
+          .catch((err: NodeJS.ErrnoException) => {
+            if (err.code !== 'ENOENT') throw err;
+          });
     }
   } catch (err) {
     await Promise.all(made.map((dir) => removeDir(dir).catch(() => undefined)));

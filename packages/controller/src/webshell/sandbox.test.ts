@@ -157,6 +157,25 @@ describe('the shell sandbox, attacked from inside', { concurrency: 2 }, () => {
     assert.equal(await inside(w, "return 'alive'"), 'alive');
   });
 
+  test('the session directory is bounded in total, not only per file, and runs nothing', async (t) => {
+    const w = await workspace(t);
+    // Many files each under the per-file limit: together they stop at the directory's size.
+    const wrote = (await inside(
+      w,
+      `const mb = Buffer.alloc(1 << 20); let n = 0;
+       try { for (; n < 64; n++) fs.writeFileSync('/session/f' + n, Buffer.concat([mb, mb, mb])); }
+       catch (err) { return { files: n, code: err.code }; }
+       return { files: n }`,
+    )) as { files: number; code?: string };
+    assert.equal(wrote.code, 'ENOSPC', JSON.stringify(wrote));
+    assert.ok(wrote.files * 3 <= 4, `${wrote.files} files of 3 MiB in a 4 MiB directory`);
+    // Nothing written there runs, and no device or setuid file means anything.
+    const mounts = (await inside(w, "return fs.readFileSync('/proc/self/mountinfo', 'utf8')")) as string;
+    const session = mounts.split('\n').find((l) => l.split(' ')[4] === '/session') ?? '';
+    for (const option of ['noexec', 'nosuid', 'nodev'])
+      assert.match(session, new RegExp(`\\b${option}\\b`), session);
+  });
+
   test('reaches no network: not the host loopback, only its own', async (t) => {
     const w = await workspace(t);
     const server = net.createServer((s) => s.end('HOST\n'));

@@ -232,6 +232,7 @@ export class ShellSandbox {
   readonly #tools: SandboxTools;
   readonly #claims: UidClaims;
   #binds: Promise<string[]> | undefined;
+  #unboundedNoted = false;
   #ready: Promise<void> | undefined;
 
   constructor(opts: SandboxOptions) {
@@ -278,7 +279,7 @@ export class ShellSandbox {
     // A real sandbox, as a shell's uid: user namespaces and every bind must work.
     const uid = await this.#claims.claim();
     if (uid === undefined) throw unavailable('every shell uid of this host is taken');
-    const work = await createWorkDir(this.#opts.workRoot, uid, INIT_SOURCE);
+    const work = await createWorkDir(this.#opts.workRoot, uid, INIT_SOURCE, this.#opts.limits.fileBytes);
     try {
       const argv = await this.#argv(work, uid, [], ['-e', 'process.exit(0)'], INSIDE.node);
       await run(argv[0] ?? '', argv.slice(1), { timeout: 30_000, env: { PATH: '/usr/bin:/bin' } });
@@ -287,7 +288,7 @@ export class ShellSandbox {
       this.#opts.log.error({ err }, 'webshell: the sandbox does not run on this host');
       throw unavailable(`the sandbox does not run on this host (${detail.split('\n')[0] ?? ''})`);
     } finally {
-      await removeWorkDir(work);
+      await removeWorkDir(work.root);
       await this.#claims.release(uid);
     }
   }
@@ -300,8 +301,7 @@ export class ShellSandbox {
     );
     const root = this.#opts.workRoot;
     for (const name of await fs.promises.readdir(root)) {
-      if (name.startsWith(`${WORK_DIR_PREFIX}${uid}-`))
-        await removeWorkDir({ root: path.join(root, name), home: '', run: '' });
+      if (name.startsWith(`${WORK_DIR_PREFIX}${uid}-`)) await removeWorkDir(path.join(root, name));
     }
   }
 
@@ -314,7 +314,13 @@ export class ShellSandbox {
     let work: WorkDir | undefined;
     let cgroup: ShellCgroup | undefined;
     try {
-      work = await createWorkDir(this.#opts.workRoot, uid, INIT_SOURCE);
+      work = await createWorkDir(this.#opts.workRoot, uid, INIT_SOURCE, this.#opts.limits.fileBytes);
+      if (!work.bounded && !this.#unboundedNoted) {
+        this.#unboundedNoted = true;
+        this.#opts.log.warn(
+          'webshell: session directories cannot be mounted as bounded tmpfs here (no privilege to mount); only each file is bounded',
+        );
+      }
       const { memoryBytes, tasks, cpuPercent } = this.#opts.limits;
       cgroup = await createShellCgroup(cgroupName(uid), { memoryBytes, tasks, cpuPercent }).catch(
         (err: unknown) => {
@@ -327,7 +333,7 @@ export class ShellSandbox {
       return this.#workspace(work, uid, cgroup, base);
     } catch (err) {
       await cgroup?.remove().catch(() => undefined);
-      if (work) await removeWorkDir(work).catch(() => undefined);
+      if (work) await removeWorkDir(work.root).catch(() => undefined);
       await this.#claims.release(uid);
       throw err;
     }
@@ -361,7 +367,7 @@ export class ShellSandbox {
           await endAll(uid);
           await cgroup?.remove();
         } finally {
-          await removeWorkDir(work);
+          await removeWorkDir(work.root);
         }
         // A uid is reused only once nothing of its last shell is left.
         await this.#claims.release(uid);
