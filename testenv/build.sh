@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Builds the test control plane's binaries from published Go modules into a cache outside the repo.
-# The cache key covers every go.mod/go.sum and the Go version, so the build runs again only when a
-# version changes. Prints the binary directory on its last line of stdout.
+# Builds the test environment's binaries from published Go modules into a cache outside the repo:
+#   build.sh [cluster]  the control plane (kube-apiserver, controller-manager, scheduler, etcd, kwok)
+#   build.sh helm       helm, for the chart tests
+# Each cache key covers that target's go.mod/go.sum/Go files and the Go version, so a build runs again
+# only when a version changes. Prints the binary directory on its last line of stdout.
 set -euo pipefail
+target=${1:-cluster}
 
 here=$(cd "$(dirname "$0")" && pwd)
 mods="$here/go"
@@ -10,17 +13,37 @@ command -v go >/dev/null || { echo "testenv: Go (>= 1.24) is needed to build the
 
 # The version of a module as go.mod requires it, whether on a `require x v` line or inside a block.
 required() { awk -v m="$2" '$1 == m {print $2; exit} $1 == "require" && $2 == m {print $3; exit}' "$1"; }
-kube_ver=$(required "$mods/kube/go.mod" k8s.io/kubernetes)
-etcd_ver=$(required "$mods/etcd/go.mod" go.etcd.io/etcd/server/v3)
-kwok_ver=$(required "$mods/kwok/go.mod" sigs.k8s.io/kwok)
 go_ver=$(go env GOVERSION)
-sum=$(cat "$mods"/*/go.mod "$mods"/*/go.sum "$mods"/*/*.go | { echo "$go_ver"; cat; } | sha256sum | cut -c1-10)
+# The key of a target: the Go version, then its modules' go.mod, go.sum and Go files, in that order.
+key() { # module dirs...
+  local files=()
+  for d in "$@"; do files+=("$mods/$d/go.mod"); done
+  for d in "$@"; do files+=("$mods/$d/go.sum"); done
+  for d in "$@"; do files+=("$mods/$d"/*.go); done
+  cat "${files[@]}" | { echo "$go_ver"; cat; } | sha256sum | cut -c1-10
+}
 cache_root=${ZTKA_TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ztka/testenv}
-out="$cache_root/kube-${kube_ver}_etcd-${etcd_ver}_kwok-${kwok_ver}_${sum}"
-bins=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok)
-assets=(crds/kwok.x-k8s.io_execs.yaml crds/kwok.x-k8s.io_logs.yaml crds/kwok.x-k8s.io_attaches.yaml
-  crds/kwok.x-k8s.io_portforwards.yaml stages/node-initialize.yaml stages/node-heartbeat-with-lease.yaml
-  stages/pod-ready.yaml stages/pod-complete.yaml stages/pod-delete.yaml)
+case "$target" in
+  cluster)
+    kube_ver=$(required "$mods/kube/go.mod" k8s.io/kubernetes)
+    etcd_ver=$(required "$mods/etcd/go.mod" go.etcd.io/etcd/server/v3)
+    kwok_ver=$(required "$mods/kwok/go.mod" sigs.k8s.io/kwok)
+    out="$cache_root/kube-${kube_ver}_etcd-${etcd_ver}_kwok-${kwok_ver}_$(key etcd kube kwok)"
+    bins=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok)
+    estimate="10-20 minutes"
+    assets=(crds/kwok.x-k8s.io_execs.yaml crds/kwok.x-k8s.io_logs.yaml crds/kwok.x-k8s.io_attaches.yaml
+      crds/kwok.x-k8s.io_portforwards.yaml stages/node-initialize.yaml stages/node-heartbeat-with-lease.yaml
+      stages/pod-ready.yaml stages/pod-complete.yaml stages/pod-delete.yaml)
+    ;;
+  helm)
+    helm_ver=$(required "$mods/helm/go.mod" helm.sh/helm/v3)
+    out="$cache_root/helm-${helm_ver}_$(key helm)"
+    bins=(helm)
+    estimate="a few minutes"
+    assets=()
+    ;;
+  *) echo "testenv: build.sh [cluster|helm], not $target" >&2; exit 2 ;;
+esac
 
 complete() {
   for b in "${bins[@]}"; do [ -x "$out/$b" ] || return 1; done
@@ -44,7 +67,7 @@ copy_kwok_assets() { # target dir
 }
 if complete; then echo "$out"; exit 0; fi
 # Binaries from an earlier build of this script that lack only the assets: add them, build nothing.
-if [ -x "$out/kube-apiserver" ] && [ -x "$out/kwok" ] && [ -x "$out/etcd" ]; then
+if [ "$target" = cluster ] && [ -x "$out/kube-apiserver" ] && [ -x "$out/kwok" ] && [ -x "$out/etcd" ]; then
   copy_kwok_assets "$out"
   if complete; then echo "$out"; exit 0; fi
 fi
@@ -78,20 +101,31 @@ progress() {
 
 build() { # name, module dir, ldflags, packages...
   local what=$1 dir=$2 ldflags=$3; shift 3
-  echo "testenv: building $what (first build takes 10-20 minutes on 2 cores)" >&2
+  echo "testenv: building $what (the first build takes $estimate on 2 cores)" >&2
   ( cd "$dir" && go build -v -trimpath -ldflags "-s -w $ldflags" -o "$tmp/" "$@" 2>&1 ) | progress "$what"
   [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "testenv: building $what failed" >&2; exit 1; }
 }
 
-minor=$(echo "$kube_ver" | cut -d. -f2)
-vpkg=k8s.io/component-base/version
-build "etcd $etcd_ver" "$mods/etcd" "" .
-build "kwok $kwok_ver" "$mods/kwok" "" sigs.k8s.io/kwok/cmd/kwok
-build "kubernetes $kube_ver" "$mods/kube" \
-  "-X $vpkg.gitVersion=$kube_ver -X $vpkg.gitMajor=1 -X $vpkg.gitMinor=$minor -X $vpkg.gitTreeState=clean -X $vpkg.buildDate=1970-01-01T00:00:00Z" \
-  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+if [ "$target" = helm ]; then
+  # As helm's Makefile stamps it: its version, and the Kubernetes version of the client-go it was built
+  # with, which `helm template` and `helm lint` assume when no cluster is asked.
+  client_go=$(required "$mods/helm/go.mod" k8s.io/client-go) # v0.<minor>.<patch>
+  kminor=$(echo "$client_go" | cut -d. -f2)
+  hv=helm.sh/helm/v3
+  build "helm $helm_ver" "$mods/helm" \
+    "-X $hv/internal/version.version=$helm_ver -X $hv/internal/version.gitTreeState=clean -X $hv/pkg/lint/rules.k8sVersionMajor=1 -X $hv/pkg/lint/rules.k8sVersionMinor=$kminor -X $hv/pkg/chartutil.k8sVersionMajor=1 -X $hv/pkg/chartutil.k8sVersionMinor=$kminor" \
+    helm.sh/helm/v3/cmd/helm
+else
+  minor=$(echo "$kube_ver" | cut -d. -f2)
+  vpkg=k8s.io/component-base/version
+  build "etcd $etcd_ver" "$mods/etcd" "" .
+  build "kwok $kwok_ver" "$mods/kwok" "" sigs.k8s.io/kwok/cmd/kwok
+  build "kubernetes $kube_ver" "$mods/kube" \
+    "-X $vpkg.gitVersion=$kube_ver -X $vpkg.gitMajor=1 -X $vpkg.gitMinor=$minor -X $vpkg.gitTreeState=clean -X $vpkg.buildDate=1970-01-01T00:00:00Z" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+  copy_kwok_assets "$tmp"
+fi
 
-copy_kwok_assets "$tmp"
 rm -rf "$out" && mv "$tmp" "$out"
 complete || { echo "testenv: build finished but binaries are missing in $out" >&2; exit 1; }
 echo "testenv: binaries ready in $out ($(( $(date +%s) - start ))s)" >&2

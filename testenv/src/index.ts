@@ -22,6 +22,8 @@ export {
   waitForOutput,
 } from './kubectl.js';
 export { selfSignedCert } from './certs.js';
+export { ensureBinaries, ensureHelm, type BuildTarget } from './binaries.js';
+export { HelmError, helm, type HelmOptions, type HelmResult } from './helm.js';
 export { renderKubeconfig, type Credential, type KubeconfigSpec } from './kubeconfig.js';
 export { canListen, freePort } from './ports.js';
 export { repoRoot as repoRootPath } from './paths.js';
