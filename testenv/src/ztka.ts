@@ -220,6 +220,18 @@ export class Ztka {
     this.agents.set(cluster, new Proc(spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] })));
   }
 
+  /**
+   * Runs an agent for `cluster` with exactly these arguments and environment, as a Deployment would (a
+   * chart's, say); stopAgent, agentOutput and stop() treat it as any other. The caller registers it.
+   */
+  runAgent(cluster: string, args: readonly string[], env: Record<string, string> = {}): void {
+    const child = spawn(process.execPath, [...profileArgs(), agentMain, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.agents.set(cluster, new Proc(child));
+  }
+
   async stopAgent(cluster: string): Promise<void> {
     await this.agents.get(cluster)?.stop();
     this.agents.delete(cluster);
