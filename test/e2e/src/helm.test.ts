@@ -400,6 +400,10 @@ describe('Helm charts', () => {
         /config.publicUrl is set by this chart's own values/,
       );
       await refused({ publicUrl: 'http://ztka.example.com' }, /publicUrl must start with https/);
+      await refused(
+        { shutdownGraceSeconds: 30, terminationGracePeriodSeconds: 30 },
+        /terminationGracePeriodSeconds must be longer than shutdownGraceSeconds/,
+      );
 
       // A misspelt setting in `config` renders, and the controller refuses to start with it.
       const objs = objects(
@@ -669,6 +673,8 @@ describe('Helm charts', () => {
           ['bind', 'clusterroles/cluster-admin'],
           ['bind', 'clusterroles/ztka-read-only'],
           ['get', 'namespaces/kube-system'],
+          // Pod Security labels on the namespaces a NAMESPACE_ADMIN is granted.
+          ['patch', `namespaces/${work.name}`],
         ];
         const refused = [
           ['get', 'secrets', '-n', 'kube-system'],
@@ -686,8 +692,8 @@ describe('Helm charts', () => {
           ['create', 'clusterroles'],
           ['bind', 'clusterroles/edit'],
           ['bind', 'clusterroles/system:kube-scheduler'],
-          ['get', 'namespaces/default'],
           ['create', 'namespaces'],
+          ['delete', `namespaces/${work.name}`],
           ['list', 'nodes'],
           ['impersonate', 'users'],
           ['create', 'certificatesigningrequests'],
