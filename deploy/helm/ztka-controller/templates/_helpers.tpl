@@ -101,7 +101,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- if not (hasPrefix "https://" (include "ztka-controller.publicUrl" .)) }}
 {{- fail "publicUrl must start with https://" }}
 {{- end }}
-{{- $managed := list "dataDir" "listen" "publicUrl" "logLevel" "tlsCertFile" "tlsKeyFile" "tlsCaFile" "database" "metricsTokenFile" "auditKeyFile" "auditRetentionDays" "auditWebhookUrl" "agentImage" }}
+{{- if le (int .Values.terminationGracePeriodSeconds) (int .Values.shutdownGraceSeconds) }}
+{{- fail "terminationGracePeriodSeconds must be longer than shutdownGraceSeconds: the pod is killed at the former, before the controller has written its last audit records" }}
+{{- end }}
+{{- $managed := list "dataDir" "listen" "publicUrl" "logLevel" "tlsCertFile" "tlsKeyFile" "tlsCaFile" "database" "metricsTokenFile" "auditKeyFile" "auditRetentionDays" "auditWebhookUrl" "agentImage" "shutdownGraceSeconds" }}
 {{- range $key, $_ := .Values.config }}
 {{- if has $key $managed }}
 {{- fail (printf "config.%s is set by this chart's own values (see README.md); set it there" $key) }}
