@@ -439,6 +439,8 @@ describe('Helm charts', () => {
       }
       const [c, m] = [only(chart, 'Deployment'), only(manifest, 'Deployment')];
       assert.equal(c.spec?.replicas, m.spec?.replicas);
+      assert.deepEqual(c.spec?.strategy, m.spec?.strategy, 'Deployment strategy');
+      assert.deepEqual(c.spec?.selector, m.spec?.selector, 'Deployment selector');
       const [cPod, mPod] = [podSpec([c]), podSpec([m])];
       assert.equal(cPod.serviceAccountName, mPod.serviceAccountName);
       assert.deepEqual(cPod.securityContext, mPod.securityContext);
