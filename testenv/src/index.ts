@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { apiserverReady, up } from './controlplane.js';
+import { renderKubeconfig } from './kubeconfig.js';
 import { kubectl } from './kubectl.js';
 import { podSandboxManifest, type PodSandbox, type PortForwardRule } from './kwok.js';
 import { withLock } from './lock.js';
@@ -94,6 +95,28 @@ export async function namespace(env: TestEnv, prefix = 'test'): Promise<TestName
       await fs.rm(path.join(env.podsDir, name), { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Writes a kubeconfig to `file` that acts as service account `account` of namespace `ns` of the test
+ * cluster: a TokenRequest token, the kind a pod of that account has mounted, valid for `duration`.
+ */
+export async function serviceAccountKubeconfig(
+  env: TestEnv,
+  ns: string,
+  account: string,
+  file: string,
+  duration = '1h',
+): Promise<string> {
+  const token = (await env.admin(['create', 'token', account, '-n', ns, `--duration=${duration}`])).trim();
+  const kubeconfig = await renderKubeconfig({
+    name: account,
+    server: env.apiserverUrl,
+    caCert: path.join(env.pkiDir, 'ca.crt'),
+    credential: { token },
+  });
+  await fs.writeFile(file, kubeconfig, { mode: 0o600 });
+  return file;
 }
 
 /**

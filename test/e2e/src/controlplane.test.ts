@@ -10,7 +10,7 @@ import type { KubectlError } from '@ztka/testenv';
 import {
   kubectl,
   namespace,
-  renderKubeconfig,
+  serviceAccountKubeconfig,
   testEnv,
   type TestEnv,
   type TestNamespace,
@@ -42,16 +42,12 @@ describe('real RBAC', () => {
 
   test("a fresh service account's token is refused secrets until a RoleBinding allows it", async () => {
     await k(['create', 'serviceaccount', 'reader']);
-    const { stdout: token } = await k(['create', 'token', 'reader', '--duration=10m']);
-    const kubeconfig = path.join(tmp, `reader-${version}.kubeconfig`);
-    await fs.writeFile(
-      kubeconfig,
-      await renderKubeconfig({
-        name: 'reader',
-        server: env.apiserverUrl,
-        caCert: path.join(env.pkiDir, 'ca.crt'),
-        credential: { token: token.trim() },
-      }),
+    const kubeconfig = await serviceAccountKubeconfig(
+      env,
+      ns.name,
+      'reader',
+      path.join(tmp, `reader-${version}.kubeconfig`),
+      '10m',
     );
     const asReader = () => kubectl(['-n', ns.name, 'get', 'secrets'], { kubeconfig, version });
 

@@ -26,8 +26,8 @@ import {
   helm,
   kubectl,
   namespace,
-  renderKubeconfig,
   repoRootPath,
+  serviceAccountKubeconfig,
   testEnv,
   type TestEnv,
   type TestNamespace,
@@ -543,19 +543,11 @@ describe('Helm charts', () => {
           { kubeconfig: env.kubeconfig },
         );
         installed = true;
-        const token = (
-          await env.admin(['create', 'token', 'ztka-agent', '-n', agentNs.name, '--duration=1h'])
-        ).trim();
-        saKubeconfig = path.join(tmp, 'agent-sa.kubeconfig');
-        await fs.writeFile(
-          saKubeconfig,
-          await renderKubeconfig({
-            name: 'in-cluster',
-            server: env.apiserverUrl,
-            caCert: path.join(env.pkiDir, 'ca.crt'),
-            credential: { token },
-          }),
-          { mode: 0o600 },
+        saKubeconfig = await serviceAccountKubeconfig(
+          env,
+          agentNs.name,
+          'ztka-agent',
+          path.join(tmp, 'agent-sa.kubeconfig'),
         );
       });
 

@@ -5,13 +5,12 @@
 // lowering a stricter label, and failing the request when it cannot.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
   kubectl,
   namespace,
-  renderKubeconfig,
+  serviceAccountKubeconfig,
   testEnv,
   Ztka,
   type KubectlError,
@@ -303,16 +302,11 @@ test('an agent that may not label namespaces refuses the grant with a clear erro
     },
   ];
   await env.admin(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbac }));
-  const token = (await env.admin(['create', 'token', 'agent', '-n', agentNs.name, '--duration=1h'])).trim();
-  const kubeconfig = path.join(z.dir, 'legacy-agent.kubeconfig');
-  await fs.writeFile(
-    kubeconfig,
-    await renderKubeconfig({
-      name: 'legacy',
-      server: env.apiserverUrl,
-      caCert: path.join(env.pkiDir, 'ca.crt'),
-      credential: { token },
-    }),
+  const kubeconfig = await serviceAccountKubeconfig(
+    env,
+    agentNs.name,
+    'agent',
+    path.join(z.dir, 'legacy-agent.kubeconfig'),
   );
   await z.connectCluster('legacy', kubeconfig, 'legacy', { jitNamespace: agentNs.name });
   const carol = await namespaceAdmin('carol', target.name, 'legacy', 'legacy');

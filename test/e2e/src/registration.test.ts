@@ -4,12 +4,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { parseAllDocuments } from 'yaml';
-import { renderKubeconfig, testEnv, Ztka, type TestEnv } from '@ztka/testenv';
+import { serviceAccountKubeconfig, testEnv, Ztka, type TestEnv } from '@ztka/testenv';
 
 const agentMain = fileURLToPath(new URL('../../../packages/agent/dist/main.js', import.meta.url));
 const CLUSTER = 'registered';
@@ -103,18 +102,11 @@ describe('cluster registration with the bootstrap manifest', () => {
   });
 
   test('an agent running as that service account registers, keeps its credential in its Secret, and reconnects', async () => {
-    const token = (
-      await env.admin(['create', 'token', 'ztka-agent', '-n', 'ztka-system', '--duration=1h'])
-    ).trim();
-    const kubeconfig = path.join(z.dir, 'agent-sa.kubeconfig');
-    await fs.writeFile(
-      kubeconfig,
-      await renderKubeconfig({
-        name: 'in-cluster',
-        server: env.apiserverUrl,
-        caCert: path.join(env.pkiDir, 'ca.crt'),
-        credential: { token },
-      }),
+    const kubeconfig = await serviceAccountKubeconfig(
+      env,
+      'ztka-system',
+      'ztka-agent',
+      path.join(z.dir, 'agent-sa.kubeconfig'),
     );
     const bootstrapToken = (parseAllDocuments(manifest)
       .map((d) => d.toJS() as { kind: string; stringData?: Record<string, string> })
