@@ -2,7 +2,7 @@
 // outside them gets the same 403 whether it exists or not.
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { AGENT_REGISTER_PATH, ZtkaError } from '@ztka/protocol';
+import { AGENT_EVENTS, AGENT_REGISTER_PATH, ZtkaError, agentKeyFingerprint } from '@ztka/protocol';
 import { noClusterAccess } from '../access/authorize.js';
 import { canManageClusters, canSeeProject } from '../access/effective.js';
 import type { ClusterView } from '../clusters/registry.js';
@@ -16,6 +16,8 @@ import { pageOf } from '../org/page.js';
 const RegisterBody = Body({
   token: Type.String({ minLength: 1, maxLength: 512 }),
   identity: Type.String({ minLength: 1, maxLength: 128 }),
+  /** The agent's own Ed25519 public key (SPKI DER, base64url); its private half never leaves the agent. */
+  publicKey: Type.String({ minLength: 1, maxLength: 128 }),
 });
 const CreateClusterBody = Body({ name: Label, project: Label });
 const ListQuery = Type.Object(
@@ -68,13 +70,15 @@ export function registerClusterRoutes(app: FastifyInstance, deps: ApiDeps): void
         const { clusterName, agentCredential } = await registry.exchangeBootstrapToken(
           req.body.token,
           req.body.identity,
+          req.body.publicKey,
         );
-        req.log.info({ cluster: clusterName }, 'agent registered');
+        const key = agentKeyFingerprint(req.body.publicKey);
+        req.log.info({ cluster: clusterName, key }, 'agent registered');
         await deps.events.record({
-          kind: 'agent_registered',
+          kind: AGENT_EVENTS.registered,
           orgId: deps.defaultOrgId,
           sourceIp: req.ip,
-          detail: { cluster: clusterName },
+          detail: { cluster: clusterName, key },
         });
         return { cluster: clusterName, credential: agentCredential };
       } catch (err) {
