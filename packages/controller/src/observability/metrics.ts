@@ -44,6 +44,14 @@ export function createMetrics() {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    agentContests: new Counter({
+      name: 'ztka_agent_tunnel_contests_total',
+      help:
+        'Connections for a cluster whose tunnel was open, by outcome: refused (the open tunnel answered a ' +
+        'ping and kept the cluster) or replaced (it did not, and the new one took its place).',
+      labelNames: ['cluster', 'outcome'] as const,
+      registers: [registry],
+    }),
     connectedAgents: new Gauge({
       name: 'ztka_connected_agents',
       help: 'Agents with a tunnel open to this controller.',

@@ -1,5 +1,6 @@
 // The agents' endpoint against stand-in agents on loopback: a credential is worth nothing without a fresh
-// proof of the key registered with it, and every refusal of a valid credential is counted and recorded.
+// proof of the key registered with it, and a second connection of a cluster never takes over a tunnel that
+// answers; every such connection is counted and recorded.
 import assert from 'node:assert/strict';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import http from 'node:http';
@@ -178,7 +179,10 @@ test('each proof opens at most one connection', async (t) => {
   const once = r.proof();
   const first = await r.dial(r.withProof(once));
   assert.equal(first.status, 101);
-  first.socket?.destroy();
+  // The agent hangs up: its tunnel ends at once (not at the next unanswered ping).
+  first.socket?.end();
+  await new Promise((res) => setTimeout(res, 100));
+  assert.equal(r.tunnels.get('desktop'), undefined);
   const replayed = await r.dial(r.withProof(once));
   assert.equal(replayed.status, 401);
   assert.deepEqual(replayed.body, NOT_VALID);
@@ -206,4 +210,47 @@ test('a credential registered without a key is refused, saying how to register a
   assert.equal(answer.status, 401);
   assert.match(answer.body?.message ?? '', /issued before agents held keys .* register the agent again/);
   assert.equal(r.events[0]?.detail['reason'], 'no_key');
+});
+
+test('a second connection never takes over a tunnel that answers, and is recorded and counted', async (t) => {
+  const r = await rig(t);
+  const first = await r.dial(r.withProof());
+  assert.equal(first.status, 101);
+  const live = r.tunnels.get('desktop');
+  assert.ok(live);
+  await new Promise((res) => setTimeout(res, 50));
+  const second = await r.dial(r.withProof());
+  assert.equal(second.status, 409);
+  assert.match(second.body?.message ?? '', /cluster desktop already has a live tunnel/);
+  assert.equal(r.tunnels.get('desktop'), live, 'the live tunnel was replaced');
+  assert.equal(r.events[0]?.kind, AGENT_EVENTS.contested);
+  assert.equal(r.events[0]?.detail['outcome'], 'refused');
+  assert.deepEqual(await r.counted('ztka_agent_tunnel_contests_total'), [
+    { cluster: 'desktop', outcome: 'refused', n: 1 },
+  ]);
+});
+
+test('a connection replaces a tunnel that no longer answers, and says so', async (t) => {
+  const r = await rig(t, { probeTimeoutMs: 300 });
+  const frozen = await r.dial(r.withProof(), true);
+  assert.equal(frozen.status, 101);
+  await new Promise((res) => setTimeout(res, 50));
+  const old = r.tunnels.get('desktop');
+  assert.ok(old);
+  const started = Date.now();
+  const next = await r.dial(r.withProof());
+  assert.equal(next.status, 101);
+  assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+  assert.equal(old.isOpen, false);
+  assert.notEqual(r.tunnels.get('desktop'), old);
+  assert.equal(r.events[0]?.detail['outcome'], 'replaced');
+  assert.deepEqual(await r.counted('ztka_agent_tunnel_contests_total'), [
+    { cluster: 'desktop', outcome: 'replaced', n: 1 },
+  ]);
+});
+
+test('of connections that arrive together for a free cluster, exactly one gets it', async (t) => {
+  const r = await rig(t);
+  const answers = await Promise.all(Array.from({ length: 4 }, () => r.dial(r.withProof())));
+  assert.deepEqual(answers.map((a) => a.status).sort(), [101, 409, 409, 409]);
 });

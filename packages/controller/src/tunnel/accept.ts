@@ -122,11 +122,26 @@ async function keyRefusal(
   return fresh ? undefined : { reason: 'replay', error: unauthorized() };
 }
 
+/** Runs `fn` for one connection of a cluster at a time, so that two cannot both find the cluster free. */
+function serialiser() {
+  const queues = new Map<string, Promise<void>>();
+  return (cluster: string, fn: () => Promise<void>): Promise<void> => {
+    const run = (queues.get(cluster) ?? Promise.resolve()).then(fn);
+    const tail = run.catch(() => undefined);
+    queues.set(cluster, tail);
+    void tail.then(() => {
+      if (queues.get(cluster) === tail) queues.delete(cluster);
+    });
+    return run;
+  };
+}
+
 /**
  * The agents' endpoint. Before the upgrade completes it authenticates the agent's credential, checks the
- * proof of the key registered with it (a refusal of a valid credential is recorded and counted, alerts.ts)
- * and that the cluster behind it is the one the credential was issued to. Then it turns the connection into
- * the cluster's tunnel.
+ * proof of the key registered with it and that the cluster behind it is the one the credential was issued
+ * to, and decides whether the cluster's tunnel is free: a connection for a cluster whose tunnel is open and
+ * answering is refused (409), and one whose tunnel no longer answers replaces it; either way it is recorded
+ * and counted (alerts.ts). Then it turns the connection into the cluster's tunnel.
  */
 export function createAgentEndpoint(deps: {
   directory: AgentDirectory;
@@ -138,6 +153,7 @@ export function createAgentEndpoint(deps: {
   // Over WebSocket the tunnel carries HTTP/2 frames, which nghttp2 already sizes; no compression (it would
   // cost CPU on every byte of every LIST) and no message size cap beyond ws's own frame handling.
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 << 20 });
+  const oneAtATime = serialiser();
 
   return async function handleAgentUpgrade(
     req: IncomingMessage,
@@ -209,7 +225,7 @@ export function createAgentEndpoint(deps: {
     };
     const open = (stream: Duplex, end: () => void) => {
       const session = new AgentSession(info, { stream, end, bytesReceived }, deps.log, deps.keepalive);
-      deps.tunnels.add(session);
+      if (!deps.tunnels.add(session)) return;
       deps.log.info(info, 'agent connected');
       void deps.directory.markConnected(info.cluster, info).catch(storeFailed);
       // Each answered ping proves the agent alive; record it, at most every SEEN_WRITE_INTERVAL_MS.
@@ -224,17 +240,53 @@ export function createAgentEndpoint(deps: {
           void deps.directory.markDisconnected(info.cluster).catch(storeFailed);
       });
     };
-    if (transport === 'websocket') {
-      wss.handleUpgrade(req, socket, head, (ws) =>
-        open(createWebSocketStream(ws, TUNNEL_TUNING.streamBuffer), () => ws.terminate()),
-      );
-      return;
-    }
-    if (socket instanceof Socket) {
-      // The HTTP server's idle timeout is for requests; a quiet tunnel is watched by pings instead.
-      socket.setTimeout(0);
-      socket.setNoDelay(true);
-    }
-    switchToH2(socket, head, (s) => open(s, () => s.destroy()));
+    // Resolves once the connection is the cluster's tunnel, or is gone.
+    const upgrade = () =>
+      new Promise<void>((resolve) => {
+        if (socket.destroyed) return resolve();
+        socket.once('close', () => resolve());
+        if (transport === 'websocket') {
+          wss.handleUpgrade(req, socket, head, (ws) => {
+            open(createWebSocketStream(ws, TUNNEL_TUNING.streamBuffer), () => ws.terminate());
+            resolve();
+          });
+          return;
+        }
+        if (socket instanceof Socket) {
+          // The HTTP server's idle timeout is for requests; a quiet tunnel is watched by pings instead.
+          socket.setTimeout(0);
+          socket.setNoDelay(true);
+        }
+        switchToH2(socket, head, (s) => {
+          open(s, () => s.destroy());
+          resolve();
+        });
+      });
+    await oneAtATime(agent.clusterName, async () => {
+      const live = deps.tunnels.get(agent.clusterName);
+      if (live) {
+        // The live tunnel keeps its cluster while its agent answers: a copy of the agent's credential and
+        // key (or a second replica of it) cannot take the cluster's traffic over, only be noticed.
+        const newcomer = { remoteAddress, agentVersion: info.agentVersion };
+        if (await live.probe(deps.keepalive.timeoutMs)) {
+          deps.log.warn(
+            { cluster: agent.clusterName, remote: remoteAddress },
+            'agent connection refused: tunnel in use',
+          );
+          deps.alerts.contested('refused', live.info, newcomer);
+          refuse(
+            socket,
+            new ZtkaError(
+              'conflict',
+              `cluster ${agent.clusterName} already has a live tunnel; a second connection may not take it over (recorded)`,
+            ),
+          );
+          return;
+        }
+        deps.alerts.contested('replaced', live.info, newcomer);
+        live.close('replaced: it did not answer a ping when another connection of its cluster arrived');
+      }
+      await upgrade();
+    });
   };
 }
