@@ -1,5 +1,6 @@
 // Clusters and agent registration. A caller sees the clusters of the projects where they hold a role; one
-// outside them gets the same 403 whether it exists or not.
+// outside them gets the same 403 whether it exists or not. A cluster's identity (its kube-system UID, what
+// its agent's credential is bound to) is shown to org admins only.
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { AGENT_EVENTS, AGENT_REGISTER_PATH, ZtkaError, agentKeyFingerprint } from '@ztka/protocol';
@@ -43,6 +44,17 @@ function apiError(err: unknown): unknown {
         cause: err,
       });
   }
+}
+
+/** What the caller may see of a cluster: its identity only if they are an org admin. */
+function shown(
+  c: Caller,
+  cluster: ClusterView,
+): Omit<ClusterView, 'identity'> & { identity?: string | null } {
+  if (c.powers.orgAdmin) return cluster;
+  const rest: Partial<ClusterView> & Omit<ClusterView, 'identity'> = { ...cluster };
+  delete rest.identity;
+  return rest;
 }
 
 /** The cluster if the caller may see it (and, with `manage`, administer it); the same 403 otherwise. */
@@ -112,7 +124,7 @@ export function registerClusterRoutes(app: FastifyInstance, deps: ApiDeps): void
         });
         reply.code(201);
         return {
-          cluster,
+          cluster: shown(c, cluster),
           bootstrapToken,
           manifestUrl: `${deps.publicUrl}/v1/clusters/${encodeURIComponent(req.body.name)}/bootstrap.yaml`,
         };
@@ -129,14 +141,21 @@ export function registerClusterRoutes(app: FastifyInstance, deps: ApiDeps): void
       const c = await caller(deps, req);
       const visible = c.powers.visibleProjects ?? undefined;
       const clusters = await registry.listClusters(req.query.project, DEFAULT_ORG, visible);
-      return pageOf(clusters, page(req.query), (x) => x.name);
+      return pageOf(
+        clusters.map((x) => shown(c, x)),
+        page(req.query),
+        (x) => x.name,
+      );
     },
   );
 
   app.get<{ Params: Static<typeof NameParams> }>(
     '/v1/clusters/:name',
     { schema: { tags: ['clusters'], params: NameParams, response: errors(401, 403, 404) } },
-    async (req) => visibleCluster(deps, await caller(deps, req), req.params.name),
+    async (req) => {
+      const c = await caller(deps, req);
+      return shown(c, await visibleCluster(deps, c, req.params.name));
+    },
   );
 
   app.delete<{ Params: Static<typeof NameParams> }>(
