@@ -21,7 +21,7 @@ import {
 import type { AuthenticatedAgent } from '../clusters/registry.js';
 import { DNS_LABEL_PATTERN } from '../org/names.js';
 import type { AgentAlerts, AgentRefusal } from './alerts.js';
-import { AgentSession, type KeepaliveOptions, type TunnelRegistry } from './session.js';
+import { AgentSession, type AgentInfo, type KeepaliveOptions, type TunnelRegistry } from './session.js';
 
 /** What the tunnel endpoint needs from the cluster registry. */
 export interface AgentDirectory {
@@ -215,7 +215,7 @@ export function createAgentEndpoint(deps: {
     const storeFailed = (err: unknown) => deps.log.error({ err }, 'could not record agent status');
     // What has arrived on the wire, whichever protocol reads it: a busy tunnel is a live one.
     const bytesReceived = () => (socket instanceof Socket ? socket.bytesRead : 0);
-    const info = {
+    const info: AgentInfo = {
       cluster: agent.clusterName,
       agentVersion: header(req, AGENT_VERSION_HEADER),
       kubeVersion: header(req, KUBE_VERSION_HEADER),
@@ -263,30 +263,39 @@ export function createAgentEndpoint(deps: {
         });
       });
     await oneAtATime(agent.clusterName, async () => {
-      const live = deps.tunnels.get(agent.clusterName);
-      if (live) {
-        // The live tunnel keeps its cluster while its agent answers: a copy of the agent's credential and
-        // key (or a second replica of it) cannot take the cluster's traffic over, only be noticed.
-        const newcomer = { remoteAddress, agentVersion: info.agentVersion };
-        if (await live.probe(deps.keepalive.timeoutMs)) {
-          deps.log.warn(
-            { cluster: agent.clusterName, remote: remoteAddress },
-            'agent connection refused: tunnel in use',
-          );
-          deps.alerts.contested('refused', live.info, newcomer);
-          refuse(
-            socket,
-            new ZtkaError(
-              'conflict',
-              `cluster ${agent.clusterName} already has a live tunnel; a second connection may not take it over (recorded)`,
-            ),
-          );
-          return;
-        }
-        deps.alerts.contested('replaced', live.info, newcomer);
-        live.close('replaced: it did not answer a ping when another connection of its cluster arrived');
-      }
-      await upgrade();
+      if (await freeFor(deps, info)) return upgrade();
+      refuse(
+        socket,
+        new ZtkaError(
+          'conflict',
+          `cluster ${info.cluster} already has a live tunnel; a second connection may not take it over (recorded)`,
+        ),
+      );
     });
   };
+}
+
+/**
+ * Whether the cluster's tunnel is free for a newcomer: there is none, or it no longer answers (it is closed
+ * then). While it answers it keeps its cluster: a copy of the agent's credential and key (or a second
+ * replica of the agent) cannot take the cluster's traffic over, only be noticed. Each contest is reported.
+ */
+async function freeFor(
+  deps: { tunnels: TunnelRegistry; keepalive: KeepaliveOptions; alerts: AgentAlerts; log: Logger },
+  newcomer: AgentInfo,
+): Promise<boolean> {
+  const live = deps.tunnels.get(newcomer.cluster);
+  if (!live) return true;
+  const seen = { remoteAddress: newcomer.remoteAddress, agentVersion: newcomer.agentVersion };
+  if (await live.probe(deps.keepalive.timeoutMs)) {
+    deps.log.warn(
+      { cluster: newcomer.cluster, remote: seen.remoteAddress },
+      'agent connection refused: tunnel in use',
+    );
+    deps.alerts.contested('refused', live.info, seen);
+    return false;
+  }
+  deps.alerts.contested('replaced', live.info, seen);
+  live.close('replaced: it did not answer a ping when another connection of its cluster arrived');
+  return true;
 }
