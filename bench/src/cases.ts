@@ -1,7 +1,7 @@
 // The benchmark cases. Each measures every target in the same run, interleaved, so the machine's noise
 // lands on all of them alike and the ratios stay meaningful.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -15,6 +15,7 @@ import {
   type Ztka,
 } from '@ztka/testenv';
 import { TunnelClient } from '@ztka/agent/tunnel-client';
+import { generateAgentKey } from '@ztka/protocol';
 import { pino } from 'pino';
 import { MB, cpuDuring, median, peakRss, percentile, rss } from './stats.js';
 import { request, type Target } from './targets.js';
@@ -356,7 +357,7 @@ export async function p4(
  */
 export async function p5(z: Ztka, count: number, controllerPid: number | undefined): Promise<Row[]> {
   const log = pino({ level: 'silent' });
-  const credentials: string[] = [];
+  const credentials: { credential: string; privateKey: KeyObject }[] = [];
   const prefix = `sim-${randomBytes(2).toString('hex')}`;
   await z.api('POST', '/v1/projects', { name: 'bench' }); // 201, or 409 when an earlier case made it
   for (let i = 0; i < count; i++) {
@@ -365,25 +366,28 @@ export async function p5(z: Ztka, count: number, controllerPid: number | undefin
       name,
       project: 'bench',
     });
+    const key = generateAgentKey();
     const reg = await z.api<{ credential: string }>(
       'POST',
       '/v1/agents/register',
       {
         token: created.body.bootstrapToken.token,
         identity: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+        publicKey: key.publicKey,
       },
       null,
     );
     if (reg.status !== 200) throw new Error(`P5 registration ${i}: ${reg.status}`);
-    credentials.push(reg.body.credential);
+    credentials.push({ credential: reg.body.credential, privateKey: createPrivateKey(key.privateKeyPem) });
   }
   const before = rss(controllerPid);
   const start = process.hrtime.bigint();
-  const clients = credentials.map((credential, i) => {
+  const clients = credentials.map(({ credential, privateKey }, i) => {
     const c = new TunnelClient({
       controllerUrl: z.url,
       ca: z.ca,
       credential,
+      privateKey,
       agentVersion: 'bench',
       kubeVersion: 'v0.0.0',
       clusterIdentity: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,

@@ -27,8 +27,8 @@ controller and serves the kube API requests that arrive through that tunnel.
   --controller-url URL     the controller, e.g. https://ztka.example.com   (ZTKA_CONTROLLER_URL)
   --ca-file FILE           the controller's CA certificate                  (ZTKA_CA_FILE)
   --bootstrap-token TOKEN  single-use registration token                    (ZTKA_BOOTSTRAP_TOKEN)
-  --credential-file FILE   where the agent keeps its own credential         (ZTKA_CREDENTIAL_FILE)
-  --credential-secret NS/NAME  keep it in this Secret instead (in-cluster)  (ZTKA_CREDENTIAL_SECRET)
+  --credential-file FILE   where the agent keeps its credential and key     (ZTKA_CREDENTIAL_FILE)
+  --credential-secret NS/NAME  keep them in this Secret instead (in-cluster) (ZTKA_CREDENTIAL_SECRET)
   --kubeconfig FILE        reach the cluster with this kubeconfig instead of in-cluster config
   --jit-namespace NS       where people's service accounts live (default ztka-system)   (ZTKA_JIT_NAMESPACE)
   --sweep-interval-ms N    how often expired service accounts are removed (default 60000) (ZTKA_SWEEP_INTERVAL_MS)
@@ -94,12 +94,13 @@ async function main(): Promise<void> {
     secretNs && secretName
       ? secretStore(own, secretNs, secretName)
       : fileStore(values['credential-file'] ?? env['ZTKA_CREDENTIAL_FILE'] ?? '/var/run/ztka/credential');
-  const credential = await obtainCredential({
+  const { credential, privateKey } = await obtainCredential({
     controllerUrl,
     ca,
     store,
     bootstrapToken: values['bootstrap-token'] ?? env['ZTKA_BOOTSTRAP_TOKEN'],
     identity: info.identity,
+    warn: (message) => log.warn(message),
   });
   log.info({ kubeVersion: info.kubeVersion, identity: info.identity }, 'starting');
   const forward = createForwarder(credentials, log, protectedNamespaces(jitNamespace));
@@ -115,6 +116,7 @@ async function main(): Promise<void> {
     controllerUrl,
     ca,
     credential,
+    privateKey,
     agentVersion: PRODUCT_VERSION,
     kubeVersion: info.kubeVersion,
     clusterIdentity: info.identity,
@@ -136,5 +138,7 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   console.error(`ztka-agent: ${err instanceof Error ? err.message : String(err)}`);
-  process.exitCode = 1;
+  // At once: the kept-alive connections to the apiserver would hold a failed start for a minute, saying
+  // nothing, before its pod restarts.
+  process.exit(1);
 });

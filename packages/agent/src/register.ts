@@ -1,34 +1,67 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import fs from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
-import { AGENT_REGISTER_PATH } from '@ztka/protocol';
+import { AGENT_REGISTER_PATH, generateAgentKey } from '@ztka/protocol';
 import { upstreamCall, type UpstreamTarget } from './upstream.js';
 
-/** Where the agent keeps its long-lived credential between runs. */
-export interface CredentialStore {
-  describe: string;
-  load(): Promise<string | undefined>;
-  save(credential: string): Promise<void>;
+/**
+ * What the agent keeps between runs: its credential and the private key it made when it registered, which
+ * proves on every connect that the credential is in the hands it was issued to. A credential stored by an
+ * agent older than keys has none.
+ */
+export interface AgentState {
+  credential: string;
+  /** PKCS#8 PEM. */
+  privateKeyPem?: string;
 }
 
-/** A file (mode 0600), for an agent running beside the cluster with --kubeconfig. */
+/** Where the agent keeps its state between runs. */
+export interface CredentialStore {
+  describe: string;
+  load(): Promise<AgentState | undefined>;
+  save(state: Required<AgentState>): Promise<void>;
+}
+
+/** What the agent connects with. */
+export interface AgentIdentity {
+  credential: string;
+  privateKey: KeyObject;
+}
+
+/**
+ * A file (mode 0600), for an agent running beside the cluster with --kubeconfig: the credential on the first
+ * line, the private key's PEM after it (a file written by an agent older than keys has the first line only).
+ */
 export function fileStore(file: string): CredentialStore {
   return {
     describe: file,
-    load: async () => (await fs.readFile(file, 'utf8').catch(() => '')).trim() || undefined,
-    save: async (credential) => {
+    load: async () => {
+      const text = await fs.readFile(file, 'utf8').catch(() => '');
+      const [first = '', ...rest] = text.split('\n');
+      const credential = first.trim();
+      const privateKeyPem = rest.join('\n').trim();
+      if (!credential) return undefined;
+      return privateKeyPem ? { credential, privateKeyPem: `${privateKeyPem}\n` } : { credential };
+    },
+    save: async (state) => {
       await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-      await fs.writeFile(file, credential + '\n', { mode: 0o600 });
+      // Written whole and then renamed: a crash midway must not leave a credential without its key.
+      const temp = `${file}.${process.pid}.tmp`;
+      await fs.writeFile(temp, `${state.credential}\n${state.privateKeyPem}`, { mode: 0o600 });
+      await fs.rename(temp, file);
     },
   };
 }
 
 /**
- * The `credential` key of the agent's own Secret, for an agent in its cluster: it survives pod restarts,
- * and the agent's RBAC lets it read and write that one Secret only.
+ * The `credential` and `agent-key` keys of the agent's own Secret, for an agent in its cluster: they survive
+ * pod restarts, and the agent's RBAC lets it read and write that one Secret only.
  */
 export function secretStore(target: UpstreamTarget, namespace: string, name: string): CredentialStore {
   const uri = `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`;
+  const decode = (value: string | undefined) => value && Buffer.from(value, 'base64').toString('utf8').trim();
+  const encode = (value: string) => Buffer.from(value).toString('base64');
   return {
     describe: `secret ${namespace}/${name}`,
     load: async () => {
@@ -36,13 +69,15 @@ export function secretStore(target: UpstreamTarget, namespace: string, name: str
       if (res.status !== 200)
         throw new Error(`reading secret ${namespace}/${name}: ${res.status} ${res.text.slice(0, 200)}`);
       const data = (JSON.parse(res.text) as { data?: Record<string, string> }).data ?? {};
-      return data['credential']
-        ? Buffer.from(data['credential'], 'base64').toString('utf8').trim()
-        : undefined;
+      const credential = decode(data['credential']);
+      const privateKeyPem = decode(data['agent-key']);
+      if (!credential) return undefined;
+      return privateKeyPem ? { credential, privateKeyPem: `${privateKeyPem}\n` } : { credential };
     },
-    save: async (credential) => {
+    save: async (state) => {
+      // One patch: the credential and its key are written together or not at all.
       const res = await upstreamCall(target, 'PATCH', uri, {
-        data: { credential: Buffer.from(credential).toString('base64') },
+        data: { credential: encode(state.credential), 'agent-key': encode(state.privateKeyPem) },
       });
       if (res.status !== 200)
         throw new Error(`writing secret ${namespace}/${name}: ${res.status} ${res.text.slice(0, 200)}`);
@@ -50,9 +85,16 @@ export function secretStore(target: UpstreamTarget, namespace: string, name: str
   };
 }
 
+const REREGISTER =
+  'register the agent again: in its cluster, apply a fresh bootstrap manifest ' +
+  '(GET /v1/clusters/<cluster>/bootstrap.yaml) and restart the agent ' +
+  '(kubectl -n ztka-system rollout restart deployment/ztka-agent); beside it, run it with a new --bootstrap-token';
+
 /**
- * The agent's long-lived credential: from the store when an earlier run saved it, otherwise obtained once
- * by exchanging the single-use bootstrap token, and saved.
+ * The agent's credential and key: from the store when an earlier run saved them, otherwise obtained once by
+ * exchanging the single-use bootstrap token for a credential bound to a key made here, and saved. A stored
+ * credential without a key (saved by an agent older than keys) is refused by the controller, so it is
+ * replaced when a bootstrap token is at hand, and otherwise the agent stops and says how to register again.
  */
 export async function obtainCredential(opts: {
   controllerUrl: string;
@@ -60,13 +102,30 @@ export async function obtainCredential(opts: {
   store: CredentialStore;
   bootstrapToken: string | undefined;
   identity: string;
-}): Promise<string> {
+  /** Told when a stored credential without a key is being replaced. */
+  warn?: (message: string) => void;
+}): Promise<AgentIdentity> {
   const stored = await opts.store.load();
-  if (stored) return stored;
+  if (stored?.privateKeyPem)
+    return { credential: stored.credential, privateKey: createPrivateKey(stored.privateKeyPem) };
+  if (stored && !opts.bootstrapToken)
+    throw new Error(
+      `the agent credential in ${opts.store.describe} has no key (it was saved by an older agent), and the ` +
+        `controller no longer accepts it: ${REREGISTER}`,
+    );
   if (!opts.bootstrapToken) {
     throw new Error(`no agent credential in ${opts.store.describe} and no bootstrap token to obtain one`);
   }
-  const body = JSON.stringify({ token: opts.bootstrapToken, identity: opts.identity });
+  if (stored)
+    opts.warn?.(
+      `the agent credential in ${opts.store.describe} has no key; registering again with the bootstrap token`,
+    );
+  const key = generateAgentKey();
+  const body = JSON.stringify({
+    token: opts.bootstrapToken,
+    identity: opts.identity,
+    publicKey: key.publicKey,
+  });
   const credential = await new Promise<string>((resolve, reject) => {
     const req = https.request(
       new URL(AGENT_REGISTER_PATH, opts.controllerUrl),
@@ -75,15 +134,15 @@ export async function obtainCredential(opts: {
         let text = '';
         res.setEncoding('utf8').on('data', (c: string) => (text += c));
         res.on('end', () => {
-          if (res.statusCode !== 200)
-            reject(new Error(`registration refused (${res.statusCode}): ${text.slice(0, 300)}`));
-          else resolve((JSON.parse(text) as { credential: string }).credential);
+          if (res.statusCode === 200) return resolve((JSON.parse(text) as { credential: string }).credential);
+          const hint = stored ? `; the stored credential has no key: ${REREGISTER}` : '';
+          reject(new Error(`registration refused (${res.statusCode}): ${text.slice(0, 300)}${hint}`));
         });
       },
     );
     req.on('error', reject);
     req.end(body);
   });
-  await opts.store.save(credential);
-  return credential;
+  await opts.store.save({ credential, privateKeyPem: key.privateKeyPem });
+  return { credential, privateKey: createPrivateKey(key.privateKeyPem) };
 }

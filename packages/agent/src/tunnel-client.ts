@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
@@ -7,12 +8,15 @@ import type { Logger } from 'pino';
 import { WebSocket, createWebSocketStream } from 'ws';
 import {
   AGENT_CONNECT_PATH,
+  AGENT_PROOF_HEADER,
   AGENT_VERSION_HEADER,
   CLUSTER_IDENTITY_HEADER,
   JIT_NAMESPACE_HEADER,
   KUBE_VERSION_HEADER,
   TUNNEL_TRANSPORTS,
   TUNNEL_TUNING,
+  agentCredentialId,
+  signAgentProof,
   type TunnelTransport,
 } from '@ztka/protocol';
 
@@ -23,6 +27,8 @@ export interface TunnelClientOptions {
   /** The controller's CA (PEM); the controller's certificate must chain to it. */
   ca: string;
   credential: string;
+  /** The private half of the key registered with the credential: each connect carries a fresh proof. */
+  privateKey: KeyObject;
   agentVersion: string;
   kubeVersion: string;
   clusterIdentity: string;
@@ -48,6 +54,28 @@ export function backoffDelay(
 ): number {
   const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+/** Logs the controller's refusal with its reason (the body's message says what to do about it), then `end`s. */
+function refused(res: http.IncomingMessage, log: Logger, end: () => void): void {
+  let text = '';
+  res.setEncoding('utf8');
+  res.on('data', (c: string) => {
+    if (text.length < 1024) text += c;
+  });
+  res.on('error', () => undefined);
+  res.on('close', () => {
+    let reason = text.slice(0, 1024);
+    try {
+      reason = (JSON.parse(text) as { message?: string }).message ?? reason;
+    } catch {
+      // not ztka's error shape: shown as it came
+    }
+    // 409: the cluster's tunnel is open elsewhere, and this agent waits its turn (with backoff).
+    const level = res.statusCode === 409 ? 'warn' : 'error';
+    log[level]({ status: res.statusCode, reason }, 'the controller refused the tunnel');
+    end();
+  });
 }
 
 /**
@@ -97,8 +125,14 @@ export class TunnelClient {
 
   private headers(): Record<string, string> {
     const { opts } = this;
+    const claims = {
+      credentialId: agentCredentialId(opts.credential),
+      clusterIdentity: opts.clusterIdentity,
+      jitNamespace: opts.jitNamespace,
+    };
     return {
       authorization: `Bearer ${opts.credential}`,
+      [AGENT_PROOF_HEADER]: signAgentProof(opts.privateKey, claims),
       [AGENT_VERSION_HEADER]: opts.agentVersion,
       [KUBE_VERSION_HEADER]: opts.kubeVersion,
       [CLUSTER_IDENTITY_HEADER]: opts.clusterIdentity,
@@ -184,11 +218,7 @@ export class TunnelClient {
       if (req.writableFinished) serve(upgraded);
       else req.once('finish', () => serve(upgraded));
     });
-    req.on('response', (res) => {
-      opts.log.error({ status: res.statusCode }, 'the controller refused the tunnel');
-      res.resume();
-      end();
-    });
+    req.on('response', (res) => refused(res, opts.log, end));
     req.on('timeout', () => req.destroy(new Error('the controller did not answer the upgrade in time')));
     req.on('error', (err) => {
       opts.log.warn({ err: err.message }, 'tunnel error');
@@ -211,11 +241,7 @@ export class TunnelClient {
       maxPayload: 64 << 20,
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
     });
-    ws.on('unexpected-response', (_req, res) => {
-      opts.log.error({ status: res.statusCode }, 'the controller refused the tunnel');
-      res.resume();
-      ws.terminate();
-    });
+    ws.on('unexpected-response', (_req, res) => refused(res, opts.log, () => ws.terminate()));
     ws.on('open', () => serve(createWebSocketStream(ws, TUNNEL_TUNING.streamBuffer)));
     ws.on('error', (err) => opts.log.warn({ err: err.message }, 'tunnel error'));
     ws.on('close', end);

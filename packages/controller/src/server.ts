@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { AGENT_CONNECT_PATH, CLUSTER_PROXY_PREFIX, type TunnelIdentity } from '@ztka/protocol';
+import { AGENT_CONNECT_PATH, AGENT_EVENTS, CLUSTER_PROXY_PREFIX, type TunnelIdentity } from '@ztka/protocol';
 import { Access } from './access/authorize.js';
 import { RequestLimits } from './access/request-limits.js';
 import { Revocations } from './access/revocation.js';
@@ -56,6 +56,7 @@ import { loadOrCreateTls } from './pki/ca.js';
 import { openStore } from './store/open.js';
 import { migrateToLatest } from './store/migrations.js';
 import { createAgentEndpoint } from './tunnel/accept.js';
+import { AgentAlerts, type AgentEventRecorder } from './tunnel/alerts.js';
 import { TunnelRegistry } from './tunnel/session.js';
 import { ShellKubeSockets } from './webshell/kube-socket.js';
 import { ShellSandbox } from './webshell/sandbox.js';
@@ -150,28 +151,32 @@ export async function startController(
   });
   const tunnels = new TunnelRegistry();
   const revocations = new Revocations(db, access, tunnels, log, changes);
-  // Agents coming and going are system events of the cluster's org.
+  // What agents do (connect, go, are refused, contest a tunnel) are system events of the cluster's org.
+  const agentEvent: AgentEventRecorder = async (kind, cluster, sourceIp, detail) => {
+    const scope = await access.clusterScope(cluster);
+    await events.record({
+      kind,
+      orgId: scope?.orgId ?? boot.orgId,
+      sourceIp,
+      detail: { cluster, ...detail },
+    });
+  };
   tunnels.onAdd((session) => {
     const { cluster, agentVersion, kubeVersion, remoteAddress } = session.info;
-    const record = async (kind: string, detail: Record<string, unknown>) => {
-      const scope = await access.clusterScope(cluster);
-      await events.record({
-        kind,
-        orgId: scope?.orgId ?? boot.orgId,
-        sourceIp: remoteAddress,
-        detail: { cluster, ...detail },
-      });
-    };
     const failed = (err: unknown) => log.warn({ err }, 'could not record an agent event');
-    record('agent_connected', { agentVersion, kubeVersion }).catch(failed);
-    session.onClose(() => void record('agent_disconnected', {}).catch(failed));
+    agentEvent(AGENT_EVENTS.connected, cluster, remoteAddress, { agentVersion, kubeVersion }).catch(failed);
+    session.onClose(
+      () => void agentEvent(AGENT_EVENTS.disconnected, cluster, remoteAddress, {}).catch(failed),
+    );
   });
 
+  const agentAlerts = new AgentAlerts({ record: agentEvent, metrics, log });
   const handleAgentUpgrade = createAgentEndpoint({
     directory: registry,
     tunnels,
     log,
     keepalive: { intervalMs: config.agentPingIntervalMs, timeoutMs: config.agentPingTimeoutMs },
+    alerts: agentAlerts,
   });
   const shellSockets = new ShellKubeSockets(tls);
   const limits = new RequestLimits({
@@ -412,6 +417,7 @@ export async function startController(
       });
       await appClosed;
       await step('kube proxy', () => kubeProxy.close());
+      await step('agent alerts', () => agentAlerts.close());
       await step('audit', () => audit.drain());
       // The last head is signed before the store closes, so a restart begins from a fresh anchor.
       await step('audit checkpoints', () => auditCheckpoints.close());

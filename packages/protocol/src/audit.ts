@@ -86,6 +86,21 @@ export interface SystemRecord {
 export type AuditRecord = ApiRecord | CommandRecord | SystemRecord;
 
 /**
+ * The system events (`SystemRecord.event`) about agents and their tunnels. `refused`: a connection that
+ * presented a valid agent credential was refused (no proof of its key, a replayed or stale proof, a credential
+ * registered without a key, another cluster's identity); `detail.reason` says which, and a stolen credential
+ * shows up here. `contested`: a connection arrived for a cluster whose tunnel was open; `detail.outcome` is
+ * `refused` (the open tunnel answered a ping and keeps the cluster) or `replaced` (it did not).
+ */
+export const AGENT_EVENTS = {
+  registered: 'agent_registered',
+  connected: 'agent_connected',
+  disconnected: 'agent_disconnected',
+  refused: 'agent_refused',
+  contested: 'agent_tunnel_contested',
+} as const;
+
+/**
  * A line of the Commands view: a command line from the browser shell, or one kubectl invocation (one
  * Kubectl-Session of one person) with the calls it made. A kubectl invocation's `command` is whatever its
  * client sent in `Kubectl-Command` (`clientReported`); what it did is in `operations`, which the server

@@ -2,6 +2,7 @@
 // run on SQLite, with timestamps (bigint epoch ms) coming back as numbers.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { agentCredentialId, generateAgentKey, parseAgentPublicKey } from '@ztka/protocol';
 import { startPostgres, type PostgresServer } from '@ztka/testenv';
 import { CredentialStore } from '../../../packages/controller/dist/auth/credentials.js';
 import { ClusterRegistry } from '../../../packages/controller/dist/clusters/registry.js';
@@ -22,6 +23,8 @@ const T0 = Date.UTC(2025, 0, 1, 12, 34, 56, 789);
 const HOUR = 60 * 60 * 1000;
 const UID_A = '3f6b1a52-8c1e-4f7a-9d2b-0a1b2c3d4e5f';
 const UID_B = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
+/** An agent's public key: registration binds the credential to it. */
+const KEY = generateAgentKey().publicKey;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 // PostgreSQL's names for the column types the migrations use (see store/migrations.ts).
@@ -142,31 +145,57 @@ describe('the store on PostgreSQL', () => {
     });
 
     clock.now = T0 + 1000;
-    const exchanged = await registry.exchangeBootstrapToken(bootstrapToken.token, UID_A);
+    const exchanged = await registry.exchangeBootstrapToken(bootstrapToken.token, UID_A, KEY);
     assert.equal(exchanged.clusterName, 'prod-1');
     // Single use.
-    await assert.rejects(registry.exchangeBootstrapToken(bootstrapToken.token, UID_A), {
+    await assert.rejects(registry.exchangeBootstrapToken(bootstrapToken.token, UID_A, KEY), {
       code: 'invalid_token',
     });
+    const credentialId = agentCredentialId(exchanged.agentCredential);
     assert.deepEqual(await registry.authenticateAgent(exchanged.agentCredential), {
       clusterId: (
         await db.selectFrom('clusters').select('id').where('name', '=', 'prod-1').executeTakeFirst()
       )?.id,
       clusterName: 'prod-1',
       identity: UID_A,
+      credentialId,
+      publicKey: KEY,
     });
     assert.equal(await registry.authenticateAgent(`${exchanged.agentCredential}x`), undefined);
+    // Registration without an Ed25519 public key exchanges nothing.
+    const keyless = await registry.newBootstrapToken('prod-1');
+    await assert.rejects(registry.exchangeBootstrapToken(keyless.token, UID_A, 'AAAA'), {
+      code: 'invalid_argument',
+    });
+    assert.ok(parseAgentPublicKey(KEY));
+
+    // Each key proof's nonce is accepted once, also when uses race on separate connections of the pool.
+    const expires = clock.now + 60_000;
+    const raced = await Promise.all(
+      Array.from({ length: 8 }, () => registry.consumeAgentProof(credentialId, 'nonce-1', expires)),
+    );
+    assert.equal(raced.filter(Boolean).length, 1);
+    assert.equal(await registry.consumeAgentProof(credentialId, 'nonce-2', expires), true);
+    clock.now = expires + 1;
+    assert.equal(await registry.consumeAgentProof(credentialId, 'nonce-3', clock.now + 60_000), true);
+    assert.deepEqual(
+      (await db.selectFrom('agent_proof_nonces').select('nonce').execute()).map((r) => r.nonce),
+      ['nonce-3'],
+    );
+    clock.now = T0 + 1000;
 
     // A token from another Kubernetes cluster is refused; an expired one too.
     const second = await registry.newBootstrapToken('prod-1');
-    await assert.rejects(registry.exchangeBootstrapToken(second.token, UID_B), { code: 'identity_mismatch' });
+    await assert.rejects(registry.exchangeBootstrapToken(second.token, UID_B, KEY), {
+      code: 'identity_mismatch',
+    });
     const third = await registry.newBootstrapToken('prod-1');
     clock.now += 24 * HOUR;
-    await assert.rejects(registry.exchangeBootstrapToken(third.token, UID_A), { code: 'invalid_token' });
+    await assert.rejects(registry.exchangeBootstrapToken(third.token, UID_A, KEY), { code: 'invalid_token' });
 
     // Re-bootstrapping rotates the agent credential.
     const fourth = await registry.newBootstrapToken('prod-1');
-    const rotated = await registry.exchangeBootstrapToken(fourth.token, UID_A);
+    const rotated = await registry.exchangeBootstrapToken(fourth.token, UID_A, KEY);
     assert.equal(await registry.authenticateAgent(exchanged.agentCredential), undefined);
     assert.equal((await registry.authenticateAgent(rotated.agentCredential))?.clusterName, 'prod-1');
 

@@ -1,6 +1,6 @@
 // Registering a cluster the way an administrator would: the bootstrap manifest is accepted by a real
 // apiserver, its RBAC is least privilege, and an agent running as the manifest's own service account
-// registers, keeps its credential in its Secret, and reconnects with it.
+// registers, keeps its credential and key in its Secret, and reconnects with them.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -101,7 +101,7 @@ describe('cluster registration with the bootstrap manifest', () => {
     assert.equal(await canI('create', 'pods/exec', '-n', 'default'), 'no');
   });
 
-  test('an agent running as that service account registers, keeps its credential in its Secret, and reconnects', async () => {
+  test('an agent running as that service account registers, keeps its credential and key in its Secret, and reconnects', async () => {
     const kubeconfig = await serviceAccountKubeconfig(
       env,
       'ztka-system',
@@ -145,6 +145,17 @@ describe('cluster registration with the bootstrap manifest', () => {
       'jsonpath={.data.credential}',
     ]);
     assert.match(Buffer.from(stored, 'base64').toString(), /^ztka_/);
+    // Its key beside it: the credential is worthless without it.
+    const key = await env.admin([
+      'get',
+      'secret',
+      'ztka-agent',
+      '-n',
+      'ztka-system',
+      '-o',
+      'jsonpath={.data.agent-key}',
+    ]);
+    assert.match(Buffer.from(key, 'base64').toString(), /^-----BEGIN PRIVATE KEY-----\n/);
 
     agent.kill('SIGKILL');
     await z.waitForConnected(CLUSTER, false, 10_000);

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
+import { generateAgentKey } from '@ztka/protocol';
 import type { KubectlError } from '@ztka/testenv';
 import { kubectl, startKubectl, testEnv, waitForOutput, type TestEnv } from '@ztka/testenv';
 import { kubectlSuite } from './support/kubectl-suite.js';
@@ -173,22 +174,28 @@ describe('the tunnel and the proxy', () => {
     });
     assert.equal(created.status, 201);
     const token = created.body.bootstrapToken.token;
+    const { publicKey } = generateAgentKey();
     const first = await z.api(
       'POST',
       '/v1/agents/register',
-      { token, identity: 'c0ffee00-0000-4000-8000-000000000001' },
+      { token, identity: 'c0ffee00-0000-4000-8000-000000000001', publicKey },
       null,
     );
     assert.equal(first.status, 200);
     const replay = await z.api<{ message: string }>(
       'POST',
       '/v1/agents/register',
-      { token, identity: 'c0ffee00-0000-4000-8000-000000000001' },
+      { token, identity: 'c0ffee00-0000-4000-8000-000000000001', publicKey },
       null,
     );
     assert.equal(replay.status, 401);
     assert.match(replay.body.message, /invalid, expired or already used/);
-    const junk = await z.api('POST', '/v1/agents/register', { token: 'garbage', identity: 'x' }, null);
+    const junk = await z.api(
+      'POST',
+      '/v1/agents/register',
+      { token: 'garbage', identity: 'x', publicKey },
+      null,
+    );
     assert.equal(junk.status, 401);
     const missing = await z.api<{ message: string }>('POST', '/v1/agents/register', { identity: 'x' }, null);
     assert.equal(missing.status, 400);

@@ -7,6 +7,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
+import { generateAgentKey } from '@ztka/protocol';
 import { loadConfig } from '../config.js';
 import { startController, type ControllerServer } from '../server.js';
 
@@ -355,6 +356,49 @@ describe('bad input', () => {
     assert.equal((await request('GET', '/v1/clusters/busy-1', { token: admin })).status, 200);
     assert.equal((await request('DELETE', '/v1/clusters/busy-1', { token: admin })).status, 204);
     assert.equal((await request('DELETE', '/v1/projects/busy', { token: admin })).status, 204);
+  });
+});
+
+describe('clusters', () => {
+  test("a cluster's identity (its kube-system UID) is shown to org admins only", async () => {
+    const uid = '3f6b1a52-8c1e-4f7a-9d2b-0a1b2c3d4e5f';
+    await request('POST', '/v1/projects', { token: admin, body: { name: 'seen' } });
+    const created = await request<{ bootstrapToken: { token: string } }>('POST', '/v1/clusters', {
+      token: admin,
+      body: { name: 'seen-1', project: 'seen' },
+    });
+    const registered = await request('POST', '/v1/agents/register', {
+      body: {
+        token: created.body.bootstrapToken.token,
+        identity: uid,
+        publicKey: generateAgentKey().publicKey,
+      },
+    });
+    assert.equal(registered.status, 200, registered.text);
+    const person = async (username: string, role: string, project?: string) => {
+      await request('POST', '/v1/users', { token: admin, body: { username, password: 'password-1' } });
+      const assigned = await request('POST', '/v1/role-assignments', {
+        token: admin,
+        body: { user: username, role, ...(project ? { project } : {}) },
+      });
+      assert.equal(assigned.status, 201, assigned.text);
+      return login(username, 'password-1');
+    };
+    const seen = async (token: string) => {
+      const one = await request<Record<string, unknown>>('GET', '/v1/clusters/seen-1', { token });
+      const list = await request<{ items: Record<string, unknown>[] }>('GET', '/v1/clusters?project=seen', {
+        token,
+      });
+      assert.equal(one.status, 200, one.text);
+      return [one.body['identity'], list.body.items[0]?.['identity']];
+    };
+    assert.deepEqual(await seen(admin), [uid, uid]);
+    for (const token of [
+      await person('seen-viewer@example.com', 'PROJECT_READ_ONLY', 'seen'),
+      await person('seen-admin@example.com', 'PROJECT_ADMIN', 'seen'),
+      await person('seen-auditor@example.com', 'ADMIN_READ_ONLY'),
+    ])
+      assert.deepEqual(await seen(token), [undefined, undefined]);
   });
 });
 

@@ -1,8 +1,9 @@
 // Clusters and agent registration. A caller sees the clusters of the projects where they hold a role; one
-// outside them gets the same 403 whether it exists or not.
+// outside them gets the same 403 whether it exists or not. A cluster's identity (its kube-system UID, what
+// its agent's credential is bound to) is shown to org admins only.
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { AGENT_REGISTER_PATH, ZtkaError } from '@ztka/protocol';
+import { AGENT_EVENTS, AGENT_REGISTER_PATH, ZtkaError, agentKeyFingerprint } from '@ztka/protocol';
 import { noClusterAccess } from '../access/authorize.js';
 import { canManageClusters, canSeeProject } from '../access/effective.js';
 import type { ClusterView } from '../clusters/registry.js';
@@ -16,6 +17,8 @@ import { pageOf } from '../org/page.js';
 const RegisterBody = Body({
   token: Type.String({ minLength: 1, maxLength: 512 }),
   identity: Type.String({ minLength: 1, maxLength: 128 }),
+  /** The agent's own Ed25519 public key (SPKI DER, base64url); its private half never leaves the agent. */
+  publicKey: Type.String({ minLength: 1, maxLength: 128 }),
 });
 const CreateClusterBody = Body({ name: Label, project: Label });
 const ListQuery = Type.Object(
@@ -43,6 +46,17 @@ function apiError(err: unknown): unknown {
   }
 }
 
+/** What the caller may see of a cluster: its identity only if they are an org admin. */
+function shown(
+  c: Caller,
+  cluster: ClusterView,
+): Omit<ClusterView, 'identity'> & { identity?: string | null } {
+  if (c.powers.orgAdmin) return cluster;
+  const rest: Partial<ClusterView> & Omit<ClusterView, 'identity'> = { ...cluster };
+  delete rest.identity;
+  return rest;
+}
+
 /** The cluster if the caller may see it (and, with `manage`, administer it); the same 403 otherwise. */
 async function visibleCluster(deps: ApiDeps, c: Caller, name: string, manage = false): Promise<ClusterView> {
   const scope = await deps.access.clusterScope(name);
@@ -68,13 +82,15 @@ export function registerClusterRoutes(app: FastifyInstance, deps: ApiDeps): void
         const { clusterName, agentCredential } = await registry.exchangeBootstrapToken(
           req.body.token,
           req.body.identity,
+          req.body.publicKey,
         );
-        req.log.info({ cluster: clusterName }, 'agent registered');
+        const key = agentKeyFingerprint(req.body.publicKey);
+        req.log.info({ cluster: clusterName, key }, 'agent registered');
         await deps.events.record({
-          kind: 'agent_registered',
+          kind: AGENT_EVENTS.registered,
           orgId: deps.defaultOrgId,
           sourceIp: req.ip,
-          detail: { cluster: clusterName },
+          detail: { cluster: clusterName, key },
         });
         return { cluster: clusterName, credential: agentCredential };
       } catch (err) {
@@ -108,7 +124,7 @@ export function registerClusterRoutes(app: FastifyInstance, deps: ApiDeps): void
         });
         reply.code(201);
         return {
-          cluster,
+          cluster: shown(c, cluster),
           bootstrapToken,
           manifestUrl: `${deps.publicUrl}/v1/clusters/${encodeURIComponent(req.body.name)}/bootstrap.yaml`,
         };
@@ -125,14 +141,21 @@ export function registerClusterRoutes(app: FastifyInstance, deps: ApiDeps): void
       const c = await caller(deps, req);
       const visible = c.powers.visibleProjects ?? undefined;
       const clusters = await registry.listClusters(req.query.project, DEFAULT_ORG, visible);
-      return pageOf(clusters, page(req.query), (x) => x.name);
+      return pageOf(
+        clusters.map((x) => shown(c, x)),
+        page(req.query),
+        (x) => x.name,
+      );
     },
   );
 
   app.get<{ Params: Static<typeof NameParams> }>(
     '/v1/clusters/:name',
     { schema: { tags: ['clusters'], params: NameParams, response: errors(401, 403, 404) } },
-    async (req) => visibleCluster(deps, await caller(deps, req), req.params.name),
+    async (req) => {
+      const c = await caller(deps, req);
+      return shown(c, await visibleCluster(deps, c, req.params.name));
+    },
   );
 
   app.delete<{ Params: Static<typeof NameParams> }>(

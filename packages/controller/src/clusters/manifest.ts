@@ -98,6 +98,9 @@ export function bootstrapManifest(input: BootstrapManifestInput): string {
       metadata: { name: AGENT_NAME, namespace: ns, labels },
       spec: {
         replicas: 1,
+        // A cluster has one tunnel, and a second agent may not take it over while the first answers: an
+        // update stops the old pod before it starts the new one, which then connects at once.
+        strategy: { type: 'Recreate' },
         selector: { matchLabels: labels },
         template: {
           metadata: { labels },

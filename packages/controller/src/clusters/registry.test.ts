@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import type { Kysely } from 'kysely';
+import { generateAgentKey } from '@ztka/protocol';
 import { openSqlite } from '../store/db.js';
 import { migrateToLatest } from '../store/migrations.js';
 import type { Database } from '../store/schema.js';
@@ -20,6 +22,8 @@ import {
 const T0 = Date.UTC(2025, 0, 1);
 const UID_A = '3f6b1a52-8c1e-4f7a-9d2b-0a1b2c3d4e5f';
 const UID_B = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
+/** An agent's public key: registration binds the credential to it. */
+const KEY = generateAgentKey().publicKey;
 
 interface Fixture {
   db: Kysely<Database>;
@@ -145,7 +149,7 @@ test('createCluster refuses a duplicate name, even in another project, and an un
 test('a bootstrap token is exchanged once for a credential that authenticates as its cluster', async (t) => {
   const { registry } = await fixture(t);
   const { bootstrapToken } = await registry.createCluster({ project: 'web', name: 'alpha' });
-  const exchanged = await registry.exchangeBootstrapToken(bootstrapToken.token, UID_A);
+  const exchanged = await registry.exchangeBootstrapToken(bootstrapToken.token, UID_A, KEY);
   assert.equal(exchanged.clusterName, 'alpha');
   assert.ok(parseToken(exchanged.agentCredential, AGENT_CREDENTIAL_PREFIX));
 
@@ -155,14 +159,14 @@ test('a bootstrap token is exchanged once for a credential that authenticates as
   assert.equal((await registry.getCluster('alpha'))?.identity, UID_A);
 
   // Replaying the token fails, with the same error as any other bad token.
-  await assert.rejects(registry.exchangeBootstrapToken(bootstrapToken.token, UID_A), isInvalidToken);
+  await assert.rejects(registry.exchangeBootstrapToken(bootstrapToken.token, UID_A, KEY), isInvalidToken);
 });
 
 test('two concurrent exchanges of one token: exactly one wins', async (t) => {
   const { registry } = await fixture(t);
   const { bootstrapToken } = await registry.createCluster({ project: 'web', name: 'alpha' });
   const results = await Promise.allSettled(
-    Array.from({ length: 8 }, () => registry.exchangeBootstrapToken(bootstrapToken.token, UID_A)),
+    Array.from({ length: 8 }, () => registry.exchangeBootstrapToken(bootstrapToken.token, UID_A, KEY)),
   );
   const won = results.filter((r) => r.status === 'fulfilled');
   const lost = results.filter((r) => r.status === 'rejected');
@@ -181,7 +185,7 @@ test('two concurrent exchanges over separate connections to one database file: e
   t.after(() => Promise.all(dbs.map((db) => db.destroy())));
   const registries = dbs.map((db) => new ClusterRegistry(db, () => T0));
   const results = await Promise.allSettled(
-    registries.map((r) => r.exchangeBootstrapToken(bootstrapToken.token, UID_A)),
+    registries.map((r) => r.exchangeBootstrapToken(bootstrapToken.token, UID_A, KEY)),
   );
   const won = results.filter((r) => r.status === 'fulfilled');
   assert.equal(won.length, 1, JSON.stringify(results.map((r) => r.status)));
@@ -195,7 +199,7 @@ test('two concurrent exchanges over separate connections to one database file: e
     }
   }
   for (const r of registries) {
-    await assert.rejects(r.exchangeBootstrapToken(bootstrapToken.token, UID_A), isInvalidToken);
+    await assert.rejects(r.exchangeBootstrapToken(bootstrapToken.token, UID_A, KEY), isInvalidToken);
   }
   const credentials = await setup.db.selectFrom('agent_credentials').selectAll().execute();
   assert.equal(credentials.length, 1);
@@ -211,6 +215,7 @@ test('concurrent exchanges from separate threads, each with its own connection: 
   // (busy_timeout) for the winner's commit and must then find the token used.
   const worker = `
     const { parentPort, workerData } = require('node:worker_threads');
+    const KEY = workerData.key;
     (async () => {
       const { ClusterRegistry } = await import(workerData.registryUrl);
       const { openSqlite } = await import(workerData.dbUrl);
@@ -219,7 +224,7 @@ test('concurrent exchanges from separate threads, each with its own connection: 
       const start = new Int32Array(workerData.start);
       Atomics.wait(start, 0, 0);
       try {
-        const r = await registry.exchangeBootstrapToken(workerData.token, workerData.identity);
+        const r = await registry.exchangeBootstrapToken(workerData.token, workerData.identity, KEY);
         parentPort.postMessage({ ok: true, credential: r.agentCredential });
       } catch (err) {
         parentPort.postMessage({ ok: false, code: err.code, message: err.message });
@@ -236,7 +241,15 @@ test('concurrent exchanges from separate threads, each with its own connection: 
     const outcomes = Array.from({ length: 4 }, () => {
       const w = new Worker(worker, {
         eval: true,
-        workerData: { registryUrl, dbUrl, file, start, token: bootstrapToken.token, identity: UID_A },
+        workerData: {
+          registryUrl,
+          dbUrl,
+          file,
+          start,
+          token: bootstrapToken.token,
+          identity: UID_A,
+          key: KEY,
+        },
       });
       return new Promise<{ ok: boolean; code?: string; message?: string; credential?: string }>(
         (resolve, reject) => {
@@ -269,10 +282,13 @@ test('an expired token is refused', async (t) => {
   const { bootstrapToken } = await registry.createCluster({ project: 'web', name: 'alpha' });
   assert.equal(bootstrapToken.expiresAt, new Date(T0 + 60_000).toISOString());
   clock.now = T0 + 60_000; // expiry is exclusive: at expires_at the token is dead
-  await assert.rejects(registry.exchangeBootstrapToken(bootstrapToken.token, UID_A), isInvalidToken);
+  await assert.rejects(registry.exchangeBootstrapToken(bootstrapToken.token, UID_A, KEY), isInvalidToken);
   clock.now = T0 + 59_999;
   // The refused attempt did not consume it: just before expiry it still works.
-  assert.equal((await registry.exchangeBootstrapToken(bootstrapToken.token, UID_A)).clusterName, 'alpha');
+  assert.equal(
+    (await registry.exchangeBootstrapToken(bootstrapToken.token, UID_A, KEY)).clusterName,
+    'alpha',
+  );
 });
 
 test('the default TTL is 24h', async (t) => {
@@ -280,9 +296,9 @@ test('the default TTL is 24h', async (t) => {
   const a = await registry.createCluster({ project: 'web', name: 'alpha' });
   const b = await registry.createCluster({ project: 'web', name: 'beta' });
   clock.now = T0 + DEFAULT_BOOTSTRAP_TOKEN_TTL_MS;
-  await assert.rejects(registry.exchangeBootstrapToken(a.bootstrapToken.token, UID_A), isInvalidToken);
+  await assert.rejects(registry.exchangeBootstrapToken(a.bootstrapToken.token, UID_A, KEY), isInvalidToken);
   clock.now = T0 + DEFAULT_BOOTSTRAP_TOKEN_TTL_MS - 1;
-  await registry.exchangeBootstrapToken(b.bootstrapToken.token, UID_B);
+  await registry.exchangeBootstrapToken(b.bootstrapToken.token, UID_B, KEY);
 });
 
 test('unknown, tampered and malformed tokens are refused with one indistinguishable error', async (t) => {
@@ -305,31 +321,31 @@ test('unknown, tampered and malformed tokens are refused with one indistinguisha
     `${token.slice(0, -1)}é`,
   ];
   for (const attempt of bad) {
-    await assert.rejects(registry.exchangeBootstrapToken(attempt, UID_A), isInvalidToken);
+    await assert.rejects(registry.exchangeBootstrapToken(attempt, UID_A, KEY), isInvalidToken);
   }
   // None of that consumed the real token.
-  assert.equal((await registry.exchangeBootstrapToken(token, UID_A)).clusterName, 'alpha');
+  assert.equal((await registry.exchangeBootstrapToken(token, UID_A, KEY)).clusterName, 'alpha');
 });
 
 test('identity: bound on first exchange; a token of cluster A used from cluster B fails', async (t) => {
   const { registry } = await fixture(t);
   const { bootstrapToken } = await registry.createCluster({ project: 'web', name: 'alpha' });
-  await registry.exchangeBootstrapToken(bootstrapToken.token, UID_A);
+  await registry.exchangeBootstrapToken(bootstrapToken.token, UID_A, KEY);
 
   // A new token for alpha, presented from another Kubernetes cluster.
   const second = await registry.newBootstrapToken('alpha');
   await assert.rejects(
-    registry.exchangeBootstrapToken(second.token, UID_B),
+    registry.exchangeBootstrapToken(second.token, UID_B, KEY),
     isRegistryError('identity_mismatch'),
   );
   const cluster = await registry.getCluster('alpha');
   assert.equal(cluster?.identity, UID_A);
   // The token presented from the wrong cluster is burnt: not even the right cluster can use it now.
-  await assert.rejects(registry.exchangeBootstrapToken(second.token, UID_A), isInvalidToken);
+  await assert.rejects(registry.exchangeBootstrapToken(second.token, UID_A, KEY), isInvalidToken);
 
   // From the right cluster a fresh token works and rotates the credential.
   const third = await registry.newBootstrapToken('alpha');
-  const again = await registry.exchangeBootstrapToken(third.token, UID_A);
+  const again = await registry.exchangeBootstrapToken(third.token, UID_A, KEY);
   assert.equal((await registry.authenticateAgent(again.agentCredential))?.identity, UID_A);
 });
 
@@ -338,11 +354,11 @@ test('a malformed identity is refused without consuming the token', async (t) =>
   const { bootstrapToken } = await registry.createCluster({ project: 'web', name: 'alpha' });
   for (const identity of ['', ' ', 'a'.repeat(129), 'uid with spaces', 'ü']) {
     await assert.rejects(
-      registry.exchangeBootstrapToken(bootstrapToken.token, identity),
+      registry.exchangeBootstrapToken(bootstrapToken.token, identity, KEY),
       isRegistryError('invalid_argument'),
     );
   }
-  await registry.exchangeBootstrapToken(bootstrapToken.token, UID_A);
+  await registry.exchangeBootstrapToken(bootstrapToken.token, UID_A, KEY);
 });
 
 test('newBootstrapToken revokes the earlier unused token and refuses unknown clusters', async (t) => {
@@ -352,17 +368,66 @@ test('newBootstrapToken revokes the earlier unused token and refuses unknown clu
   const second = await registry.newBootstrapToken('alpha');
   assert.notEqual(second.token, first.token);
   assert.equal(second.expiresAt, new Date(T0 + 1000 + DEFAULT_BOOTSTRAP_TOKEN_TTL_MS).toISOString());
-  await assert.rejects(registry.exchangeBootstrapToken(first.token, UID_A), isInvalidToken);
-  assert.equal((await registry.exchangeBootstrapToken(second.token, UID_A)).clusterName, 'alpha');
+  await assert.rejects(registry.exchangeBootstrapToken(first.token, UID_A, KEY), isInvalidToken);
+  assert.equal((await registry.exchangeBootstrapToken(second.token, UID_A, KEY)).clusterName, 'alpha');
   await assert.rejects(registry.newBootstrapToken('nope'), isRegistryError('not_found'));
+});
+
+test("the credential is bound to the agent's public key; none, or one not Ed25519, exchanges nothing", async (t) => {
+  const { registry, db } = await fixture(t);
+  const { bootstrapToken } = await registry.createCluster({ project: 'web', name: 'alpha' });
+  const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    .publicKey.export({ type: 'spki', format: 'der' })
+    .toString('base64url');
+  for (const bad of ['', 'AAAA', p256, generateAgentKey().privateKeyPem, undefined as unknown as string])
+    await assert.rejects(
+      registry.exchangeBootstrapToken(bootstrapToken.token, UID_A, bad),
+      isRegistryError('invalid_argument'),
+    );
+  // Refused before the token is spent.
+  const { agentCredential } = await registry.exchangeBootstrapToken(bootstrapToken.token, UID_A, KEY);
+  const agent = await registry.authenticateAgent(agentCredential);
+  assert.equal(agent?.publicKey, KEY);
+  assert.equal(agent?.credentialId, parseToken(agentCredential, AGENT_CREDENTIAL_PREFIX)?.id);
+
+  // A credential issued before agents held keys authenticates with no key, for the caller to refuse.
+  await db.updateTable('agent_credentials').set({ public_key: null }).execute();
+  assert.equal((await registry.authenticateAgent(agentCredential))?.publicKey, null);
+});
+
+test('each key proof nonce is accepted once, until it expires, and is gone with its credential', async (t) => {
+  const { registry, db, clock } = await fixture(t);
+  const { bootstrapToken } = await registry.createCluster({ project: 'web', name: 'alpha' });
+  const { agentCredential } = await registry.exchangeBootstrapToken(bootstrapToken.token, UID_A, KEY);
+  const id = parseToken(agentCredential, AGENT_CREDENTIAL_PREFIX)?.id ?? '';
+  const expires = T0 + 60_000;
+  assert.equal(await registry.consumeAgentProof(id, 'n1', expires), true);
+  assert.equal(await registry.consumeAgentProof(id, 'n1', expires), false);
+  assert.equal(await registry.consumeAgentProof(id, 'n2', expires), true);
+  // Concurrent uses of one nonce: exactly one is first.
+  const raced = await Promise.all(
+    Array.from({ length: 8 }, () => registry.consumeAgentProof(id, 'n3', expires)),
+  );
+  assert.equal(raced.filter(Boolean).length, 1);
+
+  // Past its expiry a nonce is pruned (its proof is refused by its date by then).
+  clock.now = expires + 1;
+  assert.equal(await registry.consumeAgentProof(id, 'n4', clock.now + 60_000), true);
+  const kept = await db.selectFrom('agent_proof_nonces').select('nonce').execute();
+  assert.deepEqual(
+    kept.map((r) => r.nonce),
+    ['n4'],
+  );
+  await registry.deleteCluster('alpha');
+  assert.deepEqual(await db.selectFrom('agent_proof_nonces').selectAll().execute(), []);
 });
 
 test('a credential of cluster A authenticates only as A', async (t) => {
   const { registry } = await fixture(t);
   const a = await registry.createCluster({ project: 'web', name: 'alpha' });
   const b = await registry.createCluster({ project: 'web', name: 'beta' });
-  const credA = (await registry.exchangeBootstrapToken(a.bootstrapToken.token, UID_A)).agentCredential;
-  const credB = (await registry.exchangeBootstrapToken(b.bootstrapToken.token, UID_B)).agentCredential;
+  const credA = (await registry.exchangeBootstrapToken(a.bootstrapToken.token, UID_A, KEY)).agentCredential;
+  const credB = (await registry.exchangeBootstrapToken(b.bootstrapToken.token, UID_B, KEY)).agentCredential;
   const agentA = await registry.authenticateAgent(credA);
   const agentB = await registry.authenticateAgent(credB);
   assert.deepEqual(
@@ -398,11 +463,11 @@ test('a credential of cluster A authenticates only as A', async (t) => {
 test('revoked credentials are refused; re-bootstrapping rotates the credential', async (t) => {
   const { registry } = await fixture(t);
   const { bootstrapToken } = await registry.createCluster({ project: 'web', name: 'alpha' });
-  const first = (await registry.exchangeBootstrapToken(bootstrapToken.token, UID_A)).agentCredential;
+  const first = (await registry.exchangeBootstrapToken(bootstrapToken.token, UID_A, KEY)).agentCredential;
   assert.ok(await registry.authenticateAgent(first));
 
   const second = (
-    await registry.exchangeBootstrapToken((await registry.newBootstrapToken('alpha')).token, UID_A)
+    await registry.exchangeBootstrapToken((await registry.newBootstrapToken('alpha')).token, UID_A, KEY)
   ).agentCredential;
   assert.equal(await registry.authenticateAgent(first), undefined);
   assert.equal((await registry.authenticateAgent(second))?.clusterName, 'alpha');
@@ -499,7 +564,7 @@ test('only hashes are stored, never the secrets (file database, raw tables)', as
   const { registry, db } = await fixture(t, file);
   const { bootstrapToken } = await registry.createCluster({ project: 'web', name: 'alpha' });
   const spare = await registry.createCluster({ project: 'web', name: 'beta' });
-  const { agentCredential } = await registry.exchangeBootstrapToken(bootstrapToken.token, UID_A);
+  const { agentCredential } = await registry.exchangeBootstrapToken(bootstrapToken.token, UID_A, KEY);
 
   const tokenRows = await db.selectFrom('bootstrap_tokens').selectAll().execute();
   const credentialRows = await db.selectFrom('agent_credentials').selectAll().execute();

@@ -8,10 +8,15 @@
 //      on first use, and returns a fresh agent credential.
 //   3. From then on the agent authenticates with its credential; the identity stays bound, so a later
 //      bootstrap token for the same cluster only works from the same Kubernetes cluster.
+//   The agent also sends the public half of a key pair it made for this registration. It is stored with the
+//   credential, and on every connect the agent proves it holds the private half (@ztka/protocol's
+//   agent-proof.ts; each proof's nonce is accepted once, consumeAgentProof), so the credential alone is
+//   worthless to whoever copies it.
 //
 // All times come from the injected clock and are stored as epoch milliseconds (see store/schema.ts).
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
+import { parseAgentPublicKey } from '@ztka/protocol';
 import type { Database } from '../store/schema.js';
 import { hashSecret, newSecret, parseToken, verifySecret } from '../store/secrets.js';
 
@@ -66,6 +71,10 @@ export interface AuthenticatedAgent {
   clusterId: string;
   clusterName: string;
   identity: string;
+  /** The credential's lookup id: what the agent's key proof names, and what its nonces are kept under. */
+  credentialId: string;
+  /** The agent's registered public key (SPKI DER, base64url); null for a credential issued without one. */
+  publicKey: string | null;
 }
 
 export interface ClusterRegistryOptions {
@@ -257,11 +266,14 @@ export class ClusterRegistry {
    *   identity, the exchange fails with 'identity_mismatch' and the token stays consumed: a token presented
    *   from the wrong cluster is treated as leaked, and the operator must issue a new one.
    * - A successful exchange revokes the cluster's previous agent credentials: re-bootstrapping an agent
-   *   rotates its credential.
+   *   rotates its credential (and its key).
+   * - `publicKey` is the agent's own Ed25519 public key (SPKI DER, base64url); the new credential is bound
+   *   to it. Without one nothing is exchanged: no credential is ever issued that works without a key.
    */
   async exchangeBootstrapToken(
     token: string,
     identity: string,
+    publicKey: string,
   ): Promise<{ clusterName: string; agentCredential: string }> {
     const parsed = parseToken(token, BOOTSTRAP_TOKEN_PREFIX);
     if (!parsed) throw invalidToken();
@@ -269,6 +281,13 @@ export class ClusterRegistry {
       throw new RegistryError(
         'invalid_argument',
         'the cluster identity must be the UID of its kube-system namespace (1 to 128 letters, digits or -)',
+      );
+    }
+    if (!parseAgentPublicKey(publicKey)) {
+      throw new RegistryError(
+        'invalid_argument',
+        "the agent's public key must be an Ed25519 key (SPKI DER in base64url); an agent that sends none " +
+          'is older than this controller: upgrade it',
       );
     }
     const row = await this.#db
@@ -314,6 +333,7 @@ export class ClusterRegistry {
           secret_hash: hashSecret(credential.secret),
           created_at: now,
           revoked_at: null,
+          public_key: publicKey,
         })
         .execute();
       const cluster = await trx
@@ -334,7 +354,10 @@ export class ClusterRegistry {
     return { clusterName: outcome.clusterName, agentCredential: credential.token };
   }
 
-  /** The cluster an agent credential belongs to, or undefined if it is malformed, unknown or revoked. */
+  /**
+   * The cluster an agent credential belongs to, or undefined if it is malformed, unknown or revoked. The
+   * credential alone admits nobody: the caller must also check the proof of its key (`publicKey`).
+   */
   async authenticateAgent(credential: string): Promise<AuthenticatedAgent | undefined> {
     const parsed = parseToken(credential, AGENT_CREDENTIAL_PREFIX);
     if (!parsed) return undefined;
@@ -344,6 +367,7 @@ export class ClusterRegistry {
       .select([
         'agent_credentials.secret_hash as secretHash',
         'agent_credentials.revoked_at as revokedAt',
+        'agent_credentials.public_key as publicKey',
         'clusters.id as clusterId',
         'clusters.name as clusterName',
         'clusters.identity as identity',
@@ -352,7 +376,33 @@ export class ClusterRegistry {
       .executeTakeFirst();
     const secretMatches = verifySecret(parsed.secret, row?.secretHash ?? DUMMY_HASH);
     if (!row || !secretMatches || row.revokedAt !== null || row.identity === null) return undefined;
-    return { clusterId: row.clusterId, clusterName: row.clusterName, identity: row.identity };
+    return {
+      clusterId: row.clusterId,
+      clusterName: row.clusterName,
+      identity: row.identity,
+      credentialId: parsed.id,
+      publicKey: row.publicKey,
+    };
+  }
+
+  /**
+   * Records that a key proof of this credential with this nonce was accepted, and is kept until `expiresAt`
+   * (when the proof is too old to pass anyway); false if it was recorded before, i.e. the proof is replayed.
+   * One conditional insert decides, so of concurrent uses on any number of replicas exactly one is first.
+   */
+  async consumeAgentProof(credentialId: string, nonce: string, expiresAt: number): Promise<boolean> {
+    const now = this.#clock();
+    return this.#db.transaction().execute(async (trx) => {
+      // Connects are rare, so the table is pruned as it is used and stays as small as the window allows.
+      await trx.deleteFrom('agent_proof_nonces').where('expires_at', '<', now).execute();
+      const inserted = await trx
+        .insertInto('agent_proof_nonces')
+        .values({ credential_id: credentialId, nonce, expires_at: expiresAt })
+        .onConflict((oc) => oc.columns(['credential_id', 'nonce']).doNothing())
+        .returning('nonce')
+        .executeTakeFirst();
+      return inserted !== undefined;
+    });
   }
 
   /** Revokes every live agent credential of a cluster; returns how many were revoked. */

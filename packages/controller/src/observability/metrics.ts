@@ -35,6 +35,23 @@ export function createMetrics() {
       help: 'Transactions that committed audit records; records / commits is the group-commit batch size.',
       registers: [registry],
     }),
+    agentRefusals: new Counter({
+      name: 'ztka_agent_connections_refused_total',
+      help:
+        'Agent connections refused before a tunnel opened, by reason: credential (none, or not valid), and, ' +
+        'with a valid credential, key_proof (no valid proof of the registered key), replay, clock (proof ' +
+        'dated outside the window), no_key (credential registered without a key), identity (another cluster).',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    agentContests: new Counter({
+      name: 'ztka_agent_tunnel_contests_total',
+      help:
+        'Connections for a cluster whose tunnel was open, by outcome: refused (the open tunnel answered a ' +
+        'ping and kept the cluster) or replaced (it did not, and the new one took its place).',
+      labelNames: ['cluster', 'outcome'] as const,
+      registers: [registry],
+    }),
     connectedAgents: new Gauge({
       name: 'ztka_connected_agents',
       help: 'Agents with a tunnel open to this controller.',

@@ -3,11 +3,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { Migrator } from 'kysely';
 import { openSqlite } from './db.js';
 import { migrateToLatest, migrations } from './migrations.js';
 
 const TABLES = [
   'agent_credentials',
+  'agent_proof_nonces',
   'audit_checkpoints',
   'audit_records',
   'bootstrap_tokens',
@@ -107,4 +109,38 @@ test('migrateToLatest throws a clear error when the database has unknown migrati
     assert.match(err.message, /999_from_the_future/);
     return true;
   });
+});
+
+test('migration 008 leaves credentials issued before it without a key, to be refused', async (t) => {
+  const db = openSqlite(':memory:');
+  t.after(() => db.destroy());
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => ({ ...migrations }) } });
+  assert.equal((await migrator.migrateTo('007_org_namespace_pod_security')).error, undefined);
+  const old = db.withTables<{
+    agent_credentials: { id: string; cluster_id: string; secret_hash: string; created_at: number };
+  }>();
+  await db.insertInto('orgs').values({ id: 'o', name: 'acme', created_at: 1 }).execute();
+  await db.insertInto('projects').values({ id: 'p', org_id: 'o', name: 'web', created_at: 1 }).execute();
+  await db
+    .insertInto('clusters')
+    .values({
+      id: 'c',
+      project_id: 'p',
+      name: 'alpha',
+      created_at: 1,
+      identity: 'uid',
+      agent_version: null,
+      kube_version: null,
+      last_seen_at: null,
+      connected: 0,
+    })
+    .execute();
+  await old
+    .insertInto('agent_credentials')
+    .values({ id: 'cred', cluster_id: 'c', secret_hash: 'h', created_at: 1 })
+    .execute();
+  assert.deepEqual(await migrateToLatest(db), ['008_agent_keys']);
+  assert.deepEqual(await db.selectFrom('agent_credentials').select(['id', 'public_key']).execute(), [
+    { id: 'cred', public_key: null },
+  ]);
 });

@@ -295,6 +295,34 @@ const migration007: Migration = {
   },
 };
 
+// Each agent credential is bound to the public half of a key the agent made at registration, and each proof
+// of that key is accepted once: its nonce is kept until the proof is too old to be accepted anyway. Kept in
+// the store, not in memory, so that every controller replica sharing the store refuses a replay. Credentials
+// issued before have no key (NULL) and are refused until their agent registers again.
+const migration008: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('agent_credentials').addColumn('public_key', 'text').execute();
+    await db.schema
+      .createTable('agent_proof_nonces')
+      .addColumn('credential_id', 'text', (c) =>
+        c.notNull().references('agent_credentials.id').onDelete('cascade'),
+      )
+      .addColumn('nonce', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('agent_proof_nonces_pk', ['credential_id', 'nonce'])
+      .execute();
+    await db.schema
+      .createIndex('agent_proof_nonces_expires_at_idx')
+      .on('agent_proof_nonces')
+      .column('expires_at')
+      .execute();
+  },
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.dropTable('agent_proof_nonces').execute();
+    await db.schema.alterTable('agent_credentials').dropColumn('public_key').execute();
+  },
+};
+
 /** All migrations, keyed by name; Kysely applies them in name order. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '001_initial': migration001,
@@ -304,6 +332,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '005_jit_namespace': migration005,
   '006_audit_checkpoint_signatures': migration006,
   '007_org_namespace_pod_security': migration007,
+  '008_agent_keys': migration008,
 });
 
 class InMemoryMigrationProvider implements MigrationProvider {

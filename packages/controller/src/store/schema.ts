@@ -64,6 +64,18 @@ export interface AgentCredentialsTable {
   secret_hash: string;
   created_at: EpochMs;
   revoked_at: EpochMs | null;
+  /**
+   * The agent's own Ed25519 public key (SPKI DER, base64url), sent at registration; the private half never
+   * leaves the agent. Null for a credential issued before agents held keys: such a credential is refused.
+   */
+  public_key: string | null;
+}
+
+/** Nonces of accepted agent key proofs, kept until the proof is too old to be accepted again. */
+export interface AgentProofNoncesTable {
+  credential_id: string;
+  nonce: string;
+  expires_at: EpochMs;
 }
 
 export interface UsersTable {
@@ -184,6 +196,7 @@ export interface Database {
   clusters: ClustersTable;
   bootstrap_tokens: BootstrapTokensTable;
   agent_credentials: AgentCredentialsTable;
+  agent_proof_nonces: AgentProofNoncesTable;
   users: UsersTable;
   groups: GroupsTable;
   group_members: GroupMembersTable;

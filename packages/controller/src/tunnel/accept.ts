@@ -4,6 +4,8 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import {
+  AGENT_PROOF_HEADER,
+  AGENT_PROOF_WINDOW_MS,
   AGENT_VERSION_HEADER,
   CLUSTER_IDENTITY_HEADER,
   JIT_NAMESPACE_HEADER,
@@ -12,16 +14,20 @@ import {
   TUNNEL_TUNING,
   ZtkaError,
   isTunnelTransport,
+  parseAgentPublicKey,
+  verifyAgentProof,
   type TunnelTransport,
 } from '@ztka/protocol';
+import type { AuthenticatedAgent } from '../clusters/registry.js';
 import { DNS_LABEL_PATTERN } from '../org/names.js';
-import { AgentSession, type KeepaliveOptions, type TunnelRegistry } from './session.js';
+import type { AgentAlerts, AgentRefusal } from './alerts.js';
+import { AgentSession, type AgentInfo, type KeepaliveOptions, type TunnelRegistry } from './session.js';
 
 /** What the tunnel endpoint needs from the cluster registry. */
 export interface AgentDirectory {
-  authenticateAgent(
-    credential: string,
-  ): Promise<{ clusterName: string; identity: string | null } | undefined>;
+  authenticateAgent(credential: string): Promise<AuthenticatedAgent | undefined>;
+  /** False if this proof's nonce was accepted before (a replay). */
+  consumeAgentProof(credentialId: string, nonce: string, expiresAt: number): Promise<boolean>;
   markConnected(
     cluster: string,
     info: { agentVersion: string; kubeVersion: string; jitNamespace: string },
@@ -40,6 +46,10 @@ function header(req: IncomingMessage, name: string): string {
   const value = req.headers[name];
   return (Array.isArray(value) ? value[0] : value)?.slice(0, MAX_HEADER_VALUE) ?? '';
 }
+
+// One answer for a missing or invalid credential and for a valid credential without a valid proof of its
+// key: whoever copied a credential learns nothing from it, not even that the cluster exists.
+const unauthorized = () => new ZtkaError('unauthorized', 'a valid agent credential is required');
 
 function refuse(socket: Duplex, err: ZtkaError): void {
   const body = JSON.stringify({ code: err.code, message: err.message });
@@ -69,18 +79,81 @@ function switchToH2(socket: Duplex, head: Buffer, ready: (socket: Duplex) => voi
 }
 
 /**
- * The agents' endpoint: authenticates the agent's credential before the upgrade completes, checks that the
- * cluster behind it is the one the credential was issued to, and turns the connection into a tunnel.
+ * Whether the connection proves it holds the private half of the key registered with `agent`'s credential:
+ * undefined if it does, otherwise why not and what to answer. Each proof is accepted once (its nonce is
+ * kept in the store, so on every replica), within AGENT_PROOF_WINDOW_MS of this controller's clock.
+ */
+async function keyRefusal(
+  directory: AgentDirectory,
+  agent: AuthenticatedAgent,
+  proof: string,
+  claims: { clusterIdentity: string; jitNamespace: string },
+): Promise<{ reason: AgentRefusal; error: ZtkaError } | undefined> {
+  if (agent.publicKey === null)
+    return {
+      reason: 'no_key',
+      error: new ZtkaError(
+        'unauthorized',
+        'this agent credential was issued before agents held keys and is no longer accepted: register the ' +
+          'agent again (apply a fresh bootstrap manifest, GET /v1/clusters/<cluster>/bootstrap.yaml, and ' +
+          'restart the agent; an agent beside its cluster: run it with a new --bootstrap-token)',
+      ),
+    };
+  const key = parseAgentPublicKey(agent.publicKey);
+  const now = Date.now();
+  const check = key
+    ? verifyAgentProof(proof, key, { credentialId: agent.credentialId, ...claims }, now)
+    : ({ ok: false, reason: 'signature' } as const);
+  if (!check.ok && check.reason === 'clock')
+    return {
+      reason: 'clock',
+      error: new ZtkaError(
+        'unauthorized',
+        `the agent's key proof is dated more than ${AGENT_PROOF_WINDOW_MS / 60_000} minutes away from the ` +
+          `controller's clock (${new Date(now).toISOString()}): set the clock of the agent's host right`,
+      ),
+    };
+  if (!check.ok) return { reason: 'key_proof', error: unauthorized() };
+  const fresh = await directory.consumeAgentProof(
+    agent.credentialId,
+    check.nonce,
+    check.at + AGENT_PROOF_WINDOW_MS,
+  );
+  return fresh ? undefined : { reason: 'replay', error: unauthorized() };
+}
+
+/** Runs `fn` for one connection of a cluster at a time, so that two cannot both find the cluster free. */
+function serialiser() {
+  const queues = new Map<string, Promise<void>>();
+  return (cluster: string, fn: () => Promise<void>): Promise<void> => {
+    const run = (queues.get(cluster) ?? Promise.resolve()).then(fn);
+    const tail = run.catch(() => undefined);
+    queues.set(cluster, tail);
+    void tail.then(() => {
+      if (queues.get(cluster) === tail) queues.delete(cluster);
+    });
+    return run;
+  };
+}
+
+/**
+ * The agents' endpoint. Before the upgrade completes it authenticates the agent's credential, checks the
+ * proof of the key registered with it and that the cluster behind it is the one the credential was issued
+ * to, and decides whether the cluster's tunnel is free: a connection for a cluster whose tunnel is open and
+ * answering is refused (409), and one whose tunnel no longer answers replaces it; either way it is recorded
+ * and counted (alerts.ts). Then it turns the connection into the cluster's tunnel.
  */
 export function createAgentEndpoint(deps: {
   directory: AgentDirectory;
   tunnels: TunnelRegistry;
   log: Logger;
   keepalive: KeepaliveOptions;
+  alerts: AgentAlerts;
 }) {
   // Over WebSocket the tunnel carries HTTP/2 frames, which nghttp2 already sizes; no compression (it would
   // cost CPU on every byte of every LIST) and no message size cap beyond ws's own frame handling.
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 << 20 });
+  const oneAtATime = serialiser();
 
   return async function handleAgentUpgrade(
     req: IncomingMessage,
@@ -102,19 +175,31 @@ export function createAgentEndpoint(deps: {
     const auth = header(req, 'authorization');
     const credential = auth.toLowerCase().startsWith('bearer ') ? auth.slice(7).trim() : '';
     const agent = credential ? await deps.directory.authenticateAgent(credential) : undefined;
+    const remoteAddress = req.socket.remoteAddress ?? '';
     if (!agent) {
-      deps.log.warn({ remote: req.socket.remoteAddress }, 'agent connection refused: bad credential');
-      refuse(socket, new ZtkaError('unauthorized', 'a valid agent credential is required'));
+      deps.log.warn({ remote: remoteAddress }, 'agent connection refused: bad credential');
+      deps.alerts.unauthenticated();
+      refuse(socket, unauthorized());
       return;
     }
     const identity = header(req, CLUSTER_IDENTITY_HEADER);
-    if (agent.identity !== null && identity !== agent.identity) {
-      deps.log.warn({ cluster: agent.clusterName }, 'agent connection refused: cluster identity differs');
-      refuse(socket, new ZtkaError('forbidden', 'this credential belongs to another cluster'));
-      return;
-    }
-    // Without it the controller could not keep people out of the agent's namespace on this cluster.
     const jitNamespace = header(req, JIT_NAMESPACE_HEADER);
+    const refused = (reason: AgentRefusal, error: ZtkaError) => {
+      deps.log.warn(
+        { cluster: agent.clusterName, remote: remoteAddress, reason },
+        'agent connection refused',
+      );
+      deps.alerts.refused(agent.clusterName, reason, remoteAddress, { credentialId: agent.credentialId });
+      refuse(socket, error);
+    };
+    const keyless = await keyRefusal(deps.directory, agent, header(req, AGENT_PROOF_HEADER), {
+      clusterIdentity: identity,
+      jitNamespace,
+    });
+    if (keyless) return refused(keyless.reason, keyless.error);
+    if (agent.identity !== null && identity !== agent.identity)
+      return refused('identity', new ZtkaError('forbidden', 'this credential belongs to another cluster'));
+    // Without it the controller could not keep people out of the agent's namespace on this cluster.
     if (!NAMESPACE_NAME.test(jitNamespace)) {
       deps.log.warn({ cluster: agent.clusterName }, 'agent connection refused: no JIT namespace reported');
       refuse(
@@ -130,17 +215,17 @@ export function createAgentEndpoint(deps: {
     const storeFailed = (err: unknown) => deps.log.error({ err }, 'could not record agent status');
     // What has arrived on the wire, whichever protocol reads it: a busy tunnel is a live one.
     const bytesReceived = () => (socket instanceof Socket ? socket.bytesRead : 0);
+    const info: AgentInfo = {
+      cluster: agent.clusterName,
+      agentVersion: header(req, AGENT_VERSION_HEADER),
+      kubeVersion: header(req, KUBE_VERSION_HEADER),
+      jitNamespace,
+      remoteAddress,
+      transport,
+    };
     const open = (stream: Duplex, end: () => void) => {
-      const info = {
-        cluster: agent.clusterName,
-        agentVersion: header(req, AGENT_VERSION_HEADER),
-        kubeVersion: header(req, KUBE_VERSION_HEADER),
-        jitNamespace,
-        remoteAddress: req.socket.remoteAddress ?? '',
-        transport,
-      };
       const session = new AgentSession(info, { stream, end, bytesReceived }, deps.log, deps.keepalive);
-      deps.tunnels.add(session);
+      if (!deps.tunnels.add(session)) return;
       deps.log.info(info, 'agent connected');
       void deps.directory.markConnected(info.cluster, info).catch(storeFailed);
       // Each answered ping proves the agent alive; record it, at most every SEEN_WRITE_INTERVAL_MS.
@@ -155,17 +240,62 @@ export function createAgentEndpoint(deps: {
           void deps.directory.markDisconnected(info.cluster).catch(storeFailed);
       });
     };
-    if (transport === 'websocket') {
-      wss.handleUpgrade(req, socket, head, (ws) =>
-        open(createWebSocketStream(ws, TUNNEL_TUNING.streamBuffer), () => ws.terminate()),
+    // Resolves once the connection is the cluster's tunnel, or is gone.
+    const upgrade = () =>
+      new Promise<void>((resolve) => {
+        if (socket.destroyed) return resolve();
+        socket.once('close', () => resolve());
+        if (transport === 'websocket') {
+          wss.handleUpgrade(req, socket, head, (ws) => {
+            open(createWebSocketStream(ws, TUNNEL_TUNING.streamBuffer), () => ws.terminate());
+            resolve();
+          });
+          return;
+        }
+        if (socket instanceof Socket) {
+          // The HTTP server's idle timeout is for requests; a quiet tunnel is watched by pings instead.
+          socket.setTimeout(0);
+          socket.setNoDelay(true);
+        }
+        switchToH2(socket, head, (s) => {
+          open(s, () => s.destroy());
+          resolve();
+        });
+      });
+    await oneAtATime(agent.clusterName, async () => {
+      if (await freeFor(deps, info)) return upgrade();
+      refuse(
+        socket,
+        new ZtkaError(
+          'conflict',
+          `cluster ${info.cluster} already has a live tunnel; a second connection may not take it over (recorded)`,
+        ),
       );
-      return;
-    }
-    if (socket instanceof Socket) {
-      // The HTTP server's idle timeout is for requests; a quiet tunnel is watched by pings instead.
-      socket.setTimeout(0);
-      socket.setNoDelay(true);
-    }
-    switchToH2(socket, head, (s) => open(s, () => s.destroy()));
+    });
   };
+}
+
+/**
+ * Whether the cluster's tunnel is free for a newcomer: there is none, or it no longer answers (it is closed
+ * then). While it answers it keeps its cluster: a copy of the agent's credential and key (or a second
+ * replica of the agent) cannot take the cluster's traffic over, only be noticed. Each contest is reported.
+ */
+async function freeFor(
+  deps: { tunnels: TunnelRegistry; keepalive: KeepaliveOptions; alerts: AgentAlerts; log: Logger },
+  newcomer: AgentInfo,
+): Promise<boolean> {
+  const live = deps.tunnels.get(newcomer.cluster);
+  if (!live) return true;
+  const seen = { remoteAddress: newcomer.remoteAddress, agentVersion: newcomer.agentVersion };
+  if (await live.probe(deps.keepalive.timeoutMs)) {
+    deps.log.warn(
+      { cluster: newcomer.cluster, remote: seen.remoteAddress },
+      'agent connection refused: tunnel in use',
+    );
+    deps.alerts.contested('refused', live.info, seen);
+    return false;
+  }
+  deps.alerts.contested('replaced', live.info, seen);
+  live.close('replaced: it did not answer a ping when another connection of its cluster arrived');
+  return true;
 }

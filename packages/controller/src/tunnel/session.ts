@@ -56,6 +56,9 @@ export class AgentSession {
     const transport = connection.stream;
     transport.on('error', () => this.close('tunnel stream error'));
     transport.on('close', () => this.close('agent disconnected'));
+    // The listener keeps connections half-open, so an agent that hung up (a stopped or restarted pod) shows
+    // only as the end of what it sends; HTTP/2 can do nothing more with that connection.
+    transport.on('end', () => this.close('agent disconnected'));
     this.h2 = http2.connect(`http://${info.cluster}.agent.ztka`, {
       createConnection: () => transport,
       // A large window lets one stream (a big LIST, an exec copy) fill the tunnel instead of waiting for
@@ -100,6 +103,33 @@ export class AgentSession {
 
   get isOpen(): boolean {
     return !this.closed;
+  }
+
+  /**
+   * Whether the agent is there now: it answers a PING within `timeoutMs`, or its connection keeps delivering
+   * bytes meanwhile (on a slow, full link the answer queues behind data). Asked when another connection of
+   * the cluster arrives, which may take the cluster only from a tunnel that is not.
+   */
+  probe(timeoutMs: number): Promise<boolean> {
+    if (this.closed || this.h2.destroyed) return Promise.resolve(false);
+    // Set up a moment ago, by a connection that passed every check: as alive as a tunnel gets.
+    if (this.h2.connecting) return Promise.resolve(true);
+    const received = this.connection.bytesReceived();
+    return new Promise((resolve) => {
+      const timer = setTimeout(
+        () => resolve(this.isOpen && this.connection.bytesReceived() > received),
+        timeoutMs,
+      ).unref();
+      const answered = (alive: boolean) => {
+        clearTimeout(timer);
+        resolve(alive && this.isOpen);
+      };
+      try {
+        if (!this.h2.ping((err) => answered(!err))) answered(false);
+      } catch {
+        answered(false); // the session was already being destroyed
+      }
+    });
   }
 
   onClose(handler: () => void): void {
@@ -151,19 +181,28 @@ export class AgentSession {
   }
 }
 
-/** The live tunnel of each connected cluster. A cluster has at most one: a newer connection replaces it. */
+/**
+ * The live tunnel of each connected cluster. A cluster has at most one, and a second connection never takes
+ * it over here: the agents' endpoint (accept.ts) decides, one connection of a cluster at a time, and closes
+ * a tunnel that no longer answers before it adds the next.
+ */
 export class TunnelRegistry {
   private readonly sessions = new Map<string, AgentSession>();
   private readonly addListeners: Array<(session: AgentSession) => void> = [];
 
-  add(session: AgentSession): void {
+  /** Adds the cluster's tunnel; false (and `session` closed) if the cluster already has a live one. */
+  add(session: AgentSession): boolean {
     const cluster = session.info.cluster;
-    this.sessions.get(cluster)?.close('replaced by a newer connection');
+    if (this.get(cluster)) {
+      session.close('its cluster already has a live tunnel');
+      return false;
+    }
     this.sessions.set(cluster, session);
     for (const listener of this.addListeners) listener(session);
     session.onClose(() => {
       if (this.sessions.get(cluster) === session) this.sessions.delete(cluster);
     });
+    return true;
   }
 
   get(cluster: string): AgentSession | undefined {
