@@ -336,6 +336,7 @@ export async function startController(
     sandbox,
     kubeSockets: shellSockets,
     maxPerUser: config.shellMaxPerUser,
+    limits,
     maxTotal: config.shellMaxTotal,
     commandTimeoutMs: config.shellCommandTimeoutSeconds * 1000,
     authenticator,

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ZtkaError, type CommandRecord } from '@ztka/protocol';
 import type { Access } from '../access/authorize.js';
+import type { RequestLimits } from '../access/request-limits.js';
 import type { AuditLog } from '../audit/log.js';
 import type { SystemEvents } from '../audit/system-events.js';
 import { sessionCookie, type Authenticator } from '../auth/authenticate.js';
@@ -46,6 +47,8 @@ export interface ShellEndpointDeps {
   audit: AuditLog;
   events: SystemEvents;
   changes: ChangeFeed;
+  /** Opening a shell and each refused line count against the person's rate limit. */
+  limits: Pick<RequestLimits, 'person' | 'anonymous'>;
   log: Logger;
 }
 
@@ -88,8 +91,19 @@ export function createShellEndpoint(deps: ShellEndpointDeps) {
       return refuse(socket, new ZtkaError('forbidden', 'the shell opens only from the ztka console'));
     const cookie = sessionCookie(req.headers);
     const principal = cookie === undefined ? undefined : await deps.authenticator.verify(cookie, ['session']);
-    if (!principal)
+    if (!principal) {
+      try {
+        await deps.limits.anonymous(req.socket.remoteAddress ?? '');
+      } catch (err) {
+        return refuse(socket, err as ZtkaError);
+      }
       return refuse(socket, new ZtkaError('unauthorized', 'the session has ended: log in again'));
+    }
+    try {
+      await deps.limits.person(principal.userId);
+    } catch (err) {
+      return refuse(socket, err as ZtkaError);
+    }
     const cluster = new URL(req.url ?? '/', 'https://x').searchParams.get('cluster') ?? '';
     if (!CLUSTER_NAME.test(cluster))
       return refuse(socket, new ZtkaError('bad_request', 'cluster must name a cluster'));
@@ -182,7 +196,12 @@ export function createShellEndpoint(deps: ShellEndpointDeps) {
         // Refused lines cost nothing to send: the first REFUSALS_RECORDED of a shell are recorded in full,
         // the rest counted into the record of its end.
         recordRefusal: async (line, why) => {
-          if (refusalsRecorded >= REFUSALS_RECORDED) return void refusalsCounted++;
+          // Per shell and per person: reopening shells does not buy more full records.
+          const allowed = await deps.limits.person(principal.userId).then(
+            () => true,
+            () => false,
+          );
+          if (!allowed || refusalsRecorded >= REFUSALS_RECORDED) return void refusalsCounted++;
           refusalsRecorded++;
           await deps.audit.append(scope.orgId, { ...commandRecord(line), refused: why });
         },

@@ -11,6 +11,7 @@ import {
   relay,
 } from '@ztka/protocol';
 import { apiRecord, isLongRunning, mayChangeCluster, newContext, type RequestContext } from './audit.js';
+import { addressKey } from '../auth/login-throttle.js';
 import { Flights } from './flights.js';
 import { RefusalTally } from './refusals.js';
 import { sendStatus, sendStatusOnSocket } from './respond.js';
@@ -75,7 +76,8 @@ export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = ()
   const refuse = async (req: IncomingMessage, ctx: RequestContext, err: ZtkaError, answer: () => void) => {
     // Anyone can send requests without a credential, and a person over their rate limit is sending faster
     // than anyone reads: beyond the first per sender and interval they are counted, not copied.
-    const address = req.socket.remoteAddress ?? '';
+    // Counted per address as the rate limit counts them: an IPv6 /64 is one sender, not 2^64.
+    const address = addressKey(req.socket.remoteAddress ?? '');
     const throttled = ctx.principal !== undefined && err.code === 'too_many_requests';
     if (
       (!ctx.principal || throttled) &&
@@ -115,34 +117,49 @@ export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = ()
         return;
       }
       const ctx = newContext(req);
-      resolveTarget(req, deps, ctx).then(
-        async (target) => {
-          const longRunning = isLongRunning(target.kube, ctx.url.searchParams, false);
-          // A read keeps its one record, committed before its answer completes (docs/performance.md); a
-          // request that may change the cluster is on record before it travels, so no crash between
-          // forwarding and the response's record can leave a change the trail does not know of.
-          const first = longRunning
-            ? ('ResponseStarted' as const)
-            : mayChangeCluster(target.kube)
-              ? ('RequestReceived' as const)
-              : undefined;
-          if (first) {
-            try {
-              await deps.audit(apiRecord(req, ctx, { stage: first, status: 0 }));
-            } catch (err) {
-              req.resume();
-              sendStatus(res, auditUnavailable(err));
-              return;
+      // Counted from arrival, so a drain waits for a request still being checked, not only forwarded ones.
+      const arrived = flights.add({ longRunning: false, stop: () => undefined });
+      resolveTarget(req, deps, ctx)
+        .then(
+          async (target) => {
+            const longRunning = isLongRunning(target.kube, ctx.url.searchParams, false);
+            // A read keeps its one record, committed before its answer completes (docs/performance.md); a
+            // request that may change the cluster is on record before it travels, so no crash between
+            // forwarding and the response's record can leave a change the trail does not know of.
+            const first = longRunning
+              ? ('ResponseStarted' as const)
+              : mayChangeCluster(target.kube)
+                ? ('RequestReceived' as const)
+                : undefined;
+            if (first) {
+              try {
+                await deps.audit(apiRecord(req, ctx, { stage: first, status: 0 }));
+              } catch (err) {
+                req.resume();
+                sendStatus(res, auditUnavailable(err));
+                return;
+              }
             }
-          }
-          forwardRequest(req, res, target, ctx, deps, observe, longRunning, flights);
-        },
-        (err: unknown) => {
-          req.resume();
-          const error = asZtkaError(err);
-          void refuse(req, ctx, error, () => sendStatus(res, error));
-        },
-      );
+            // The tunnel may have closed while the record was written (an agent restarting).
+            const gone = tunnelGone(target);
+            if (gone) {
+              req.resume();
+              return failBeforeForward(req, ctx, deps, gone, () => sendStatus(res, gone));
+            }
+            forwardRequest(req, res, target, ctx, deps, observe, longRunning, flights);
+          },
+          (err: unknown) => {
+            req.resume();
+            const error = asZtkaError(err);
+            return refuse(req, ctx, error, () => sendStatus(res, error));
+          },
+        )
+        .catch((err: unknown) => {
+          // A fault of the proxy itself: the request fails, the controller carries on.
+          if (!res.headersSent) sendStatus(res, asZtkaError(err));
+          else res.destroy();
+        })
+        .finally(arrived);
     },
 
     handleUpgrade(req, socket, head) {
@@ -152,23 +169,58 @@ export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = ()
         return;
       }
       const ctx = newContext(req);
-      resolveTarget(req, deps, ctx).then(
-        async (target) => {
-          try {
-            await deps.audit(apiRecord(req, ctx, { stage: 'ResponseStarted', status: 0 }));
-          } catch (err) {
-            sendStatusOnSocket(socket, auditUnavailable(err));
-            return;
-          }
-          relayUpgrade(req, socket, head, target, ctx, deps, observe, flights);
-        },
-        (err: unknown) => {
-          const error = asZtkaError(err);
-          void refuse(req, ctx, error, () => sendStatusOnSocket(socket, error));
-        },
-      );
+      const arrived = flights.add({ longRunning: false, stop: () => undefined });
+      resolveTarget(req, deps, ctx)
+        .then(
+          async (target) => {
+            try {
+              await deps.audit(apiRecord(req, ctx, { stage: 'ResponseStarted', status: 0 }));
+            } catch (err) {
+              sendStatusOnSocket(socket, auditUnavailable(err));
+              return;
+            }
+            const gone = tunnelGone(target);
+            if (gone) return failBeforeForward(req, ctx, deps, gone, () => sendStatusOnSocket(socket, gone));
+            relayUpgrade(req, socket, head, target, ctx, deps, observe, flights);
+          },
+          (err: unknown) => {
+            const error = asZtkaError(err);
+            return refuse(req, ctx, error, () => sendStatusOnSocket(socket, error));
+          },
+        )
+        .catch((err: unknown) => sendStatusOnSocket(socket, asZtkaError(err)))
+        .finally(arrived);
     },
   };
+}
+
+/** Why a request cannot travel its tunnel any more, if it cannot: the tunnel closed after it was resolved. */
+function tunnelGone(target: ProxyTarget): ZtkaError | undefined {
+  const h2 = target.session.h2;
+  return h2.closed || h2.destroyed
+    ? new ZtkaError('bad_gateway', `the tunnel to cluster ${target.cluster} closed`)
+    : undefined;
+}
+
+/** Completes the record of a request that was on record but never forwarded, then answers it. */
+async function failBeforeForward(
+  req: IncomingMessage,
+  ctx: RequestContext,
+  deps: KubeProxyDeps,
+  err: ZtkaError,
+  answer: () => void,
+): Promise<void> {
+  await deps
+    .audit(
+      apiRecord(req, ctx, {
+        stage: 'ResponseComplete',
+        status: err.status,
+        reason: err.message,
+        endedAt: Date.now(),
+      }),
+    )
+    .catch(() => undefined);
+  answer();
 }
 
 function forwardRequest(

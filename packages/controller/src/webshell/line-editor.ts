@@ -204,6 +204,8 @@ export class LineEditor {
         continue;
       }
       if (c === '\x03') {
+        // A new prompt each time: charged like a line's worth of drawing.
+        this.#work += this.prompt.length + this.#chars.length + 100;
         out += this.#flush() + this.#toEnd() + '^C\r\n' + this.newPrompt();
         i++;
         continue;

@@ -64,6 +64,11 @@ const MAX_HELD_INPUT = 64 * 1024;
  */
 const EDIT_WORK_PER_SECOND = 2_000_000;
 const EDIT_WORK_BURST = 2_000_000;
+/**
+ * What each submitted line costs on top: parsing it, a prompt, perhaps a refusal's record and log line. At
+ * most 200 lines a second per shell then, far above typing or a paste, far below a loop of empty Enters.
+ */
+const LINE_WORK = 10_000;
 
 type State = 'opening' | 'idle' | 'submitting' | 'running' | 'ending';
 
@@ -103,6 +108,8 @@ class Shell implements ShellSession {
   #editBudgetAt = performance.now();
   /** Set while the shell waits for its editing budget; input read meanwhile is held, in order. */
   #editStall: NodeJS.Timeout | undefined;
+  /** Held input is about to be read (#prompt). */
+  #heldScheduled = false;
   /** Why the browser's socket is not being read: it resumes when no reason is left. */
   readonly #socketPauses = new Set<'output' | 'editing'>();
   #idleTimer: NodeJS.Timeout | undefined;
@@ -217,6 +224,10 @@ class Shell implements ShellSession {
   #input(data: string): void {
     switch (this.#state) {
       case 'idle':
+        if (this.#heldScheduled) {
+          this.#held += data;
+          return;
+        }
         return this.#edit(data);
       case 'running':
         return this.#feedChild(data);
@@ -252,7 +263,7 @@ class Shell implements ShellSession {
     );
     this.#editBudgetAt = now;
     const result = this.#editor.feed(data, this.#editBudget);
-    this.#editBudget -= result.work;
+    this.#editBudget -= result.work + (result.line !== undefined ? LINE_WORK : 0);
     if (result.output !== '') this.#write(result.output);
     if (result.stalled) return this.#stallEditing(result.rest);
     if (result.eof) return this.close('the shell was ended with Ctrl-D');
@@ -310,9 +321,21 @@ class Shell implements ShellSession {
   #prompt(): void {
     this.#state = 'idle';
     this.#write(this.#editor.newPrompt());
-    const held = this.#held;
-    this.#held = '';
-    if (held !== '') this.#edit(held);
+    if (this.#held === '' || this.#heldScheduled) return;
+    // Read on in the next turn of the event loop, not from here: a paste of many lines that are refused or
+    // empty would otherwise recurse once per line. Input arriving meanwhile joins what is held, in order.
+    this.#heldScheduled = true;
+    setImmediate(() => {
+      this.#heldScheduled = false;
+      if (!this.#is('idle') || this.#editStall !== undefined) return;
+      const held = this.#held;
+      this.#held = '';
+      try {
+        this.#edit(held);
+      } catch (err) {
+        this.#fail(err);
+      }
+    });
   }
 
   async #submit(line: string): Promise<void> {

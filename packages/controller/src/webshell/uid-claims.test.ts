@@ -76,3 +76,15 @@ test('controllers claiming and releasing at once, in separate processes, never s
   );
   assert.deepEqual(outputs, ['[]', '[]', '[]', '[]']);
 });
+
+test('claims made at once by one controller each get a uid of their own, or none', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ztka-uids-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const c = new UidClaims({ dir, first: 100, count: 4, cleanUp: async () => undefined });
+  for (let round = 0; round < 20; round++) {
+    const got = await Promise.all(Array.from({ length: 6 }, () => c.claim()));
+    const uids = got.filter((u): u is number => u !== undefined);
+    assert.equal(new Set(uids).size, uids.length, `round ${round}: ${JSON.stringify(got)}`);
+    await Promise.all(uids.map((u) => c.release(u)));
+  }
+});

@@ -2,6 +2,7 @@
 // tests); a shell's uid must be its alone, since its limits, its files and the final kill of everything it
 // left running all go by uid. A uid is claimed with a lock file (O_EXCL) naming the claiming controller's
 // pid; a claim whose controller is gone (a crash) is taken over, after what it left behind is cleaned up.
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
@@ -69,7 +70,8 @@ export class UidClaims {
    * read by another controller would look abandoned.)
    */
   async #create(file: string): Promise<boolean> {
-    const aside = `${file}.${process.pid}.new`;
+    // Unique per attempt: two claims of this process may try one uid at once.
+    const aside = `${file}.${process.pid}.${randomUUID()}.new`;
     await fs.writeFile(aside, String(process.pid), { mode: 0o600 });
     try {
       await fs.link(aside, file);
