@@ -30,12 +30,15 @@ const UID = 65532;
 const TOOLS = { mmdebstrap: 'mmdebstrap', umoci: 'umoci', skopeo: 'skopeo' };
 
 // Run on the root mmdebstrap extracted: it keeps the libraries and their copyright files, drops what Node
-// never uses (documentation, locales, gconv modules, apt's and dpkg's state) and adds the user nonroot.
+// never uses (documentation, locales, gconv modules, apt's and dpkg's state), what a container runtime
+// provides (device nodes, the host's hostname and resolv.conf) and adds the user nonroot.
 const BASE_FINISH = `set -e
 cd "$1"
 find usr/share/doc -type f ! -name copyright -delete
 rm -rf etc/apt etc/dpkg var/lib/apt var/lib/dpkg var/cache var/log usr/share/lintian usr/share/gcc \\
-  usr/share/gdb usr/share/locale usr/share/man usr/share/info usr/lib/x86_64-linux-gnu/gconv
+  usr/share/gdb usr/share/locale usr/share/man usr/share/info usr/lib/x86_64-linux-gnu/gconv \\
+  dev etc/hostname etc/resolv.conf etc/fstab
+mkdir dev proc sys
 printf 'root:x:0:0:root:/root:/sbin/nologin\\nnonroot:x:${UID}:${UID}:nonroot:/home/nonroot:/sbin/nologin\\n' > etc/passwd
 printf 'root:x:0:\\nnonroot:x:${UID}:\\n' > etc/group
 printf 'passwd: files\\ngroup: files\\nhosts: files dns\\n' > etc/nsswitch.conf
