@@ -159,23 +159,15 @@ function source() {
   const git = (...args) => spawnSync('git', args, { cwd: root, encoding: 'utf8' });
   const head = git('rev-parse', 'HEAD');
   if (head.status !== 0) throw new Error('not a git checkout: the images carry the source commit');
-  // Created: the commit's time or, with uncommitted changes, that of the newest changed file, so that the
-  // same sources make the same image and nothing is rebuilt unless something changed.
-  const changed = git('status', '--porcelain', '--untracked-files=no', '-z')
-    .stdout.split('\0')
-    .filter((l) => l.length > 3)
-    .map((l) => path.join(root, l.slice(3)));
-  const mtimes = changed
-    .filter((f) => fs.existsSync(f))
-    .map((f) => Math.floor(fs.statSync(f).mtimeMs / 1000));
-  const epoch = process.env.SOURCE_DATE_EPOCH
-    ? Number(process.env.SOURCE_DATE_EPOCH)
-    : Math.max(Number(git('log', '-1', '--format=%ct').stdout.trim()), ...mtimes);
+  // Created: the commit's time, as reproducible builds take it, so that the same sources make the same
+  // image and an archive is rewritten only when something in it changed.
+  const epoch = Number(process.env.SOURCE_DATE_EPOCH ?? git('log', '-1', '--format=%ct').stdout.trim());
+  const dirty = git('status', '--porcelain', '--untracked-files=no').stdout.trim() !== '';
   const remote = git('remote', 'get-url', 'origin');
   const url =
     process.env.ZTKA_IMAGE_SOURCE ??
     (remote.status === 0 ? remote.stdout.trim().replace(/\/\/[^@/]*@/, '//') : undefined);
-  return { revision: head.stdout.trim() + (changed.length > 0 ? '-dirty' : ''), url, epoch };
+  return { revision: head.stdout.trim() + (dirty ? '-dirty' : ''), url, epoch };
 }
 
 /** The Debian root as an uncompressed tar. */
