@@ -22,6 +22,7 @@ export {
   waitForOutput,
 } from './kubectl.js';
 export { selfSignedCert } from './certs.js';
+export { ensureDebianPackages } from './debian.js';
 export { renderKubeconfig, type Credential, type KubeconfigSpec } from './kubeconfig.js';
 export { canListen, freePort } from './ports.js';
 export { repoRoot as repoRootPath } from './paths.js';

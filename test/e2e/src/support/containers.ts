@@ -3,7 +3,7 @@
 // capabilities and no privilege escalation, on the host's network (so that it reaches loopback servers).
 //
 // With podman where it can run containers on this machine (rootful; crun, or runc where crun refuses a
-// hybrid cgroup hierarchy). Otherwise the image's root is unpacked (skopeo, umoci) and its entrypoint run
+// hybrid cgroup hierarchy; both installed with apt-get when missing). Otherwise the image's root is unpacked (skopeo, umoci) and its entrypoint run
 // with util-linux: `unshare --mount` for a mount namespace holding the read-only root and the volumes, then
 // `setpriv --no-new-privs` and `chroot --userspec` as the image's user with the image's environment. That
 // fallback shares the host's PID namespace and runs in / rather than the image's working directory.
@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { ensureDebianPackages } from '@ztka/testenv';
 import { run } from './netns.js';
 
 export interface Mount {
@@ -69,7 +70,12 @@ function pickRuntime(archive: string): Promise<Runtime> {
     // podman's default limits (over a million open files) may exceed this session's own hard limits.
     const limits = ['--ulimit', `nofile=${Math.min(hardNofile, 65536)}`, '--ulimit', 'nproc=4096'];
     const failures: string[] = [];
-    const image = await podmanImage(archive).catch((err: Error) => void failures.push(err.message));
+    const installed = (cmd: string) => run(['sh', '-c', `command -v ${cmd}`], { allowFailure: true });
+    const image = await ensureDebianPackages(['podman', 'runc'], async () =>
+      (await Promise.all([installed('podman'), installed('runc')])).every((r) => r.code === 0),
+    )
+      .then(() => podmanImage(archive))
+      .catch((err: Error) => void failures.push(err.message));
     for (const global of [[], ['--runtime', 'runc']]) {
       if (!image) break;
       const probe = await run(['podman', ...global, 'run', '--rm', ...limits, image, '--version'], {
