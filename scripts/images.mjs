@@ -33,6 +33,7 @@ const TOOLS = { mmdebstrap: 'mmdebstrap', umoci: 'umoci', skopeo: 'skopeo' };
 // never uses (documentation, locales, gconv modules, apt's and dpkg's state), what a container runtime
 // provides (device nodes, the host's hostname and resolv.conf) and adds the user nonroot.
 const BASE_FINISH = `set -e
+PATH="$PATH:/usr/sbin:/sbin"
 cd "$1"
 find usr/share/doc -type f ! -name copyright -delete
 rm -rf etc/apt etc/dpkg var/lib/apt var/lib/dpkg var/cache var/log usr/share/lintian usr/share/gcc \\
@@ -78,8 +79,9 @@ const IMAGES = {
   },
 };
 
+/** Runs a command to completion; what it prints goes to stderr, so that stdout holds only the archives. */
 function run(cmd, args, opts = {}) {
-  const res = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], ...opts });
+  const res = spawnSync(cmd, args, { stdio: ['ignore', 2, 2], ...opts });
   if (res.status !== 0) {
     throw new Error(`${cmd} ${args.join(' ')} failed (exit ${res.status ?? res.signal})`);
   }
@@ -338,9 +340,7 @@ function check(layout, tag, spec) {
   if (process.getuid?.() !== 0) return say(`not root: skipping the check that the ${tag} image runs`);
   const bundle = `${layout}.bundle`;
   try {
-    run(TOOLS.umoci, ['unpack', '--image', `${layout}:${tag}`, bundle], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    run(TOOLS.umoci, ['unpack', '--image', `${layout}:${tag}`, bundle], { stdio: ['ignore', 'ignore', 2] });
     const natives = out('find', ['app', '-name', '*.node', '-type', 'f'], {
       cwd: path.join(bundle, 'rootfs'),
     })
@@ -352,7 +352,7 @@ function check(layout, tag, spec) {
       catch (err) { if (!/did not self-register/.test(err.message)) throw err; }
     }`;
     const node = '/usr/local/bin/node';
-    const chrootBin = out('sh', ['-c', 'command -v chroot']);
+    const chrootBin = out('sh', ['-c', 'PATH="$PATH:/usr/sbin:/sbin" command -v chroot']);
     const chroot = (args) =>
       out(chrootBin, [`--userspec=${UID}:${UID}`, path.join(bundle, 'rootfs'), node, ...args], {
         env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/home/nonroot' },
