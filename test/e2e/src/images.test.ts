@@ -58,7 +58,11 @@ interface PodSpec {
     env?: { name: string; value?: string; valueFrom?: { secretKeyRef: { name: string; key: string } } }[];
     volumeMounts?: { name: string; mountPath: string }[];
   }[];
-  volumes?: { name: string; secret: { secretName: string; items?: { key: string; path: string }[] } }[];
+  volumes?: {
+    name: string;
+    secret?: { secretName: string; items?: { key: string; path: string }[] };
+    emptyDir?: object;
+  }[];
 }
 
 let env: TestEnv;
@@ -184,9 +188,14 @@ async function deployAgent(ctl: Controller, cluster: string) {
   const mounts: Mount[] = [{ source: sa, target: SA_DIR }];
   for (const vm of container.volumeMounts ?? []) {
     const volume = pod.volumes?.find((v) => v.name === vm.name);
-    assert.ok(volume?.secret, `volume ${vm.name} is a secret volume`);
-    const data = await secretData(ns, volume.secret.secretName);
     const dir = await tmpDir('ztka-volume-');
+    if (volume?.emptyDir) {
+      await fs.chown(dir, pod.securityContext?.runAsUser ?? 65532, pod.securityContext?.runAsUser ?? 65532);
+      mounts.push({ source: dir, target: vm.mountPath, readOnly: false });
+      continue;
+    }
+    assert.ok(volume?.secret, `volume ${vm.name} is a secret or emptyDir volume`);
+    const data = await secretData(ns, volume.secret.secretName);
     const items = volume.secret.items ?? Object.keys(data).map((key) => ({ key, path: key }));
     for (const item of items)
       await fs.writeFile(path.join(dir, item.path), data[item.key] ?? '', { mode: 0o644 });
