@@ -51,6 +51,16 @@ if (
   process.exit(1);
 }
 
+// The images test runs the agent and controller images: build them first (a second when they are
+// current), since a test file gets 5 minutes in all and the first build takes about four.
+if (
+  e2e.length > 0 &&
+  run(process.execPath, ['scripts/images.mjs'], { stdio: ['ignore', 'ignore', 'inherit'] }) !== 0
+) {
+  console.error('test: npm run images failed');
+  process.exit(1);
+}
+
 let startedHere = false;
 if (e2e.length > 0) {
   const running =

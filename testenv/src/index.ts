@@ -25,6 +25,7 @@ export {
 export { selfSignedCert } from './certs.js';
 export { ensureBinaries, ensureHelm, type BuildTarget } from './binaries.js';
 export { HelmError, helm, type HelmOptions, type HelmResult } from './helm.js';
+export { ensureDebianPackages } from './debian.js';
 export { renderKubeconfig, type Credential, type KubeconfigSpec } from './kubeconfig.js';
 export { canListen, freePort } from './ports.js';
 export { repoRoot as repoRootPath } from './paths.js';
@@ -64,6 +65,27 @@ export function testEnv(): Promise<TestEnv> {
     };
   })();
   return cached;
+}
+
+/**
+ * Takes the lock on what the bootstrap manifest puts in the cluster (namespace ztka-system, the agent's
+ * ClusterRole and ClusterRoleBinding), which every test that applies the manifest shares; it is held until
+ * the returned function is called, or the process exits.
+ */
+export async function lockBootstrapManifest(): Promise<() => Promise<void>> {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let acquired!: () => void;
+  const held = new Promise<void>((resolve) => (acquired = resolve));
+  const done = withLock(`${stateDir()}.manifest.lock`, async () => {
+    acquired();
+    await released;
+  });
+  await Promise.race([held, done]);
+  return async () => {
+    release();
+    await done;
+  };
 }
 
 export interface TestNamespace {

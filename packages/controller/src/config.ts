@@ -175,7 +175,7 @@ const DEFAULTS = {
   kubeTokenTtlSeconds: 900,
   auditRetentionDays: 365,
   auditCheckpointIntervalSeconds: 10,
-  agentImage: `ztka/agent:${PRODUCT_VERSION}`,
+  agentImage: `ztka-agent:${PRODUCT_VERSION}`,
   kubectlPath: '/usr/bin/kubectl',
   shellBwrapPath: '/usr/bin/bwrap',
   shellUidBase: 2_000_000_000,

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { parseAllDocuments } from 'yaml';
-import { serviceAccountKubeconfig, testEnv, Ztka, type TestEnv } from '@ztka/testenv';
+import { lockBootstrapManifest, serviceAccountKubeconfig, testEnv, Ztka, type TestEnv } from '@ztka/testenv';
 
 const agentMain = fileURLToPath(new URL('../../../packages/agent/dist/main.js', import.meta.url));
 const CLUSTER = 'registered';
@@ -19,6 +19,7 @@ describe('cluster registration with the bootstrap manifest', () => {
   let z: Ztka;
   let manifest: string;
   let agent: ChildProcess | undefined;
+  let unlock: (() => Promise<void>) | undefined;
 
   const canI = async (...args: string[]) =>
     (
@@ -29,6 +30,9 @@ describe('cluster registration with the bootstrap manifest', () => {
 
   before(async () => {
     env = await testEnv();
+    // images.test.ts applies the same manifest: one at a time, each after the other's objects are gone.
+    unlock = await lockBootstrapManifest();
+    await env.admin(['wait', '--for=delete', 'namespace/ztka-system', '--timeout=120s']);
     z = await Ztka.start();
     assert.equal((await z.api('POST', '/v1/projects', { name: 'desktop' })).status, 201);
     const created = await z.api('POST', '/v1/clusters', { name: CLUSTER, project: 'desktop' });
@@ -51,6 +55,7 @@ describe('cluster registration with the bootstrap manifest', () => {
         'clusterrolebinding/ztka-jit.ztka-system.admin',
       ])
       .catch(() => {});
+    await unlock?.();
   });
 
   test('the manifest needs an admin credential and carries a fresh single-use token', async () => {
