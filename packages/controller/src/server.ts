@@ -171,18 +171,19 @@ export async function startController(
   });
 
   const agentAlerts = new AgentAlerts({ record: agentEvent, metrics, log });
+  const limits = new RequestLimits({
+    perPerson: config.rateLimitPerPerson,
+    perAddress: config.rateLimitPerAddress,
+  });
   const handleAgentUpgrade = createAgentEndpoint({
     directory: registry,
     tunnels,
     log,
     keepalive: { intervalMs: config.agentPingIntervalMs, timeoutMs: config.agentPingTimeoutMs },
     alerts: agentAlerts,
+    limits,
   });
   const shellSockets = new ShellKubeSockets(tls);
-  const limits = new RequestLimits({
-    perPerson: config.rateLimitPerPerson,
-    perAddress: config.rateLimitPerAddress,
-  });
   const kubeProxy = createKubeProxy(
     {
       tunnels,

@@ -293,3 +293,31 @@ test('a write whose RequestReceived record cannot commit is refused and never fo
   assert.equal(seen.status, 500);
   assert.equal(streams, 0);
 });
+
+test('a tunnel that closes while a write is put on record fails that write with 502, on record too', async (t) => {
+  let forwarded = 0;
+  const r = await rig((stream) => {
+    forwarded++;
+    stream.respond({ ':status': 200 });
+    stream.end();
+  });
+  t.after(() => r.close());
+  // A write is recorded (RequestReceived) before it travels; the agent goes away meanwhile.
+  const seen = get(`${r.url}/api/v1/namespaces/default/configmaps/x`, 'DELETE');
+  await untilPending(r);
+  r.closeTunnel();
+  r.pending[0]?.commit();
+  // Once crashed the whole controller (an uncaught throw from the closed session); now the write fails.
+  for (let i = 0; i < 100 && r.pending.length < 2; i++) await settle(10);
+  r.pending[1]?.commit();
+  await seen.done;
+  assert.equal(seen.status, 502);
+  assert.equal(forwarded, 0, 'nothing reached the cluster');
+  assert.deepEqual(
+    r.pending.map((p) => [p.record.stage, p.record.status]),
+    [
+      ['RequestReceived', 0],
+      ['ResponseComplete', 502],
+    ],
+  );
+});

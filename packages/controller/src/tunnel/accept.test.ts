@@ -20,6 +20,7 @@ import {
 } from '@ztka/protocol';
 import type { AuthenticatedAgent } from '../clusters/registry.js';
 import { createMetrics } from '../observability/metrics.js';
+import { RequestLimits } from '../access/request-limits.js';
 import { createAgentEndpoint, type AgentDirectory } from './accept.js';
 import { AgentAlerts } from './alerts.js';
 import { TunnelRegistry } from './session.js';
@@ -37,7 +38,7 @@ interface Event {
   detail: Record<string, unknown>;
 }
 
-async function rig(t: TestContext, opts: { probeTimeoutMs?: number } = {}) {
+async function rig(t: TestContext, opts: { probeTimeoutMs?: number; perAddress?: number } = {}) {
   const key = generateAgentKey();
   const agentKey = createPrivateKey(key.privateKeyPem);
   const registered: { publicKey: string | null } = { publicKey: key.publicKey };
@@ -74,6 +75,7 @@ async function rig(t: TestContext, opts: { probeTimeoutMs?: number } = {}) {
     // Pings of the keepalive would find a silent tunnel by themselves; only the endpoint's own probe may.
     keepalive: { intervalMs: 60_000, timeoutMs: opts.probeTimeoutMs ?? 300 },
     alerts,
+    limits: new RequestLimits({ perPerson: 0, perAddress: opts.perAddress ?? 0 }),
   });
   const server = http.createServer();
   server.on('upgrade', (req, socket, head) => void endpoint(req, socket, head));
@@ -253,4 +255,14 @@ test('of connections that arrive together for a free cluster, exactly one gets i
   const r = await rig(t);
   const answers = await Promise.all(Array.from({ length: 4 }, () => r.dial(r.withProof())));
   assert.deepEqual(answers.map((a) => a.status).sort(), [101, 409, 409, 409]);
+});
+
+test('an address that keeps presenting credentials that are no agent’s is slowed to 429', async (t) => {
+  const r = await rig(t, { perAddress: 1 });
+  const statuses: number[] = [];
+  for (let i = 0; i < 14; i++) statuses.push((await r.dial({ authorization: `Bearer ${UNKNOWN}` })).status);
+  // One per second over a 10 s window: ten refusals, then the answer says to wait.
+  assert.deepEqual(statuses, [...Array(10).fill(401), ...Array(4).fill(429)]);
+  // The real agent, from the same address, still gets in.
+  assert.equal((await r.dial(r.withProof())).status, 101);
 });

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import type { RequestLimits } from '../access/request-limits.js';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import {
   AGENT_PROOF_HEADER,
@@ -149,6 +150,8 @@ export function createAgentEndpoint(deps: {
   log: Logger;
   keepalive: KeepaliveOptions;
   alerts: AgentAlerts;
+  /** Connections with a credential that is not an agent's are limited per address, as any other. */
+  limits?: Pick<RequestLimits, 'anonymous'>;
 }) {
   // Over WebSocket the tunnel carries HTTP/2 frames, which nghttp2 already sizes; no compression (it would
   // cost CPU on every byte of every LIST) and no message size cap beyond ws's own frame handling.
@@ -177,6 +180,13 @@ export function createAgentEndpoint(deps: {
     const agent = credential ? await deps.directory.authenticateAgent(credential) : undefined;
     const remoteAddress = req.socket.remoteAddress ?? '';
     if (!agent) {
+      try {
+        await deps.limits?.anonymous(remoteAddress);
+      } catch (err) {
+        // Past the address's limit: answered, not logged again.
+        refuse(socket, err as ZtkaError);
+        return;
+      }
       deps.log.warn({ remote: remoteAddress }, 'agent connection refused: bad credential');
       deps.alerts.unauthenticated();
       refuse(socket, unauthorized());
