@@ -72,6 +72,8 @@ for (const version of ['1.27', '1.33'] as const) {
           ZTKA_SHELL_MAX_PER_USER: '3',
           ZTKA_SHELL_MAX_TOTAL: '5',
           ZTKA_SHELL_MEMORY_MB: '256',
+          // Room in the session directory for a file larger than the shell's memory (the memory test).
+          ZTKA_SHELL_FILE_MB: '400',
         },
       });
       await z.connectCluster(CLUSTER, env.kubeconfig, 'desktop');
