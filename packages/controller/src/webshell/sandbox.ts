@@ -363,8 +363,10 @@ export class ShellSandbox {
       release: async () => {
         if (released) return;
         released = true;
+        // If a process of the uid will not end, nothing of its is touched: removing its directory under a
+        // live process would race it, and the uid stays claimed until this controller's claims are swept.
+        await endAll(uid);
         try {
-          await endAll(uid);
           await cgroup?.remove();
         } finally {
           await removeWorkDir(work.root);
