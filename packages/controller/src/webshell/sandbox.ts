@@ -363,7 +363,7 @@ export class ShellSandbox {
       release: async () => {
         if (released) return;
         released = true;
-        // If a process of the uid will not end, nothing of its is touched: removing its directory under a
+        // If a process of the uid will not end, nothing of it is touched: removing its directory under a
         // live process would race it, and the uid stays claimed until this controller's claims are swept.
         await endAll(uid);
         try {
