@@ -151,7 +151,7 @@ export function createAgentEndpoint(deps: {
   keepalive: KeepaliveOptions;
   alerts: AgentAlerts;
   /** Connections with a credential that is not an agent's are limited per address, as any other. */
-  limits?: Pick<RequestLimits, 'anonymous'>;
+  limits: Pick<RequestLimits, 'anonymous'>;
 }) {
   // Over WebSocket the tunnel carries HTTP/2 frames, which nghttp2 already sizes; no compression (it would
   // cost CPU on every byte of every LIST) and no message size cap beyond ws's own frame handling.
@@ -181,7 +181,7 @@ export function createAgentEndpoint(deps: {
     const remoteAddress = req.socket.remoteAddress ?? '';
     if (!agent) {
       try {
-        await deps.limits?.anonymous(remoteAddress);
+        await deps.limits.anonymous(remoteAddress);
       } catch (err) {
         // Past the address's limit: answered, not logged again.
         refuse(socket, err as ZtkaError);
