@@ -109,6 +109,13 @@ export const ConfigSchema = Type.Object(
           'Ed25519 key that signs audit checkpoints, never stored in the database (default <dataDir>/keys/audit-signing.key, created 0600 if missing)',
       }),
     ),
+    secretsKeyFile: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'AES-256 key sealing the secrets the controller must reuse (OpenID client secrets, refresh tokens, TOTP seeds); never stored in the database; replicas share it (default <dataDir>/keys/secrets.key, created 0600 if missing)',
+      }),
+    ),
     auditCheckpointFile: Type.Optional(
       Type.String({
         minLength: 1,
@@ -212,6 +219,7 @@ const SETTINGS = [
   ['audit-webhook-url', 'ZTKA_AUDIT_WEBHOOK_URL', 'auditWebhookUrl'],
   ['metrics-token-file', 'ZTKA_METRICS_TOKEN_FILE', 'metricsTokenFile'],
   ['audit-key-file', 'ZTKA_AUDIT_KEY_FILE', 'auditKeyFile'],
+  ['secrets-key-file', 'ZTKA_SECRETS_KEY_FILE', 'secretsKeyFile'],
   ['audit-checkpoint-file', 'ZTKA_AUDIT_CHECKPOINT_FILE', 'auditCheckpointFile'],
   [
     'audit-checkpoint-interval-seconds',

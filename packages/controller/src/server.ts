@@ -60,6 +60,7 @@ import { AgentAlerts, type AgentEventRecorder } from './tunnel/alerts.js';
 import { TunnelRegistry } from './tunnel/session.js';
 import { ShellKubeSockets } from './webshell/kube-socket.js';
 import { ShellSandbox } from './webshell/sandbox.js';
+import { SecretBox } from './store/sealed.js';
 
 /** Expired and revoked credentials are kept this long (for the credentials list), then deleted. */
 const CREDENTIAL_RETENTION_MS = 7 * 24 * 3600_000;
@@ -120,6 +121,9 @@ export async function startController(
   const audit = new AuditLog(db);
   const auditSigner = await AuditSigner.loadOrCreate(
     config.auditKeyFile ?? path.join(config.dataDir, 'keys', 'audit-signing.key'),
+  );
+  const secretBox = await SecretBox.loadOrCreate(
+    config.secretsKeyFile ?? path.join(config.dataDir, 'keys', 'secrets.key'),
   );
   const auditQuery = new AuditQuery(db, Date.now, auditSigner);
   const auditCheckpoints = new AuditCheckpoints({
@@ -291,6 +295,7 @@ export async function startController(
     auditQuery,
     auditCheckpoints,
     revocations,
+    secretBox,
   };
   // A change answers only once the agents have acted on it: "disabled" means the clusters have revoked too.
   app.addHook('onSend', async (req) => {

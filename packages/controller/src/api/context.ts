@@ -19,6 +19,7 @@ import type { ProjectStore } from '../org/projects.js';
 import type { RoleAssignments } from '../org/role-assignments.js';
 import type { SettingsStore } from '../org/settings.js';
 import type { UserDirectory } from '../org/users.js';
+import type { SecretBox } from '../store/sealed.js';
 import type { TunnelRegistry } from '../tunnel/session.js';
 
 export interface ApiDeps {
@@ -49,6 +50,8 @@ export interface ApiDeps {
   revocations: { idle(): Promise<void> };
   auditQuery: AuditQuery;
   auditCheckpoints: AuditCheckpoints;
+  /** Seals the secrets the controller must reuse (client secrets, refresh tokens, TOTP seeds). */
+  secretBox: SecretBox;
 }
 
 export interface Caller {
