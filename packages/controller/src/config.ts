@@ -161,6 +161,12 @@ export const ConfigSchema = Type.Object(
       description:
         'requests without a valid credential per second from one address, averaged over 10 s (0: no limit)',
     }),
+    ssoRefreshSeconds: Type.Integer({
+      minimum: 1,
+      maximum: 86_400,
+      description:
+        "how often the single sign-on provider is asked again about each person logged in through it: groups it no longer gives are taken away, and a refusal ends the person's session",
+    }),
     agentImage: Type.String({
       minLength: 1,
       maxLength: 512,
@@ -197,6 +203,7 @@ const DEFAULTS = {
   shutdownGraceSeconds: 10,
   rateLimitPerPerson: 100,
   rateLimitPerAddress: 10,
+  ssoRefreshSeconds: 300,
 } as const;
 
 /** Flag name, environment variable and config key of each setting. */
@@ -241,6 +248,7 @@ const SETTINGS = [
   ['shutdown-grace-seconds', 'ZTKA_SHUTDOWN_GRACE_SECONDS', 'shutdownGraceSeconds'],
   ['rate-limit-per-person', 'ZTKA_RATE_LIMIT_PER_PERSON', 'rateLimitPerPerson'],
   ['rate-limit-per-address', 'ZTKA_RATE_LIMIT_PER_ADDRESS', 'rateLimitPerAddress'],
+  ['sso-refresh-seconds', 'ZTKA_SSO_REFRESH_SECONDS', 'ssoRefreshSeconds'],
 ] as const;
 
 /** Settings the schema declares as integers: a flag's or variable's digits become a number. */

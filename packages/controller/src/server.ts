@@ -61,6 +61,12 @@ import { TunnelRegistry } from './tunnel/session.js';
 import { ShellKubeSockets } from './webshell/kube-socket.js';
 import { ShellSandbox } from './webshell/sandbox.js';
 import { SecretBox } from './store/sealed.js';
+import { SSO_CALLBACK_PATH, registerSsoRoutes, type SsoServices } from './api/sso-routes.js';
+import { SsoIdentities } from './auth/sso/identities.js';
+import { SsoLogins } from './auth/sso/logins.js';
+import { OidcClients } from './auth/sso/oidc.js';
+import { SsoProviderStore } from './auth/sso/providers.js';
+import { SsoRefresher } from './auth/sso/refresher.js';
 
 /** Expired and revoked credentials are kept this long (for the credentials list), then deleted. */
 const CREDENTIAL_RETENTION_MS = 7 * 24 * 3600_000;
@@ -297,6 +303,15 @@ export async function startController(
     revocations,
     secretBox,
   };
+  const ssoRedirectUri = `${config.publicUrl.replace(/\/+$/, '')}${SSO_CALLBACK_PATH}`;
+  const sso: SsoServices = {
+    providers: new SsoProviderStore(db, secretBox, ssoRedirectUri),
+    identities: new SsoIdentities(db, changes, secretBox),
+    logins: new SsoLogins(db, secretBox),
+    clients: new OidcClients(ssoRedirectUri),
+  };
+  const ssoRefresher = new SsoRefresher({ ...sso, events, log, intervalMs: config.ssoRefreshSeconds * 1000 });
+  ssoRefresher.start();
   // A change answers only once the agents have acted on it: "disabled" means the clusters have revoked too.
   app.addHook('onSend', async (req) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') await revocations.idle();
@@ -307,12 +322,14 @@ export async function startController(
   registerClusterRoutes(app, deps);
   registerCredentialRoutes(app, deps);
   registerAuditRoutes(app, deps);
+  registerSsoRoutes(app, deps, sso);
   registerOpenApiRoute(app);
   await app.ready();
   const pruneTimer = setInterval(() => {
     credentials
       .prune(CREDENTIAL_RETENTION_MS)
       .catch((err: unknown) => log.warn({ err }, 'credential prune failed'));
+    sso.logins.prune().catch((err: unknown) => log.warn({ err }, 'sign-in prune failed'));
   }, 3600_000).unref();
 
   shellSockets.serve(kubeProxy);
@@ -407,6 +424,7 @@ export async function startController(
         }
       };
       await step('audit retention', () => auditRetention.stop());
+      await step('single sign-on refresh', () => ssoRefresher.stop());
       await step('webhook', () => webhook?.close());
       // Fastify's close stops the listener first and answers REST requests that still arrive on open
       // connections with 503; it resolves once the connections ended below are gone.

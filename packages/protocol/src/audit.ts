@@ -101,6 +101,24 @@ export const AGENT_EVENTS = {
 } as const;
 
 /**
+ * The system events of single sign-on. `login` records the provider, the subject and the groups it gave;
+ * `login_failed` why a login was refused (`detail.reason`, a stable word, and `detail.message`);
+ * `groups_changed` a login or refresh that changed someone's memberships; `session_ended` a session the
+ * provider no longer vouches for (its refresh was refused, the person left the allowed domains, or the
+ * provider was removed), after which every credential the person held is revoked; `refresh_failed` a refresh
+ * that could not reach the provider (the session lives on, at most to its maximum age).
+ */
+export const SSO_EVENTS = {
+  login: 'sso_login',
+  loginFailed: 'sso_login_failed',
+  groupsChanged: 'sso_groups_changed',
+  sessionEnded: 'sso_session_ended',
+  refreshFailed: 'sso_refresh_failed',
+  providerSaved: 'sso_provider_saved',
+  providerDeleted: 'sso_provider_deleted',
+} as const;
+
+/**
  * A line of the Commands view: a command line from the browser shell, or one kubectl invocation (one
  * Kubectl-Session of one person) with the calls it made. A kubectl invocation's `command` is whatever its
  * client sent in `Kubectl-Command` (`clientReported`); what it did is in `operations`, which the server

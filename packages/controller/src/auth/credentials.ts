@@ -1,7 +1,8 @@
 // Every credential a person holds, in one table and one code path: console sessions, API keys for the CLI,
 // kubeconfig credentials, and short-lived kube tokens. Tokens read `<prefix>_<id>.<secret>` (store/secrets.ts);
 // the prefix names the kind, only the secret's SHA-256 is stored, and a credential dies when it expires, is
-// revoked, or its user is disabled or deleted.
+// revoked, or its user is disabled or deleted. A person of a single sign-on provider holds nothing that
+// outlives the maximum age of their session there.
 import type { Kysely } from 'kysely';
 import { ZtkaError, type Channel } from '@ztka/protocol';
 import type { ChangeFeed } from '../org/changes.js';
@@ -102,12 +103,13 @@ export class CredentialStore {
       channel?: Channel;
       clusterId?: string;
       sessionId?: string;
-      issuedBy?: { passwordHash: string } | { credentialId: string };
+      /** `singleSignOn`: a login the provider vouched for just now; only the user's enabled state is checked. */
+      issuedBy?: { passwordHash: string } | { credentialId: string } | { singleSignOn: true };
     },
   ): Promise<IssuedCredential> {
     const secret = newSecret(CREDENTIAL_PREFIXES[kind]);
     const now = this.clock();
-    const expiresAt = opts.ttlMs === null ? null : now + opts.ttlMs;
+    let expiresAt = opts.ttlMs === null ? null : now + opts.ttlMs;
     const { issuedBy } = opts;
     await this.db.transaction().execute(async (trx) => {
       if (issuedBy) {
@@ -127,6 +129,18 @@ export class CredentialStore {
               .where('revoked_at', 'is', null)
               .executeTakeFirst()) !== undefined);
         if (!stands) throw new ZtkaError('unauthorized', 'your credentials changed meanwhile: log in again');
+      }
+      // A person who logged in with single sign-on holds nothing that outlives their session there.
+      const sso = await trx
+        .selectFrom('sso_identities')
+        .select('session_expires_at')
+        .where('user_id', '=', userId)
+        .executeTakeFirst();
+      if (sso) {
+        const deadline = Number(sso.session_expires_at);
+        if (deadline <= now)
+          throw new ZtkaError('unauthorized', 'your single sign-on session has ended: log in again');
+        if (expiresAt === null || expiresAt > deadline) expiresAt = deadline;
       }
       await trx
         .insertInto('credentials')

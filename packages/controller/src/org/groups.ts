@@ -92,8 +92,9 @@ export class GroupDirectory {
     const id = await this.idOf(orgId, name);
     await this.db
       .insertInto('group_members')
-      .values({ group_id: id, user_id: user.id })
-      .onConflict((oc) => oc.columns(['group_id', 'user_id']).doNothing())
+      .values({ group_id: id, user_id: user.id, source: null })
+      // A membership an admin makes stays, even when a single sign-on provider had given it too.
+      .onConflict((oc) => oc.columns(['group_id', 'user_id']).doUpdateSet({ source: null }))
       .execute();
     this.changes.emit({ kind: 'assignments', userIds: [user.id] });
   }

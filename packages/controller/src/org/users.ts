@@ -71,6 +71,11 @@ export class UserDirectory {
     return row && toRecord(row);
   }
 
+  async byId(id: string): Promise<UserRecord | undefined> {
+    const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toRecord(row);
+  }
+
   /** The user, or a 404 naming them. */
   async get(orgId: string, username: string): Promise<UserRecord> {
     const user = await this.find(username);

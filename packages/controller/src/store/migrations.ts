@@ -323,6 +323,82 @@ const migration008: Migration = {
   },
 };
 
+// Single sign-on with OpenID Connect. Providers hold their client secret sealed (store/sealed.ts); a person's
+// link to a provider (subject, groups, sealed refresh token, the deadline of their session) is an identity;
+// a login in progress is a row until its callback consumes it once. Group memberships record where they came
+// from, so a login syncs the provider's groups without touching memberships an admin made.
+const migration009: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('sso_providers')
+      .addColumn('id', 'text', (c) => c.primaryKey().notNull())
+      .addColumn('org_id', 'text', (c) => c.notNull().references('orgs.id').onDelete('cascade'))
+      .addColumn('name', 'text', (c) => c.notNull().unique())
+      .addColumn('display_name', 'text', (c) => c.notNull())
+      .addColumn('issuer', 'text', (c) => c.notNull())
+      .addColumn('client_id', 'text', (c) => c.notNull())
+      .addColumn('client_secret', 'text', (c) => c.notNull())
+      .addColumn('scopes', 'text', (c) => c.notNull())
+      .addColumn('username_claim', 'text', (c) => c.notNull())
+      .addColumn('email_claim', 'text', (c) => c.notNull())
+      .addColumn('groups_claim', 'text', (c) => c.notNull())
+      .addColumn('allowed_domains', 'text', (c) => c.notNull())
+      .addColumn('group_mapping', 'text', (c) => c.notNull())
+      .addColumn('groups_by_name', 'integer', (c) => c.notNull())
+      .addColumn('ca_pem', 'text')
+      .addColumn('max_session_s', 'bigint', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('sso_identities')
+      .addColumn('id', 'text', (c) => c.primaryKey().notNull())
+      .addColumn('provider_id', 'text', (c) => c.notNull().references('sso_providers.id').onDelete('cascade'))
+      .addColumn('subject', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'text', (c) => c.notNull().unique().references('users.id').onDelete('cascade'))
+      .addColumn('email', 'text')
+      .addColumn('groups', 'text', (c) => c.notNull())
+      .addColumn('refresh_token', 'text')
+      .addColumn('login_at', 'bigint', (c) => c.notNull())
+      .addColumn('refreshed_at', 'bigint', (c) => c.notNull())
+      .addColumn('session_expires_at', 'bigint', (c) => c.notNull())
+      .addUniqueConstraint('sso_identities_provider_subject_unique', ['provider_id', 'subject'])
+      .execute();
+    await db.schema
+      .createTable('sso_logins')
+      .addColumn('id', 'text', (c) => c.primaryKey().notNull())
+      .addColumn('state_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('provider_id', 'text', (c) => c.notNull().references('sso_providers.id').onDelete('cascade'))
+      .addColumn('browser_hash', 'text', (c) => c.notNull())
+      .addColumn('nonce', 'text', (c) => c.notNull())
+      .addColumn('code_verifier', 'text', (c) => c.notNull())
+      .addColumn('client', 'text', (c) => c.notNull())
+      .addColumn('cli_redirect', 'text')
+      .addColumn('cli_challenge', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('used_at', 'bigint')
+      .addColumn('handoff_hash', 'text')
+      .addColumn('handoff_user_id', 'text', (c) => c.references('users.id').onDelete('cascade'))
+      .addColumn('handoff_expires_at', 'bigint')
+      .addColumn('handoff_used_at', 'bigint')
+      .execute();
+    await db.schema.createIndex('sso_logins_expires_at_idx').on('sso_logins').column('expires_at').execute();
+    await db.schema
+      .createIndex('sso_logins_handoff_hash_idx')
+      .on('sso_logins')
+      .column('handoff_hash')
+      .execute();
+    await db.schema.alterTable('group_members').addColumn('source', 'text').execute();
+  },
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('group_members').dropColumn('source').execute();
+    await db.schema.dropTable('sso_logins').execute();
+    await db.schema.dropTable('sso_identities').execute();
+    await db.schema.dropTable('sso_providers').execute();
+  },
+};
+
 /** All migrations, keyed by name; Kysely applies them in name order. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '001_initial': migration001,
@@ -333,6 +409,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '006_audit_checkpoint_signatures': migration006,
   '007_org_namespace_pod_security': migration007,
   '008_agent_keys': migration008,
+  '009_sso': migration009,
 });
 
 class InMemoryMigrationProvider implements MigrationProvider {

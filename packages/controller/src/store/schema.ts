@@ -99,6 +99,80 @@ export interface GroupsTable {
 export interface GroupMembersTable {
   group_id: string;
   user_id: string;
+  /** Null for a membership an admin made; the SSO provider's id for one its groups claim gave. */
+  source: string | null;
+}
+
+/** An OpenID Provider people of an org log in with. */
+export interface SsoProvidersTable {
+  id: string;
+  org_id: string;
+  /** DNS-1123 label, unique across the controller: it names the provider in URLs and on the login page. */
+  name: string;
+  display_name: string;
+  issuer: string;
+  client_id: string;
+  /** Sealed (store/sealed.ts), context `oidc-client-secret:<id>`. */
+  client_secret: string;
+  /** Space-separated. */
+  scopes: string;
+  username_claim: string;
+  email_claim: string;
+  groups_claim: string;
+  /** Comma-separated lowercase domains; '' allows any. */
+  allowed_domains: string;
+  /** JSON object: provider group → ztka group. */
+  group_mapping: string;
+  /** Whether a provider group also maps to the ztka group of the same name. */
+  groups_by_name: IntBool;
+  /** A CA to trust for this issuer only, beyond the system's. */
+  ca_pem: string | null;
+  max_session_s: number;
+  created_at: EpochMs;
+  updated_at: EpochMs;
+}
+
+/** A person's link to a provider: who they are there, the groups it last gave, and their session's deadline. */
+export interface SsoIdentitiesTable {
+  id: string;
+  provider_id: string;
+  subject: string;
+  user_id: string;
+  email: string | null;
+  /** JSON array: the provider's groups at the last login or refresh. */
+  groups: string;
+  /** Sealed, context `oidc-refresh-token:<id>`; null when the provider gave none. */
+  refresh_token: string | null;
+  login_at: EpochMs;
+  refreshed_at: EpochMs;
+  /** Every credential issued to the person ends by then: the maximum session age from the login. */
+  session_expires_at: EpochMs;
+}
+
+/** A login in progress: created at its start, consumed once by its callback, then (CLI) by its hand-off. */
+export interface SsoLoginsTable {
+  id: string;
+  /** SHA-256 hex of the `state` sent to the provider. */
+  state_hash: string;
+  provider_id: string;
+  /** SHA-256 hex of the secret in the browser's login cookie: the callback must come from the same browser. */
+  browser_hash: string;
+  nonce: string;
+  /** Sealed PKCE verifier, context `oidc-pkce:<id>`. */
+  code_verifier: string;
+  client: 'console' | 'cli';
+  /** The CLI's loopback URL the browser is sent back to. */
+  cli_redirect: string | null;
+  /** The CLI's own PKCE challenge (S256) for the hand-off code. */
+  cli_challenge: string | null;
+  created_at: EpochMs;
+  expires_at: EpochMs;
+  used_at: EpochMs | null;
+  /** SHA-256 hex of the one-time code handed to the CLI. */
+  handoff_hash: string | null;
+  handoff_user_id: string | null;
+  handoff_expires_at: EpochMs | null;
+  handoff_used_at: EpochMs | null;
 }
 
 export interface RoleAssignmentsTable {
@@ -200,6 +274,9 @@ export interface Database {
   users: UsersTable;
   groups: GroupsTable;
   group_members: GroupMembersTable;
+  sso_providers: SsoProvidersTable;
+  sso_identities: SsoIdentitiesTable;
+  sso_logins: SsoLoginsTable;
   role_assignments: RoleAssignmentsTable;
   credentials: CredentialsTable;
   org_settings: OrgSettingsTable;
