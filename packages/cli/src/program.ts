@@ -11,6 +11,7 @@ import { registerKubeconfig } from './commands/kubeconfig.js';
 import { registerProjects } from './commands/projects.js';
 import { registerRoles } from './commands/roles.js';
 import { registerSettings } from './commands/settings.js';
+import { registerSso } from './commands/sso.js';
 import { registerToken } from './commands/token.js';
 import { registerUsers } from './commands/users.js';
 import { CliError, EXIT_USAGE, reportError, UsageError, usageMessage } from './errors.js';
@@ -80,6 +81,7 @@ function buildProgram(): Command {
   registerKubeconfig(program);
   registerToken(program);
   registerSettings(program);
+  registerSso(program);
   registerAudit(program);
   throwOnExit(program);
   return program;

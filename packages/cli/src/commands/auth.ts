@@ -11,6 +11,7 @@ import { forgetTokens } from '../exec-credential.js';
 import { cell, outputOption, renderData, renderFields, write, type OutputFormat } from '../output.js';
 import { readPassword } from '../password.js';
 import { connect, serverOption } from '../session.js';
+import { browserLogin, chooseProvider, deviceLogin } from '../sso-login.js';
 
 // Revoking the key a new login replaces is a courtesy; it must not hold the new login up for long.
 const REVOKE_OLD_KEY_TIMEOUT_MS = 5_000;
@@ -32,20 +33,54 @@ async function readCaFile(file: string): Promise<string> {
 
 async function login(opts: {
   server: string;
-  username: string;
+  username?: string;
   passwordStdin?: boolean;
   caFile?: string;
+  sso?: boolean;
+  provider?: string;
+  device?: boolean;
+  browser?: boolean;
 }): Promise<void> {
   const server = normalizeServer(opts.server);
   const ca = opts.caFile === undefined ? undefined : await readCaFile(opts.caFile);
   const previous = await readConfig();
-  const password = await readPassword({ fromStdin: opts.passwordStdin === true });
-  const answer = await new Client({ server, ca }).json<LoginAnswer>('POST', '/v1/auth/login', {
-    username: opts.username,
-    password,
-    client: 'cli',
-    keyName: `ztka-cli@${os.hostname()}`,
-  });
+  const keyName = `ztka-cli@${os.hostname()}`;
+  const sso = opts.sso === true || opts.provider !== undefined || opts.device === true;
+  let answer: LoginAnswer;
+  if (sso) {
+    if (opts.username !== undefined || opts.passwordStdin === true)
+      throw new UsageError(
+        '--sso logs in through the identity provider: drop --username and --password-stdin',
+      );
+    // A device-flow poll waits at the controller for the person; give it room.
+    const client = new Client({ server, ca, timeoutMs: 60_000 });
+    const provider = await chooseProvider(client, opts.provider);
+    answer =
+      opts.device === true
+        ? await deviceLogin(client, provider, { keyName })
+        : await browserLogin(client, provider, { keyName, openBrowser: opts.browser !== false });
+  } else {
+    if (opts.username === undefined) throw new UsageError('give --username, or log in with --sso');
+    const password = await readPassword({ fromStdin: opts.passwordStdin === true });
+    answer = await new Client({ server, ca }).json<LoginAnswer>('POST', '/v1/auth/login', {
+      username: opts.username,
+      password,
+      client: 'cli',
+      keyName,
+    });
+  }
+  await saveLogin({ server, ca, previous, answer, username: opts.username });
+}
+
+/** Stores the API key a login returned, and gives back the one it replaces. */
+async function saveLogin(opts: {
+  server: string;
+  ca: string | undefined;
+  previous: StoredConfig | undefined;
+  answer: LoginAnswer;
+  username: string | undefined;
+}): Promise<void> {
+  const { server, ca, previous, answer } = opts;
   const key = answer?.apiKey;
   if (
     typeof key?.key !== 'string' ||
@@ -56,6 +91,7 @@ async function login(opts: {
   }
   const user = typeof answer.user === 'string' ? answer.user : answer.user?.username;
   const username = typeof user === 'string' && user !== '' ? user : opts.username;
+  if (username === undefined) throw new CliError(`the server at ${server} did not say who logged in`);
 
   const config: StoredConfig = { server, username, apiKey: key.key, apiKeyId: String(key.id) };
   if (ca !== undefined) config.ca = ca;
@@ -117,8 +153,12 @@ export function registerAuth(program: Command): void {
     .command('login')
     .description('sign in to a controller and store an API key')
     .requiredOption('--server <url>', 'controller URL, https://host[:port]')
-    .requiredOption('--username <name>', 'your username or email')
+    .option('--username <name>', 'your username or email (a local account)')
     .option('--password-stdin', 'read the password from stdin instead of asking')
+    .option('--sso', "log in through the organization's identity provider (single sign-on)")
+    .option('--provider <name>', 'the single sign-on provider (default: the only one); implies --sso')
+    .option('--device', 'single sign-on without a browser here: enter a code on any device; implies --sso')
+    .option('--no-browser', 'print the single sign-on link instead of opening a browser')
     .option('--ca-file <file>', 'PEM CA certificate to trust for this controller (default: system trust)')
     .action(login);
 
