@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { SsoProviderName } from '@ztka/protocol';
 import type { LoginAnswer } from './api.js';
 import type { Client } from './client.js';
 import { CliError, UsageError } from './errors.js';
@@ -14,11 +15,6 @@ import { write } from './output.js';
 
 /** How long the CLI waits for the person to finish at the provider. */
 const LOGIN_WAIT_MS = 5 * 60_000;
-
-export interface SsoProviderName {
-  name: string;
-  displayName: string;
-}
 
 /** The provider to use: the one named, or the only one there is. */
 export async function chooseProvider(client: Client, named: string | undefined): Promise<SsoProviderName> {

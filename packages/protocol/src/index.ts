@@ -27,3 +27,4 @@ export * from './rbac.js';
 export * from './pod-security.js';
 export { RELAY_LIMIT, relay } from './relay.js';
 export * from './audit.js';
+export * from './sso.js';

@@ -2,28 +2,14 @@
 // from stdin or a file, never from the command line where other users and shell history would see it.
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
+import type { SsoProviderView } from '@ztka/protocol';
 import { UsageError } from '../errors.js';
 import { outputOption, printList, renderData, write, type OutputFormat } from '../output.js';
 import { readStdin } from '../password.js';
 import { connect, seg, serverOption } from '../session.js';
 import { formatDuration, parseDuration } from '../duration.js';
 
-export interface SsoProvider {
-  name: string;
-  displayName: string;
-  issuer: string;
-  clientId: string;
-  scopes: string[];
-  usernameClaim: string;
-  emailClaim: string;
-  groupsClaim: string;
-  allowedDomains: string[];
-  groupMapping: Record<string, string>;
-  groupsByName: boolean;
-  caPem: string | null;
-  maxSessionSeconds: number;
-  redirectUri: string;
-}
+type SsoProvider = SsoProviderView;
 
 interface ProviderOptions {
   displayName?: string;

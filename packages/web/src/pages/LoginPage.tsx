@@ -2,6 +2,7 @@ import { Alert, Button, Center, Paper, PasswordInput, Stack, Text, TextInput, Ti
 import { useState, type FormEvent } from 'react';
 import { Navigate, useNavigate, useSearchParams } from 'react-router';
 import { ErrorAlert } from '../components/ErrorAlert.js';
+import { SsoLogin } from '../components/SsoLogin.js';
 import { useAuth } from '../lib/auth.js';
 
 /** Only paths of this console: never another origin (`//host`) from a crafted link. */
@@ -45,6 +46,7 @@ export function LoginPage() {
                 Zero trust kubectl access
               </Text>
             </div>
+            <SsoLogin error={params.get('sso_error')} />
             {notice && !error && (
               <Alert color="yellow" variant="light">
                 {notice}
@@ -54,7 +56,6 @@ export function LoginPage() {
               label="Username"
               placeholder="you@example.com"
               autoComplete="username"
-              autoFocus
               required
               value={username}
               onChange={(e) => setUsername(e.currentTarget.value)}

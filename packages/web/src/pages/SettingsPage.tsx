@@ -15,6 +15,7 @@ import { useAuth } from '../lib/auth.js';
 import { formatDuration, parseDuration } from '../lib/duration.js';
 import type { Settings } from '../lib/types.js';
 import { useResource } from '../lib/use-resource.js';
+import { SsoProviders } from './settings/SsoProviders.js';
 
 const BOUNDS = {
   kubeconfigValiditySeconds: { min: 600, max: 365 * 86_400 },
@@ -155,6 +156,7 @@ export function SettingsPage() {
           )}
         </Stack>
       </Paper>
+      <SsoProviders />
     </>
   );
 }

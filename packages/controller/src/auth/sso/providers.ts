@@ -2,30 +2,18 @@
 // sealed at rest and never leaves the controller again: views say only whether one is set.
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
-import { ZtkaError } from '@ztka/protocol';
+import {
+  SSO_MAX_SESSION_BOUNDS,
+  ZtkaError,
+  type SsoProviderSettings,
+  type SsoProviderView,
+} from '@ztka/protocol';
 import type { Database, SsoProvidersTable } from '../../store/schema.js';
 import type { SecretBox } from '../../store/sealed.js';
 import { checkLabel, conflict, isUniqueViolation } from '../../org/names.js';
 
 /** What an admin sets. Every field but the name, issuer, client id and secret has a default. */
-export interface ProviderSettings {
-  displayName: string;
-  issuer: string;
-  clientId: string;
-  scopes: string[];
-  usernameClaim: string;
-  emailClaim: string;
-  groupsClaim: string;
-  /** Lowercase domains an email must end in (`@domain`); empty allows any. */
-  allowedDomains: string[];
-  /** Provider group → ztka group. */
-  groupMapping: Record<string, string>;
-  /** Whether a provider group also grants the ztka group of the same name. */
-  groupsByName: boolean;
-  /** PEM of a CA to trust for this issuer, for providers with a private CA. */
-  caPem: string | null;
-  maxSessionSeconds: number;
-}
+export type ProviderSettings = SsoProviderSettings;
 
 export const PROVIDER_DEFAULTS = Object.freeze({
   scopes: ['openid', 'email', 'profile'],
@@ -39,7 +27,7 @@ export const PROVIDER_DEFAULTS = Object.freeze({
   maxSessionSeconds: 12 * 3600,
 });
 
-export const MAX_SESSION_BOUNDS = { minimum: 300, maximum: 7 * 24 * 3600 } as const;
+export const MAX_SESSION_BOUNDS = SSO_MAX_SESSION_BOUNDS;
 
 /** A provider as the controller uses it: settings plus the opened client secret. */
 export interface Provider extends ProviderSettings {
@@ -51,13 +39,7 @@ export interface Provider extends ProviderSettings {
   updatedAt: number;
 }
 
-export interface ProviderView extends ProviderSettings {
-  name: string;
-  hasClientSecret: boolean;
-  redirectUri: string;
-  createdAt: string;
-  updatedAt: string;
-}
+export type ProviderView = SsoProviderView;
 
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const CLAIM = /^[A-Za-z0-9_:.\-/]{1,100}$/;
