@@ -1,6 +1,7 @@
 // Runs the test OpenID Provider (./oidc-provider/main.ts) as a child process for tests of single sign-on:
 // a real oidc-provider over TLS on 127.0.0.1, whose users a test changes while it runs.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -158,7 +159,9 @@ export async function startOidcProvider(opts: StartOidcProviderOptions): Promise
 
   let proc = spawnProvider(stateDir, opts.port ?? 0);
   const onExit = () => {
+    // Last resort for a test that never called stop(): nothing asynchronous can run any more.
     if (proc.running) proc.child.kill('SIGKILL');
+    if (ownDir) fsSync.rmSync(stateDir, { recursive: true, force: true });
   };
   process.on('exit', onExit);
   let ready: Ready;
