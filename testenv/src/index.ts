@@ -195,4 +195,13 @@ export async function writeContainerLog(
 }
 
 export { startPostgres, type PostgresServer, type StartPostgresOptions } from './postgres.js';
+export {
+  startOidcProvider,
+  type OidcClient,
+  type OidcGrantType,
+  type OidcProviderHandle,
+  type OidcProviderOptions,
+  type OidcUser,
+  type StartOidcProviderOptions,
+} from './oidc-provider.js';
 export { launchChromium, CHROMIUM } from './browser.js';

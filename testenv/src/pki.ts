@@ -32,7 +32,8 @@ async function openssl(args: string[]): Promise<void> {
 
 const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
-async function issue(
+/** Issues a certificate signed by `pki`'s CA as `dir/<name>.crt` and `.key`, for the given x509v3 extensions. */
+export async function issueCert(
   dir: string,
   name: string,
   subject: string,
@@ -67,9 +68,8 @@ async function issue(
   return { cert, key };
 }
 
-/** Creates a fresh CA and the certificates the control plane needs, in `dir`. */
-export async function createPki(dir: string): Promise<Pki> {
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+/** A self-signed CA, `dir/ca.crt` and `dir/ca.key`, valid ten years. */
+export async function createCa(dir: string, subject: string): Promise<Pick<Pki, 'caCert' | 'caKey'>> {
   const caCert = path.join(dir, 'ca.crt');
   const caKey = path.join(dir, 'ca.key');
   await openssl([
@@ -83,14 +83,20 @@ export async function createPki(dir: string): Promise<Pki> {
     '-days',
     '3650',
     '-subj',
-    '/CN=ztka-testenv-ca',
+    subject,
     '-addext',
     'basicConstraints=critical,CA:TRUE',
     '-addext',
     'keyUsage=critical,keyCertSign,cRLSign',
   ]);
-  const ca = { caCert, caKey };
-  const serving = await issue(
+  return { caCert, caKey };
+}
+
+/** Creates a fresh CA and the certificates the control plane needs, in `dir`. */
+export async function createPki(dir: string): Promise<Pki> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  const ca = await createCa(dir, '/CN=ztka-testenv-ca');
+  const serving = await issueCert(
     dir,
     'serving',
     '/CN=kube-apiserver',
@@ -103,7 +109,7 @@ export async function createPki(dir: string): Promise<Pki> {
     ].join('\n') + '\n',
     ca,
   );
-  const admin = await issue(
+  const admin = await issueCert(
     dir,
     'admin',
     '/O=system:masters/CN=ztka-testenv-admin',
@@ -115,8 +121,7 @@ export async function createPki(dir: string): Promise<Pki> {
   await openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', saKey]);
   await openssl(['pkey', '-in', saKey, '-pubout', '-out', saPub]);
   return {
-    caCert,
-    caKey,
+    ...ca,
     servingCert: serving.cert,
     servingKey: serving.key,
     adminCert: admin.cert,
