@@ -40,7 +40,10 @@ export function explain(err: unknown): OidcError {
     message?: unknown;
     cause?: unknown;
   };
-  const message = typeof e.message === 'string' ? e.message.slice(0, 300) : String(err).slice(0, 300);
+  // openid-client wraps the check that failed (oauth4webapi's error, whose own cause names the claim).
+  const inner = (e.cause ?? {}) as { message?: unknown; claim?: unknown; cause?: unknown };
+  const outer = typeof e.message === 'string' ? e.message : String(err);
+  const message = (typeof inner.message === 'string' ? `${outer}: ${inner.message}` : outer).slice(0, 300);
   if (typeof e.error === 'string') {
     const description =
       typeof e.error_description === 'string' ? `: ${e.error_description.slice(0, 200)}` : '';
@@ -50,7 +53,9 @@ export function explain(err: unknown): OidcError {
       true,
     );
   }
-  const cause = (e.cause ?? {}) as { claim?: unknown };
+  const cause = {
+    claim: inner.claim ?? ((inner.cause ?? {}) as { claim?: unknown }).claim,
+  };
   switch (e.code) {
     case 'OAUTH_JWT_CLAIM_COMPARISON_FAILED':
     case 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED': {
