@@ -10,8 +10,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { SSO_EVENTS } from '@ztka/protocol';
+import type { KubectlError } from '@ztka/testenv';
 import {
-  KubectlError,
   kubectl,
   kubectlPath,
   launchChromium,
