@@ -449,3 +449,46 @@ test('refusals: a replayed callback, a callback in another browser, a tampered n
   const users = await must(z.api<{ items: { username: string }[] }>('GET', '/v1/users?limit=500'), 200);
   assert.ok(!users.items.some((u) => u.username === 'eve@elsewhere.io'), 'no account for a refused person');
 });
+
+test('the CLI without a browser: the device flow, with the code entered on another device', async () => {
+  await provider();
+  const cli = await ZtkaCli.create();
+  const { context, page } = await newContext();
+  try {
+    const child = spawn(
+      process.execPath,
+      [ztkaMain, 'login', '--server', z.url, '--ca-file', z.caFile, '--device'],
+      {
+        env: { ...process.env, ...cli.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const link = await eventually(
+      'the CLI to print the device link',
+      async () => /https:\/\/\S+\/device\S*/.exec(out)?.[0],
+    );
+    const userCode = /enter the code (\S+)/.exec(out)?.[1];
+    assert.ok(userCode, out);
+    await page.goto(link);
+    // The provider's own confirmation of the code, then its login form.
+    await page.locator('button[type="submit"]').first().click();
+    await signInAtProvider(page, ALICE);
+    await page
+      .getByText(/success/i)
+      .first()
+      .waitFor();
+    assert.equal(await exited, 0, `${out}\n${err}`);
+    assert.match(out, /Logged in to .* as alice@rafay\.co/);
+    assert.match(await cli.ok(['whoami']), /alice@rafay\.co/);
+    const logins = await systemEvents(SSO_EVENTS.login);
+    assert.ok(logins.some((e) => e.user === 'alice@rafay.co' && e.detail['client'] === 'device'));
+  } finally {
+    await context.close();
+    await cli.remove();
+  }
+});
