@@ -22,6 +22,7 @@ import { kubectl } from './kubectl.js';
 import { down, up } from './controlplane.js';
 import { repoRoot } from './paths.js';
 import { canListen, freePort } from './ports.js';
+import { startOidcProvider, type OidcProviderHandle } from './oidc-provider.js';
 
 const CLUSTER = 'desktop';
 /** Where the agent keeps people's service accounts in an outside cluster. */
@@ -81,6 +82,7 @@ let stopping = false;
 async function stop(code: number): Promise<never> {
   stopping = true;
   for (const child of children.reverse()) child.kill('SIGTERM');
+  await identityProvider?.stop().catch(() => undefined);
   await sleep(500);
   if (madeOutside) await cleanOutside(madeOutside);
   else await down();
@@ -112,6 +114,60 @@ async function outsideCluster(file: string, context: string | undefined, into: s
   // Reachable and allowed: the agent needs the cluster's identity and the right to make accounts.
   await kubectl(['get', 'namespace', 'kube-system', '-o', 'name'], { kubeconfig: into, timeoutMs: 30_000 });
   return into;
+}
+
+/** The demo's own OpenID Provider, for single sign-on as the seed's person. */
+let identityProvider: OidcProviderHandle | undefined;
+
+/**
+ * Single sign-on as in the seed: an OpenID Provider (the test one, a real oidc-provider) holding the seed's
+ * person, whose group `desktop-admins` the org maps to PROJECT_ADMIN of project desktop.
+ */
+async function singleSignOn(
+  url: string,
+  call: <T>(method: string, uri: string, body?: object) => Promise<T>,
+): Promise<{ username: string; password: string }> {
+  const person = { username: 'demos', password: randomBytes(12).toString('base64url') };
+  const client = { id: 'ztka-demo', secret: randomBytes(24).toString('base64url') };
+  identityProvider = await startOidcProvider({
+    stateDir: path.join(dir, 'identity-provider'),
+    users: [
+      {
+        sub: 'demos',
+        username: person.username,
+        password: person.password,
+        email: 'demos@rafay.co',
+        email_verified: true,
+        name: 'Demo S.',
+        groups: ['desktop-admins'],
+      },
+    ],
+    clients: [
+      {
+        client_id: client.id,
+        client_secret: client.secret,
+        redirect_uris: [`${url}/v1/auth/sso/callback`],
+        grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+      },
+    ],
+  });
+  await call('POST', '/v1/groups', { name: 'desktop-admins' });
+  await call('POST', '/v1/role-assignments', {
+    group: 'desktop-admins',
+    role: 'PROJECT_ADMIN',
+    project: 'desktop',
+  });
+  await call('POST', '/v1/sso/providers', {
+    name: 'demo-idp',
+    displayName: 'Demo IdP',
+    issuer: identityProvider.issuer,
+    clientId: client.id,
+    clientSecret: client.secret,
+    scopes: ['openid', 'email', 'profile', 'groups'],
+    allowedDomains: ['rafay.co'],
+    caPem: identityProvider.caPem,
+  });
+  return person;
 }
 
 /** The demo's people besides the admin: one per kind of access the seed's org would have. */
@@ -222,6 +278,7 @@ async function main(): Promise<void> {
     );
     await writePrivate(`${name}.credentials.json`, credentials(username, password));
   }
+  const sso = await singleSignOn(url, call);
   await fsp.writeFile(path.join(dir, 'ready'), '');
 
   console.log(`
@@ -232,6 +289,8 @@ ztka demo is running.
   admin:       admin / ${adminPassword}   (.demo/credentials.json)
   also:        ${DEMO_USERS.map((u) => `${u.username} (${u.role}${'namespaces' in u ? ` of ${u.namespaces.join(',')}` : ''})`).join(', ')}
                credentials and kubeconfigs in .demo/<name>.credentials.json and .demo/<name>.kubeconfig
+  single sign-on: "Log in with Demo IdP" as ${sso.username} / ${sso.password} (becomes demos@rafay.co, PROJECT_ADMIN
+               through the provider's group desktop-admins); CLI: ztka login --server ${url} --ca-file .demo/controller/tls/ca.crt --sso
 
   kubectl --kubeconfig .demo/admin.kubeconfig get ns
   kubectl --kubeconfig .demo/viewer.kubeconfig get pods -A

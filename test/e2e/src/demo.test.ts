@@ -4,6 +4,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import https from 'node:https';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,6 +36,25 @@ test('the demo serves kubectl through the controller and stops cleanly', async (
       kubeconfig: path.join(demoDir, 'admin.kubeconfig'),
     });
     assert.ok(stdout.split('\n').includes('namespace/kube-system'), stdout);
+    // Single sign-on is offered on the login page, through the demo's own OpenID Provider.
+    const ca = await fs.readFile(path.join(demoDir, 'controller', 'tls', 'ca.crt'), 'utf8');
+    const url = (
+      JSON.parse(await fs.readFile(path.join(demoDir, 'credentials.json'), 'utf8')) as { url: string }
+    ).url;
+    const providers = await new Promise<string>((resolve, reject) =>
+      https
+        .get(`${url}/v1/auth/sso/providers`, { ca }, (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (c: string) => (body += c));
+          res.on('end', () => resolve(body));
+        })
+        .on('error', reject),
+    );
+    assert.deepEqual(JSON.parse(providers), { items: [{ name: 'demo-idp', displayName: 'Demo IdP' }] });
+    for (let i = 0; !/Log in with Demo IdP/.test(output); i++) {
+      assert.ok(i < 100, `the demo does not say how to log in with single sign-on:\n${output}`);
+      await sleep(100);
+    }
     const creds = JSON.parse(await fs.readFile(path.join(demoDir, 'credentials.json'), 'utf8')) as Record<
       string,
       string
