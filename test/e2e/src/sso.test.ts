@@ -492,3 +492,16 @@ test('the CLI without a browser: the device flow, with the code entered on anoth
     await cli.remove();
   }
 });
+
+test('a signing key rotated in at the provider is fetched and checked: logins go on', async () => {
+  await provider();
+  const { context, page } = await newContext();
+  try {
+    const kid = await idp.rotateKeys();
+    assert.ok(kid);
+    await page.goto(await signInWithoutFollowing(context, DAVE));
+    await page.getByTestId('nav-clusters').waitFor();
+  } finally {
+    await context.close();
+  }
+});
