@@ -166,6 +166,7 @@ async function singleSignOn(
     scopes: ['openid', 'email', 'profile', 'groups'],
     allowedDomains: ['rafay.co'],
     caPem: identityProvider.caPem,
+    deviceFlow: true,
   });
   return person;
 }

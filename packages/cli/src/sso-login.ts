@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { SsoProviderName } from '@ztka/protocol';
+import { ssoConfirmationWords, type SsoProviderName } from '@ztka/protocol';
 import type { LoginAnswer } from './api.js';
 import type { Client } from './client.js';
 import { CliError, UsageError } from './errors.js';
@@ -91,7 +91,11 @@ async function loopback(): Promise<{ redirect: string; result: Promise<string>; 
         res.end(PAGE('Signed in', 'You are signed in to ztka. You can close this tab.'));
         resolve(code);
       } else {
-        const message = (error ?? 'no code came back').slice(0, 500);
+        // What comes back is anyone's words (the provider's, or another local process's): no control characters.
+        const message = (error ?? 'no code came back')
+          // eslint-disable-next-line no-control-regex
+          .replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ')
+          .slice(0, 500);
         res.end(PAGE('Sign-in failed', escapeHtml(message)));
         reject(new CliError(`single sign-on failed: ${message}`));
       }
@@ -117,7 +121,10 @@ export async function browserLogin(
   try {
     const start = new URL(`${client.server}/v1/auth/sso/${encodeURIComponent(provider.name)}/start`);
     start.search = new URLSearchParams({ client: 'cli', redirect: back.redirect, challenge }).toString();
-    write(`Log in with ${provider.displayName} in your browser:\n  ${start.href}\n`);
+    write(
+      `Log in with ${provider.displayName} in your browser:\n  ${start.href}\n` +
+        `Confirm there that it shows ${ssoConfirmationWords(challenge)}.\n`,
+    );
     if (opts.openBrowser && !openBrowser(start.href))
       write('(could not open a browser: open the link yourself)\n');
     const code = await back.result;

@@ -28,3 +28,4 @@ export * from './pod-security.js';
 export { RELAY_LIMIT, relay } from './relay.js';
 export * from './audit.js';
 export * from './sso.js';
+export { ssoConfirmationWords } from './sso-confirmation.js';

@@ -21,12 +21,17 @@ export interface SsoProviderSettings {
   allowedDomains: string[];
   /** Provider group → ztka group. */
   groupMapping: Record<string, string>;
-  /** Whether a provider group also grants the ztka group of the same name. */
+  /**
+   * Whether a provider group also grants the ztka group of the same name (off by default; never a group
+   * holding an org-wide role: those must be mapped explicitly).
+   */
   groupsByName: boolean;
   /** A CA to trust for this issuer, beyond the system's. */
   caPem: string | null;
   /** The longest a login lasts: every credential from it ends by then. */
   maxSessionSeconds: number;
+  /** Whether the CLI may log in with the device flow, which can be phished (RFC 8628 5.4): off by default. */
+  deviceFlow: boolean;
 }
 
 export interface SsoProviderView extends SsoProviderSettings {

@@ -99,6 +99,7 @@ const providerBody = (over: Record<string, unknown> = {}) => ({
   groupsByName: false,
   allowedDomains: ['rafay.co'],
   caPem: idp.caPem,
+  deviceFlow: true,
   ...over,
 });
 
@@ -368,6 +369,11 @@ async function cliLogin(cli: ZtkaCli, page: Page, who: OidcUser, extra: string[]
   );
   await page.goto(link);
   await signInAtProvider(page, who);
+  // The controller asks, in this browser, whether the CLI is the person's: the same words as the terminal.
+  const words = /Confirm there that it shows (\S+)\./.exec(out)?.[1];
+  assert.ok(words, out);
+  assert.equal(await page.getByTestId('cli-confirmation').innerText(), words);
+  await page.getByTestId('cli-continue').click();
   await page.getByText('You are signed in to ztka').waitFor();
   const code = await exited;
   assert.equal(code, 0, `${out}\n${err}`);
@@ -499,8 +505,58 @@ test('a signing key rotated in at the provider is fetched and checked: logins go
   try {
     const kid = await idp.rotateKeys();
     assert.ok(kid);
+    // The relying party fetches the provider's keys again for an unknown key id at most once a minute (so
+    // tokens naming made-up keys cannot make it hammer the provider): a login in that minute is refused
+    // with words that say to try again, and the next one, past it or after the refusal, goes through.
     await page.goto(await signInWithoutFollowing(context, DAVE));
+    const landed = await Promise.race([
+      page
+        .getByTestId('nav-clusters')
+        .waitFor()
+        .then(() => 'console'),
+      page
+        .getByTestId('sso-error')
+        .waitFor()
+        .then(() => 'refused'),
+    ]);
+    if (landed === 'refused') {
+      assert.match(await page.getByTestId('sso-error').innerText(), /key|signature/i);
+      await page.goto(await signInWithoutFollowing(context, DAVE));
+      await page.getByTestId('nav-clusters').waitFor();
+    }
+  } finally {
+    await context.close();
+  }
+});
+
+test('a CLI login some page started is not finished unseen: the code waits for the person to confirm', async () => {
+  await provider();
+  const { context, page } = await newContext();
+  try {
+    await consoleLogin(page, DAVE);
     await page.getByTestId('nav-clusters').waitFor();
+    // A hostile page's navigation, with the attacker's own listener and challenge, in a browser already
+    // signed in at the provider.
+    const challenge = 'A'.repeat(43);
+    const loopback = 'http://127.0.0.1:9/callback';
+    const leaked: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().startsWith(loopback)) leaked.push(r.url());
+    });
+    await page.goto(
+      `${z.url}/v1/auth/sso/corp/start?client=cli&redirect=${encodeURIComponent(loopback)}&challenge=${challenge}`,
+    );
+    await page.getByTestId('cli-confirmation').waitFor();
+    assert.deepEqual(leaked, [], 'nothing reached the loopback without a click');
+    const href = await page.getByTestId('cli-continue').getAttribute('href');
+    const code = new URL(href ?? '', z.url).searchParams.get('code') ?? '';
+    const stolen = await z.api('POST', '/v1/auth/sso/exchange', { code, codeVerifier: 'B'.repeat(43) }, null);
+    assert.equal(stolen.status, 401, 'an unconfirmed code redeems nothing');
+    // Continuing from another browser (without this one's login cookie) does not confirm it either.
+    const { context: other, page: otherPage } = await newContext();
+    await otherPage.goto(`${z.url}${href ?? ''}`);
+    await otherPage.getByTestId('sso-error').waitFor();
+    await other.close();
   } finally {
     await context.close();
   }

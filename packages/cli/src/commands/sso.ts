@@ -26,6 +26,7 @@ interface ProviderOptions {
   groupsByName?: boolean;
   caFile?: string;
   maxSession?: string;
+  deviceFlow?: boolean;
   server?: string;
   output: OutputFormat;
 }
@@ -68,6 +69,7 @@ async function body(opts: ProviderOptions): Promise<Record<string, unknown>> {
   if (opts.caFile !== undefined)
     out['caPem'] = opts.caFile === '' ? null : await readFile(opts.caFile, 'utf8');
   if (opts.maxSession !== undefined) out['maxSessionSeconds'] = parseDuration(opts.maxSession);
+  if (opts.deviceFlow !== undefined) out['deviceFlow'] = opts.deviceFlow;
   return out;
 }
 
@@ -88,8 +90,13 @@ function providerOptions(command: Command): Command {
         (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
       ),
     )
-    .option('--groups-by-name', 'provider groups also grant the ztka group of the same name (default)')
-    .option('--no-groups-by-name', 'only --map-group entries grant groups')
+    .option(
+      '--groups-by-name',
+      'provider groups also grant the ztka group of the same name, unless it holds an org-wide role',
+    )
+    .option('--no-groups-by-name', 'only --map-group entries grant groups (default)')
+    .option('--device-flow', 'let the CLI log in with the device flow (it can be phished: off by default)')
+    .option('--no-device-flow', 'turn the device flow off')
     .option('--ca-file <file>', 'PEM CA to trust for this issuer ("" to trust the system only)')
     .option('--max-session <duration>', 'longest a login lasts, e.g. 12h (default 12h)')
     .addOption(serverOption())

@@ -1,10 +1,10 @@
 // Single sign-on with OpenID Connect: the login page's provider list, the browser's start and callback, the
 // CLI's hand-off (loopback redirect) and device flow, and the org admin's provider settings. The controller
 // is the relying party: the provider's tokens stay here, and people get ztka credentials only.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static, type TOptional, type TSchema } from '@sinclair/typebox';
 import { randomBytes } from 'node:crypto';
-import { SSO_EVENTS, ZtkaError } from '@ztka/protocol';
+import { SSO_EVENTS, ZtkaError, ssoConfirmationWords } from '@ztka/protocol';
 import type { DeviceAuthorizationResponse } from 'openid-client';
 import * as oidc from 'openid-client';
 import { MAX_COOKIE_BYTES, SESSION_COOKIE } from '../auth/authenticate.js';
@@ -35,7 +35,9 @@ export const SSO_BROWSER_COOKIE = '__Host-ztka_sso';
 export const SSO_CALLBACK_PATH = '/v1/auth/sso/callback';
 /** Path segments under /v1/auth/sso that are routes, not provider names. */
 const RESERVED_NAMES = new Set(['callback', 'exchange', 'device', 'providers']);
-const LOOPBACK_REDIRECT = /^http:\/\/(127\.0\.0\.1|\[::1\]|localhost):([1-9]\d{0,4})(\/[A-Za-z0-9/_-]*)?$/;
+const LOOPBACK_REDIRECT = /^http:\/\/(127\.0\.0\.1|\[::1\]):([1-9]\d{0,4})\/callback$/;
+/** Logins in progress at once, across the controller: beyond it, starts are refused until some finish. */
+const MAX_PENDING_LOGINS = 10_000;
 const PKCE_VALUE = /^[A-Za-z0-9_-]{43,128}$/;
 /** How long one device-flow poll waits for the person before answering "still pending". */
 const DEVICE_POLL_WAIT_MS = 20_000;
@@ -62,6 +64,42 @@ const ExchangeBody = Body({
 });
 const DeviceBody = Body({ keyName: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) });
 const PollBody = Body({ pollToken: Type.String({ minLength: 1, maxLength: 200 }) });
+const ContinueQuery = Type.Object(
+  { code: Type.String({ minLength: 1, maxLength: 200 }) },
+  { additionalProperties: false },
+);
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function confirmPage(
+  reply: FastifyReply,
+  username: string,
+  provider: string,
+  challenge: string,
+  code: string,
+) {
+  const href = `/v1/auth/sso/cli/continue?code=${encodeURIComponent(code)}`;
+  return reply
+    .code(200)
+    .header('content-type', 'text/html; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .header('x-frame-options', 'DENY')
+    .header(
+      'content-security-policy',
+      "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+    )
+    .send(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>ztka: sign in the CLI?</title></head>` +
+        `<body style="font-family:sans-serif;max-width:36em;margin:3em auto">` +
+        `<h1>Sign in the ztka CLI?</h1>` +
+        `<p>You signed in with ${escapeHtml(provider)} as <strong>${escapeHtml(username)}</strong>. ` +
+        `A ztka CLI on this computer asks for your access.</p>` +
+        `<p>Continue only if you just ran <code>ztka login --sso</code> and your terminal shows ` +
+        `<strong data-testid="cli-confirmation">${ssoConfirmationWords(challenge)}</strong>.</p>` +
+        `<p><a href="${escapeHtml(href)}" data-testid="cli-continue">Continue</a> · <a href="/">Cancel</a></p>` +
+        `</body></html>`,
+    );
+}
 
 const Claim = Type.String({ minLength: 1, maxLength: 100 });
 const providerFields = {
@@ -78,6 +116,7 @@ const providerFields = {
   groupsByName: Type.Boolean(),
   caPem: Type.Union([Type.String({ minLength: 1, maxLength: 65_536 }), Type.Null()]),
   maxSessionSeconds: Type.Integer(MAX_SESSION_BOUNDS),
+  deviceFlow: Type.Boolean(),
 };
 const optional = <T extends Record<string, TSchema>>(fields: T) =>
   Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, Type.Optional(v)])) as {
@@ -218,6 +257,10 @@ export function registerSsoRoutes(app: FastifyInstance, deps: ApiDeps, sso: SsoS
             field: '/challenge',
           });
       }
+      if ((await sso.logins.pending()) >= MAX_PENDING_LOGINS)
+        throw new ZtkaError('too_many_requests', 'too many sign-ins in progress: try again in a minute', {
+          retryAfterSeconds: 60,
+        });
       const browserSecret = browserSecretOf(req) ?? randomBytes(32).toString('base64url');
       const checks = {
         state: oidc.randomState(),
@@ -302,8 +345,10 @@ export function registerSsoRoutes(app: FastifyInstance, deps: ApiDeps, sso: SsoS
         throw err;
       }
       if (login.client === 'cli' && login.cliRedirect) {
+        // Not straight back to the loopback: a page anywhere can start a CLI login, and a person signed in
+        // at the provider would finish it unseen. They confirm here, in this browser, that the CLI is theirs.
         const code = await sso.logins.handOff(login.id, who.userId);
-        return reply.redirect(`${login.cliRedirect}?code=${encodeURIComponent(code)}`, 302);
+        return confirmPage(reply, who.username, provider.displayName, login.cliChallenge ?? '', code);
       }
       const session = await deps.credentials.issue(who.userId, 'session', {
         name: String(req.headers['user-agent'] ?? 'console').slice(0, 200),
@@ -322,6 +367,21 @@ export function registerSsoRoutes(app: FastifyInstance, deps: ApiDeps, sso: SsoS
     },
   );
 
+  app.get<{ Querystring: Static<typeof ContinueQuery> }>(
+    '/v1/auth/sso/cli/continue',
+    { schema: { tags: ['auth'], querystring: ContinueQuery } },
+    async (req, reply) => {
+      await deps.limits.anonymous(req.ip);
+      const loopback = await sso.logins.confirm(req.query.code, browserSecretOf(req));
+      if (!loopback)
+        return reply.redirect(
+          `/login?sso_error=${encodeURIComponent('this sign-in is unknown, expired or already used: start again')}`,
+          302,
+        );
+      return reply.redirect(`${loopback}?code=${encodeURIComponent(req.query.code)}`, 302);
+    },
+  );
+
   app.post<{ Body: Static<typeof ExchangeBody> }>(
     '/v1/auth/sso/exchange',
     { schema: { tags: ['auth'], body: ExchangeBody, response: errors(400, 401, 429) } },
@@ -329,7 +389,15 @@ export function registerSsoRoutes(app: FastifyInstance, deps: ApiDeps, sso: SsoS
       await deps.limits.anonymous(req.ip);
       const userId = await sso.logins.redeem(req.body.code, req.body.codeVerifier);
       const user = userId === undefined ? undefined : await deps.users.byId(userId);
-      if (!user) throw new ZtkaError('unauthorized', 'the sign-in code is invalid, expired or already used');
+      if (!user) {
+        await failed(
+          req,
+          deps.defaultOrgId,
+          undefined,
+          new OidcError('handoff_refused', 'a CLI sign-in code was invalid, expired, used or not confirmed'),
+        );
+        throw new ZtkaError('unauthorized', 'the sign-in code is invalid, expired or already used');
+      }
       return apiKeyFor(user.id, user.username, req.body.keyName ?? `cli sso login from ${req.ip}`);
     },
   );
@@ -346,6 +414,11 @@ export function registerSsoRoutes(app: FastifyInstance, deps: ApiDeps, sso: SsoS
         throw new ZtkaError(
           'not_found',
           `single sign-on provider ${JSON.stringify(req.params.name)} not found`,
+        );
+      if (!provider.deviceFlow)
+        throw new ZtkaError(
+          'bad_request',
+          `the device flow is off for ${provider.displayName}: log in with a browser, or ask an admin to turn it on`,
         );
       let device: DeviceAuthorizationResponse | undefined;
       try {
@@ -484,6 +557,13 @@ export function registerSsoRoutes(app: FastifyInstance, deps: ApiDeps, sso: SsoS
       const current = await sso.providers.get(c.principal.orgId, req.params.name);
       const settings = settingsOf(current, req.body);
       const secret = req.body.clientSecret;
+      const moved = settings.issuer !== current.issuer || settings.clientId !== current.clientId;
+      // Another issuer or client is another provider: the secret must be given again (it must never be sent
+      // to an address an admin just typed), and nobody's session there carries over.
+      if (moved && secret === undefined)
+        throw new ZtkaError('bad_request', 'a new issuer or client id needs its client secret too', {
+          field: '/clientSecret',
+        });
       await discoverable({
         ...current,
         ...settings,
@@ -491,6 +571,11 @@ export function registerSsoRoutes(app: FastifyInstance, deps: ApiDeps, sso: SsoS
         updatedAt: -1,
       });
       await sso.providers.update(current, settings, secret);
+      if (moved) {
+        sso.clients.forget(current.id);
+        for (const p of await sso.identities.peopleOf(current.id))
+          await sso.identities.end(p.userId, p.username);
+      }
       await recordAction(deps, req, c, SSO_EVENTS.providerSaved, {
         provider: current.name,
         changed: Object.keys(req.body).sort(),

@@ -347,6 +347,7 @@ const migration009: Migration = {
       .addColumn('groups_by_name', 'integer', (c) => c.notNull())
       .addColumn('ca_pem', 'text')
       .addColumn('max_session_s', 'bigint', (c) => c.notNull())
+      .addColumn('device_flow', 'integer', (c) => c.notNull())
       .addColumn('created_at', 'bigint', (c) => c.notNull())
       .addColumn('updated_at', 'bigint', (c) => c.notNull())
       .execute();
@@ -354,6 +355,7 @@ const migration009: Migration = {
       .createTable('sso_identities')
       .addColumn('id', 'text', (c) => c.primaryKey().notNull())
       .addColumn('provider_id', 'text', (c) => c.notNull().references('sso_providers.id').onDelete('cascade'))
+      .addColumn('issuer', 'text', (c) => c.notNull())
       .addColumn('subject', 'text', (c) => c.notNull())
       .addColumn('user_id', 'text', (c) => c.notNull().unique().references('users.id').onDelete('cascade'))
       .addColumn('email', 'text')

@@ -128,6 +128,8 @@ export interface SsoProvidersTable {
   /** A CA to trust for this issuer only, beyond the system's. */
   ca_pem: string | null;
   max_session_s: number;
+  /** Whether the device flow may be started (it can be phished: off unless an admin turns it on). */
+  device_flow: IntBool;
   created_at: EpochMs;
   updated_at: EpochMs;
 }
@@ -136,6 +138,8 @@ export interface SsoProvidersTable {
 export interface SsoIdentitiesTable {
   id: string;
   provider_id: string;
+  /** The issuer the subject is unique at (OIDC Core 5.7): a provider moved to another issuer links nobody. */
+  issuer: string;
   subject: string;
   user_id: string;
   email: string | null;

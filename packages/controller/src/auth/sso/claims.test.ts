@@ -45,16 +45,21 @@ test('the username claim names the person, lowercased; a missing or invalid one 
   assert.equal(byName.username, 'jo');
 });
 
-test('allowed domains: the email must be at one of them and not marked unverified', () => {
+test('allowed domains: the email must be at one of them, and verified by the provider', () => {
   const only = rules({ allowedDomains: ['rafay.co'] });
-  assert.equal(personOf({ sub: 's', email: 'a@rafay.co' }, only).username, 'a@rafay.co');
+  const v = { email_verified: true };
+  assert.equal(personOf({ sub: 's', email: 'a@rafay.co', ...v }, only).username, 'a@rafay.co');
   assert.equal(
-    reason(() => personOf({ sub: 's', email: 'a@evil.co' }, only)),
+    reason(() => personOf({ sub: 's', email: 'a@evil.co', ...v }, only)),
     'email_not_allowed',
   );
   assert.equal(
-    reason(() => personOf({ sub: 's', email: 'a@evil.rafay.co.evil' }, only)),
+    reason(() => personOf({ sub: 's', email: 'a@evil.rafay.co.evil', ...v }, only)),
     'email_not_allowed',
+  );
+  assert.equal(
+    reason(() => personOf({ sub: 's', email: 'a@rafay.co' }, only)),
+    'email_not_verified',
   );
   assert.equal(
     reason(() => personOf({ sub: 's', email: 'a@rafay.co', email_verified: false }, only)),

@@ -52,10 +52,12 @@ export function personOf(claims: OidcClaims, rules: ProviderSettings): Person {
         'email_not_allowed',
         `the identity provider sent no ${rules.emailClaim}, and only some domains may log in`,
       );
-    if (claims['email_verified'] === false)
+    // Only an address the provider vouches for counts: where people can edit their email, an unverified
+    // one is whatever they typed.
+    if (claims['email_verified'] !== true)
       throw new OidcError(
         'email_not_verified',
-        'the identity provider says this email address is not verified',
+        'the identity provider does not vouch for this email address (email_verified)',
       );
     const domain = email.slice(email.lastIndexOf('@') + 1);
     if (!email.includes('@') || !rules.allowedDomains.includes(domain))

@@ -62,6 +62,7 @@ export class SsoIdentities {
           .innerJoin('users', 'users.id', 'sso_identities.user_id')
           .select([
             'sso_identities.id as identityId',
+            'sso_identities.issuer as issuer',
             'users.id as id',
             'users.username as username',
             'users.org_id as orgId',
@@ -70,6 +71,13 @@ export class SsoIdentities {
           .where('sso_identities.provider_id', '=', provider.id)
           .where('sso_identities.subject', '=', person.subject)
           .executeTakeFirst();
+        if (known && known.issuer !== provider.issuer)
+          // A subject is unique at its issuer only: the provider now points elsewhere, and that issuer's
+          // subject of the same name is somebody else until an admin says otherwise.
+          throw new OidcError(
+            'issuer_changed',
+            `${known.username} was linked at another issuer than ${provider.displayName} now uses: ask an admin`,
+          );
         if (known) {
           await trx
             .updateTable('sso_identities')
@@ -122,6 +130,7 @@ export class SsoIdentities {
           .values({
             id,
             provider_id: provider.id,
+            issuer: provider.issuer,
             subject: person.subject,
             user_id: userId,
             email: person.email,
@@ -275,16 +284,35 @@ export class SsoIdentities {
     providerGroups: readonly string[],
   ): Promise<{ added: string[]; removed: string[]; groups: string[] }> {
     const wanted = mappedGroups(providerGroups, provider);
+    const explicit = new Set(
+      providerGroups.flatMap((g) =>
+        Object.hasOwn(provider.groupMapping, g) ? [provider.groupMapping[g]] : [],
+      ),
+    );
     const result = await this.db.transaction().execute(async (trx) => {
-      const existing =
+      const found =
         wanted.length === 0
           ? []
           : await trx
               .selectFrom('groups')
               .select(['id', 'name'])
+              .select((eb) =>
+                eb
+                  .exists(
+                    eb
+                      .selectFrom('role_assignments')
+                      .select('role_assignments.id')
+                      .whereRef('role_assignments.group_id', '=', 'groups.id')
+                      .where('role_assignments.project_id', 'is', null),
+                  )
+                  .as('orgWide'),
+              )
               .where('org_id', '=', provider.orgId)
               .where('name', 'in', wanted)
               .execute();
+      // A group with an org-wide role (ADMIN, ADMIN_READ_ONLY) is granted only through the explicit mapping:
+      // a provider group that merely shares its name must not make someone an org admin.
+      const existing = found.filter((g) => explicit.has(g.name) || !g.orgWide);
       const current = await trx
         .selectFrom('group_members')
         .innerJoin('groups', 'groups.id', 'group_members.group_id')

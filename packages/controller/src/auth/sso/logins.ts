@@ -23,6 +23,8 @@ export interface PendingLogin {
   secret: string;
   client: LoginClient;
   cliRedirect: string | null;
+  /** The CLI's PKCE challenge for its hand-off code. */
+  cliChallenge: string | null;
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -84,6 +86,7 @@ export class SsoLogins {
       .selectFrom('sso_logins')
       .selectAll()
       .where('state_hash', '=', sha256(state))
+      .where((eb) => eb.or([eb('cli_redirect', 'is', null), eb('cli_redirect', '!=', 'device')]))
       .executeTakeFirst();
     if (!row) return undefined;
     const taken = await this.db
@@ -122,19 +125,54 @@ export class SsoLogins {
     return result.numUpdatedRows > 0n;
   }
 
-  /** Leaves the CLI's one-time code for a person who logged in; returns it. */
+  /**
+   * Leaves the CLI's one-time code for a person who logged in; returns it. It is not redeemable until the
+   * person confirms, in the browser that logged in, that the CLI is theirs (`confirm`).
+   */
   async handOff(loginId: string, userId: string): Promise<string> {
     const code = random();
     await this.db
       .updateTable('sso_logins')
-      .set({
-        handoff_hash: sha256(code),
-        handoff_user_id: userId,
-        handoff_expires_at: this.clock() + HANDOFF_TTL_MS,
-      })
+      .set({ handoff_hash: sha256(code), handoff_user_id: userId, handoff_expires_at: null })
       .where('id', '=', loginId)
       .execute();
     return code;
+  }
+
+  /**
+   * The person confirmed the hand-off in the browser that logged in: the code becomes redeemable for
+   * HANDOFF_TTL_MS. Returns the CLI's loopback URL, or undefined (unknown code, other browser, done already).
+   */
+  async confirm(code: string, browserSecret: string | undefined): Promise<string | undefined> {
+    if (browserSecret === undefined) return undefined;
+    const now = this.clock();
+    const row = await this.db
+      .selectFrom('sso_logins')
+      .select(['id', 'browser_hash', 'cli_redirect', 'created_at'])
+      .where('handoff_hash', '=', sha256(code))
+      .where('handoff_expires_at', 'is', null)
+      .where('handoff_used_at', 'is', null)
+      .executeTakeFirst();
+    if (!row || row.cli_redirect === null || row.browser_hash !== sha256(browserSecret)) return undefined;
+    if (now - Number(row.created_at) > LOGIN_TTL_MS) return undefined;
+    const set = await this.db
+      .updateTable('sso_logins')
+      .set({ handoff_expires_at: now + HANDOFF_TTL_MS })
+      .where('id', '=', row.id)
+      .where('handoff_expires_at', 'is', null)
+      .executeTakeFirst();
+    return set.numUpdatedRows > 0n ? row.cli_redirect : undefined;
+  }
+
+  /** Logins started and not finished: bounded, so unauthenticated starts cannot fill the store. */
+  async pending(): Promise<number> {
+    const row = await this.db
+      .selectFrom('sso_logins')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', this.clock())
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
   }
 
   /**
@@ -154,6 +192,7 @@ export class SsoLogins {
       .set({ handoff_used_at: now })
       .where('id', '=', row.id)
       .where('handoff_used_at', 'is', null)
+      .where('handoff_expires_at', 'is not', null)
       .where('handoff_expires_at', '>', now)
       .executeTakeFirst();
     if (taken.numUpdatedRows === 0n) return undefined;
@@ -176,6 +215,7 @@ export class SsoLogins {
     code_verifier: string;
     client: 'console' | 'cli';
     cli_redirect: string | null;
+    cli_challenge: string | null;
   }): PendingLogin {
     return {
       id: row.id,
@@ -184,6 +224,7 @@ export class SsoLogins {
       secret: this.box.open(row.code_verifier, secretContext(row.id)),
       client: row.cli_redirect === 'device' ? 'device' : row.client,
       cliRedirect: row.cli_redirect === 'device' ? null : row.cli_redirect,
+      cliChallenge: row.cli_challenge,
     };
   }
 }

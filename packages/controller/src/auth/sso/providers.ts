@@ -22,9 +22,10 @@ export const PROVIDER_DEFAULTS = Object.freeze({
   groupsClaim: 'groups',
   allowedDomains: [] as string[],
   groupMapping: {} as Record<string, string>,
-  groupsByName: true,
+  groupsByName: false,
   caPem: null,
   maxSessionSeconds: 12 * 3600,
+  deviceFlow: false,
 });
 
 export const MAX_SESSION_BOUNDS = SSO_MAX_SESSION_BOUNDS;
@@ -219,6 +220,7 @@ export class SsoProviderStore {
       groups_by_name: s.groupsByName ? (1 as const) : (0 as const),
       ca_pem: s.caPem,
       max_session_s: s.maxSessionSeconds,
+      device_flow: s.deviceFlow ? (1 as const) : (0 as const),
     };
   }
 
@@ -236,6 +238,7 @@ export class SsoProviderStore {
       groupsByName: row.groups_by_name === 1,
       caPem: row.ca_pem,
       maxSessionSeconds: Number(row.max_session_s),
+      deviceFlow: row.device_flow === 1,
     };
   }
 

@@ -146,7 +146,8 @@ function ProviderForm(props: { current: SsoProviderView | undefined; onClose(): 
       .map(([k, v]) => `${k} = ${v}`)
       .join('\n'),
   );
-  const [byName, setByName] = useState(c?.groupsByName ?? true);
+  const [byName, setByName] = useState(c?.groupsByName ?? false);
+  const [deviceFlow, setDeviceFlow] = useState(c?.deviceFlow ?? false);
   const [maxSession, setMaxSession] = useState(formatDuration(c?.maxSessionSeconds ?? 12 * 3600));
 
   const submit = async () => {
@@ -163,6 +164,7 @@ function ProviderForm(props: { current: SsoProviderView | undefined; onClose(): 
       allowedDomains: words(domains.toLowerCase()),
       groupMapping: parseMapping(mapping),
       groupsByName: byName,
+      deviceFlow,
       maxSessionSeconds: seconds,
     };
     if (c) await api.patch(`/v1/sso/providers/${seg(c.name)}`, body);
@@ -243,9 +245,14 @@ function ProviderForm(props: { current: SsoProviderView | undefined; onClose(): 
         minRows={2}
       />
       <Switch
-        label="Provider groups also grant the ztka group of the same name"
+        label="Provider groups also grant the ztka group of the same name (never one with an org-wide role)"
         checked={byName}
         onChange={(e) => setByName(e.currentTarget.checked)}
+      />
+      <Switch
+        label="Device flow for the CLI (a code entered on another device; can be phished)"
+        checked={deviceFlow}
+        onChange={(e) => setDeviceFlow(e.currentTarget.checked)}
       />
       <TextInput
         label="Maximum session"
