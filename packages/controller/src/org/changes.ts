@@ -2,7 +2,13 @@
 // assignments clear on any announcement, so a disabled user, a revoked key or a removed role takes effect
 // on the very next request; the JIT service-account revocation listens here too.
 export type OrgChange =
-  | { kind: 'user'; userId: string; username: string; what: 'disabled' | 'enabled' | 'deleted' | 'password' }
+  | {
+      kind: 'user';
+      userId: string;
+      username: string;
+      /** `signed_out`: every credential revoked because the org turned password logins off. */
+      what: 'disabled' | 'enabled' | 'deleted' | 'password' | 'signed_out';
+    }
   | { kind: 'assignments'; userIds: readonly string[] | 'all' }
   | { kind: 'credentials'; userId: string }
   | { kind: 'settings'; orgId: string }
