@@ -18,6 +18,12 @@ export const ErrorBody = Type.Object(
     code: Type.String(),
     message: Type.String(),
     field: Type.Optional(Type.String({ description: 'JSON pointer to the request field at fault' })),
+    enrolmentToken: Type.Optional(
+      Type.String({ description: 'totp_enrolment_required: the token that enrols a TOTP authenticator' }),
+    ),
+    expiresAt: Type.Optional(
+      Type.String({ description: 'totp_enrolment_required: when that token expires' }),
+    ),
   },
   { $id: 'Error', description: 'Every failure has this shape; see docs/errors.md for the codes.' },
 );
