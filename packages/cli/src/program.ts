@@ -12,6 +12,7 @@ import { registerProjects } from './commands/projects.js';
 import { registerRoles } from './commands/roles.js';
 import { registerSettings } from './commands/settings.js';
 import { registerToken } from './commands/token.js';
+import { registerTotp } from './commands/totp.js';
 import { registerUsers } from './commands/users.js';
 import { CliError, EXIT_USAGE, reportError, UsageError, usageMessage } from './errors.js';
 
@@ -71,6 +72,7 @@ function buildProgram(): Command {
       command.outputHelp();
     });
   registerAuth(program);
+  registerTotp(program);
   registerProjects(program);
   registerClusters(program);
   registerUsers(program);
