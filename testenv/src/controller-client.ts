@@ -15,9 +15,13 @@ export function controllerRequest<T = unknown>(
   body?: unknown,
 ): Promise<ApiResponse<T>> {
   return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    // A length always: Node sends a DELETE's body unframed otherwise, which the controller rightly refuses.
     const headers = {
       ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(payload === undefined
+        ? {}
+        : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }),
     };
     const req = https.request(`${opts.url}${uri}`, { method, ca: opts.ca, headers }, (res) => {
       let text = '';
@@ -27,7 +31,7 @@ export function controllerRequest<T = unknown>(
       );
     });
     req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
+    req.end(payload);
   });
 }
 

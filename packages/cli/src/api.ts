@@ -16,6 +16,16 @@ export interface Whoami {
   org?: string;
   roles?: RoleAssignment[];
   credential?: { id?: string | number; kind?: string };
+  totp?: TotpState;
+}
+
+/** A person's TOTP second factor. */
+export type TotpState = 'off' | 'pending' | 'on';
+
+/** `POST /v1/auth/totp`: the seed, for an authenticator app, until a code confirms it. */
+export interface TotpEnrolment {
+  secret: string;
+  uri: string;
 }
 
 export interface LoginAnswer {
@@ -51,6 +61,7 @@ export interface User {
   username: string;
   disabled?: boolean;
   hasPassword?: boolean;
+  totp?: TotpState;
   createdAt?: string;
   groups?: string[];
 }
@@ -88,6 +99,9 @@ export interface Settings {
   webKubectl?: boolean;
   cliKubectl?: boolean;
   namespacePodSecurity?: NamespacePodSecurity;
+  requireTotp?: boolean;
+  ssoOnly?: boolean;
+  breakGlassUser?: string;
 }
 
 /** Audit times are epoch milliseconds in records; an ISO string is read too. */

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import { PRODUCT_VERSION } from '@ztka/protocol';
+import { PRODUCT_VERSION, type TotpEnrolmentGrant } from '@ztka/protocol';
 import { CliError, oneLine } from './errors.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -24,6 +24,8 @@ export class ApiError extends CliError {
     readonly code: string,
     message: string,
     readonly field?: string,
+    /** What a `totp_enrolment_required` login refusal hands over to enrol with. */
+    readonly enrolment?: TotpEnrolmentGrant,
   ) {
     super(message);
   }
@@ -93,7 +95,12 @@ function apiError(res: Response): ApiError {
   if (isRecord(data) && typeof data['message'] === 'string') {
     const code = typeof data['code'] === 'string' ? data['code'] : 'unknown';
     const field = typeof data['field'] === 'string' ? data['field'] : undefined;
-    return new ApiError(res.status, code, oneLine(data['message']), field);
+    const { enrolmentToken, expiresAt } = data;
+    const enrolment =
+      typeof enrolmentToken === 'string' && typeof expiresAt === 'string'
+        ? { enrolmentToken, expiresAt }
+        : undefined;
+    return new ApiError(res.status, code, oneLine(data['message']), field, enrolment);
   }
   const reason = http.STATUS_CODES[res.status] ?? 'error';
   return new ApiError(res.status, 'unknown', `the server answered ${res.status} ${reason}`);

@@ -94,7 +94,7 @@ test('usage errors exit 2 with one line, before any request', async () => {
     [['clusters', 'list', '--bogus'], 'unknown option "--bogus" (see ztka clusters list --help)'],
     [
       ['settings', 'set', 'colour', 'blue'],
-      'unknown setting "colour": use one of kubeconfig-validity, sa-lifetime, web-kubectl, cli-kubectl, namespace-pod-security',
+      'unknown setting "colour": use one of kubeconfig-validity, sa-lifetime, web-kubectl, cli-kubectl, namespace-pod-security, require-totp, sso-only, break-glass-user',
     ],
     [
       ['settings', 'set', 'sa-lifetime', '5x'],

@@ -1,7 +1,9 @@
 // Passwords come from stdin (`--password-stdin`, for scripts) or from a prompt that does not echo. Never
-// from an argument: arguments end up in shell history and in every local user's `ps`.
+// from an argument: arguments end up in shell history and in every local user's `ps`. A login's TOTP code
+// comes from the same place: the line after the password on stdin, or a prompt.
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
+import { isTotpCode } from '@ztka/protocol';
 import { CliError, UsageError } from './errors.js';
 
 /** All of stdin, less one trailing newline (the one `echo` and here-strings add). */
@@ -63,4 +65,32 @@ export async function readPassword(options: { fromStdin: boolean; confirm?: bool
   }
   if (password === '') throw new UsageError('the password is empty');
   return password;
+}
+
+/**
+ * A login's password and, with `--password-stdin`, a TOTP code on the line after it: stdin is read once,
+ * so a script that logs in to an account with TOTP sends both. Stdin is the password as always (less one
+ * trailing newline) unless it has a second line of exactly 6 digits, which is then the code.
+ */
+export async function readLoginSecrets(fromStdin: boolean): Promise<{ password: string; code?: string }> {
+  if (!fromStdin) return { password: await readPassword({ fromStdin: false }) };
+  const text = await readStdin();
+  const split = /^([^\r\n]+)\r?\n([0-9]{6})$/.exec(text);
+  const password = split?.[1] ?? text;
+  if (password === '') throw new UsageError('the password is empty');
+  return split?.[2] === undefined ? { password } : { password, code: split[2] };
+}
+
+/** `code` if it has the form of a TOTP code, else a usage error saying what one looks like. */
+export function checkTotpCode(code: string): string {
+  const trimmed = code.trim();
+  if (!isTotpCode(trimmed))
+    throw new UsageError('a two-factor code is the 6 digits your authenticator app shows');
+  return trimmed;
+}
+
+/** A TOTP code from the terminal; without one, `hint` says how to give it instead. */
+export async function promptTotpCode(prompt: string, hint: string): Promise<string> {
+  if (!process.stdin.isTTY) throw new UsageError(hint);
+  return checkTotpCode(await promptHidden(prompt));
 }

@@ -13,6 +13,7 @@ import { registerRoles } from './commands/roles.js';
 import { registerSettings } from './commands/settings.js';
 import { registerSso } from './commands/sso.js';
 import { registerToken } from './commands/token.js';
+import { registerTotp } from './commands/totp.js';
 import { registerUsers } from './commands/users.js';
 import { CliError, EXIT_USAGE, reportError, UsageError, usageMessage } from './errors.js';
 
@@ -72,6 +73,7 @@ function buildProgram(): Command {
       command.outputHelp();
     });
   registerAuth(program);
+  registerTotp(program);
   registerProjects(program);
   registerClusters(program);
   registerUsers(program);

@@ -12,6 +12,9 @@ const settings: Record<string, unknown> = {
   webKubectl: true,
   cliKubectl: false,
   namespacePodSecurity: 'off',
+  requireTotp: false,
+  ssoOnly: false,
+  breakGlassUser: '',
 };
 
 before(async () => {
@@ -36,7 +39,7 @@ test('settings get shows durations and switches in human form', async () => {
   assert.equal(all.code, 0, all.stderr);
   assert.equal(
     all.stdout,
-    'KEY                      VALUE\nkubeconfig-validity      8h\nsa-lifetime              1h30m\nweb-kubectl              enabled\ncli-kubectl              disabled\nnamespace-pod-security   off\n',
+    'KEY                      VALUE\nkubeconfig-validity      8h\nsa-lifetime              1h30m\nweb-kubectl              enabled\ncli-kubectl              disabled\nnamespace-pod-security   off\nrequire-totp             disabled\nsso-only                 disabled\nbreak-glass-user         -\n',
   );
   assert.equal((await home.run(['settings', 'get', 'sa-lifetime'])).stdout, '1h30m\n');
   assert.deepEqual(JSON.parse((await home.run(['settings', 'get', 'web-kubectl', '-o', 'json'])).stdout), {
@@ -63,6 +66,15 @@ test('settings set sends the API field in a PATCH body', async () => {
       'namespace-pod-security set to restricted',
     ],
     ['namespace-pod-security', 'off', { namespacePodSecurity: 'off' }, 'namespace-pod-security set to off'],
+    ['require-totp', 'on', { requireTotp: true }, 'require-totp set to enabled'],
+    [
+      'break-glass-user',
+      'Root@Example.com',
+      { breakGlassUser: 'Root@Example.com' },
+      'break-glass-user set to Root@Example.com',
+    ],
+    ['sso-only', 'on', { ssoOnly: true }, 'sso-only set to enabled'],
+    ['break-glass-user', 'none', { breakGlassUser: '' }, 'break-glass-user set to -'],
   ];
   for (const [key, value, body, printed] of cases) {
     const result = await home.run(['settings', 'set', key, value]);

@@ -20,6 +20,7 @@ import { installErrorHandler } from './api/error-handler.js';
 import { DEFAULT_WEB_ROOT, isConsoleRoute, registerConsole } from './api/console.js';
 import { registerOpenApi, registerOpenApiRoute } from './api/openapi.js';
 import { registerOrgRoutes } from './api/org-routes.js';
+import { registerTotpRoutes } from './api/totp-routes.js';
 import { AuditLog } from './audit/log.js';
 import { AuditQuery } from './audit/query.js';
 import { WebhookSink } from './audit/webhook.js';
@@ -33,6 +34,7 @@ import { Authenticator, bearerToken } from './auth/authenticate.js';
 import { bootstrapOrg } from './auth/bootstrap.js';
 import { CredentialStore } from './auth/credentials.js';
 import { LoginThrottle } from './auth/login-throttle.js';
+import { TotpStore } from './auth/totp.js';
 import { ClusterRegistry } from './clusters/registry.js';
 import { ChangeFeed } from './org/changes.js';
 import { GroupDirectory } from './org/groups.js';
@@ -292,6 +294,7 @@ export async function startController(
     roles,
     settings,
     credentials,
+    totp: new TotpStore(db, secretBox),
     authenticator,
     access,
     throttle: new LoginThrottle(),
@@ -318,6 +321,7 @@ export async function startController(
   });
   await registerOpenApi(app, config.publicUrl);
   registerAuthRoutes(app, deps);
+  registerTotpRoutes(app, deps);
   registerOrgRoutes(app, deps);
   registerClusterRoutes(app, deps);
   registerCredentialRoutes(app, deps);

@@ -6,6 +6,8 @@
 export const ERROR_CODES = {
   bad_request: { status: 400, reason: 'BadRequest' },
   unauthorized: { status: 401, reason: 'Unauthorized' },
+  totp_required: { status: 401, reason: 'Unauthorized' },
+  totp_enrolment_required: { status: 403, reason: 'Forbidden' },
   forbidden: { status: 403, reason: 'Forbidden' },
   not_found: { status: 404, reason: 'NotFound' },
   method_not_allowed: { status: 405, reason: 'MethodNotAllowed' },
@@ -28,24 +30,45 @@ export class ZtkaError extends Error {
   readonly field: string | undefined;
   /** Seconds the caller should wait, for `too_many_requests`. */
   readonly retryAfterSeconds: number | undefined;
+  /** The enrolment token a `totp_enrolment_required` refusal hands the person whose password checked out. */
+  readonly enrolment: TotpEnrolmentGrant | undefined;
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown; field?: string; retryAfterSeconds?: number },
+    options?: { cause?: unknown; field?: string; retryAfterSeconds?: number; enrolment?: TotpEnrolmentGrant },
   ) {
     super(message, options);
     this.name = 'ZtkaError';
     this.status = ERROR_CODES[code].status;
     this.field = options?.field;
     this.retryAfterSeconds = options?.retryAfterSeconds;
+    this.enrolment = options?.enrolment;
   }
 }
 
+/**
+ * What a login refused with `totp_enrolment_required` carries: a token good for 10 minutes and for nothing
+ * but enrolling in TOTP (`Authorization: Bearer <enrolmentToken>` on /v1/auth/totp and /v1/auth/totp/confirm).
+ */
+export interface TotpEnrolmentGrant {
+  enrolmentToken: string;
+  expiresAt: string;
+}
+
 /** The REST API's error body: one shape for every failure. */
-export function apiErrorBody(err: ZtkaError): { code: ErrorCode; message: string; field?: string } {
-  return err.field === undefined
-    ? { code: err.code, message: err.message }
-    : { code: err.code, message: err.message, field: err.field };
+export interface ApiErrorBody extends Partial<TotpEnrolmentGrant> {
+  code: ErrorCode;
+  message: string;
+  field?: string;
+}
+
+export function apiErrorBody(err: ZtkaError): ApiErrorBody {
+  return {
+    code: err.code,
+    message: err.message,
+    ...(err.field === undefined ? {} : { field: err.field }),
+    ...err.enrolment,
+  };
 }
 
 /** The `metav1.Status` kubectl prints as `Error from server (<Reason>): <message>`. */

@@ -7,9 +7,12 @@ export {
   ZtkaError,
   apiErrorBody,
   kubeStatus,
+  type ApiErrorBody,
   type ErrorCode,
   type KubeStatus,
+  type TotpEnrolmentGrant,
 } from './errors.js';
+export * from './totp.js';
 export * from './roles.js';
 export {
   KubeRequestError,

@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { WebSocket } from 'ws';
 import type { Browser, Page } from 'playwright-core';
+import { Secret, TOTP } from 'otpauth';
 import { kubectl, launchChromium, repoRootPath, testEnv, Ztka, type TestEnv } from '@ztka/testenv';
 
 const CLUSTER = 'desktop';
@@ -207,6 +208,49 @@ test('the page is served with a strict CSP, and markup in the audit trail shows 
   await row.first().waitFor();
   assert.equal(await page.locator('img[src="x"]').count(), 0, 'the markup became an element');
   await shot(page, '9-markup-as-text');
+});
+
+test('two-factor sign-in: enrol when the org requires it, then sign in with a code; a wrong one is refused', async (t) => {
+  const user = await z.createUser('console-totp@example.com', [
+    { role: 'PROJECT_READ_ONLY', project: 'desktop' },
+  ]);
+  assert.equal((await z.api('PATCH', '/v1/settings', { requireTotp: true })).status, 200);
+  t.after(async () =>
+    assert.equal((await z.api('PATCH', '/v1/settings', { requireTotp: false })).status, 200),
+  );
+  const page = await openPage();
+  const codeOf = (secret: string, steps = 0) =>
+    new TOTP({ secret: Secret.fromBase32(secret) }).generate({ timestamp: Date.now() + steps * 30_000 });
+  try {
+    await page.goto(z.url);
+    await page.getByTestId('login-username').fill(user.username);
+    await page.getByTestId('login-password').fill(user.password);
+    await page.getByTestId('login-submit').click();
+    // No session yet: the enrolment, with the seed to copy into an app.
+    await page.getByTestId('login-enrol').waitFor();
+    const secret = (await page.getByTestId('totp-secret').innerText()).trim();
+    assert.match(secret, /^[A-Z2-7]{32}$/);
+    assert.match(
+      await page.getByTestId('totp-uri').innerText(),
+      /^otpauth:\/\/totp\/ztka:console-totp%40example\.com\?/,
+    );
+    await shot(page, 'totp-enrol');
+    await page.getByTestId('totp-enrol-code').fill(codeOf(secret));
+    await page.getByTestId('totp-enrol-submit').click();
+
+    await page.getByTestId('login-totp-prompt').waitFor();
+    await page.getByTestId('login-totp').fill(codeOf(secret, 5));
+    await page.getByTestId('login-submit').click();
+    await page.getByText('the two-factor code is wrong or was already used').waitFor();
+    await page.getByTestId('login-totp').fill(codeOf(secret, 1));
+    await page.getByTestId('login-submit').click();
+    await page.getByTestId('nav-clusters').waitFor();
+    await page.getByTestId('user-menu').click();
+    await page.getByTestId('user-menu-two-factor').getByText('Two-factor authentication (on)').waitFor();
+    await shot(page, 'totp-signed-in');
+  } finally {
+    await page.context().close();
+  }
 });
 
 test('the shell WebSocket checks the session and the Origin', async () => {

@@ -10,6 +10,9 @@ import { ChangeFeed, type OrgChange } from '../../../packages/controller/dist/or
 import { ProjectStore } from '../../../packages/controller/dist/org/projects.js';
 import { RoleAssignments } from '../../../packages/controller/dist/org/role-assignments.js';
 import { UserDirectory } from '../../../packages/controller/dist/org/users.js';
+import { SettingsStore } from '../../../packages/controller/dist/org/settings.js';
+import { TotpStore, totpCode } from '../../../packages/controller/dist/auth/totp.js';
+import { SecretBox } from '../../../packages/controller/dist/store/sealed.js';
 import { migrateToLatest, migrations } from '../../../packages/controller/dist/store/migrations.js';
 import { openStore, storeDialect } from '../../../packages/controller/dist/store/open.js';
 import type { ContractStore } from '../../../packages/controller/dist/audit/store-contract.js';
@@ -267,6 +270,7 @@ describe('the store on PostgreSQL', () => {
         username: 'alice@example.com',
         disabled: false,
         hasPassword: false,
+        totp: 'off',
         groups: [],
         createdAt: iso(clock.now),
       },
@@ -420,6 +424,58 @@ describe('the store on PostgreSQL', () => {
 
     await users.delete(alice);
     assert.deepEqual(await roles.list(orgId, {}), []);
+  });
+
+  test('login policy: a TOTP code is used once under concurrency; ssoOnly revokes in its transaction', async () => {
+    clock.now = T0 + 20 * HOUR;
+    const changes = new ChangeFeed();
+    const seen: OrgChange[] = [];
+    changes.on((c) => seen.push(c));
+    const registry = new ClusterRegistry(db, now);
+    const users = new UserDirectory(db, changes, now);
+    const roles = new RoleAssignments(db, changes, now);
+    const credentials = new CredentialStore(db, changes, now);
+    const settings = new SettingsStore(db, changes, now);
+    const totp = new TotpStore(db, SecretBox.generate(), now);
+    const { orgId } = await registry.ensureOrgAndProject('policy', 'shop');
+    const glass = await users.create(orgId, 'glass', 'hash-g');
+    const local = await users.create(orgId, 'local', 'hash-l');
+    const sso = await users.create(orgId, 'sso', null);
+
+    const { secret } = await totp.begin(local.id, local.username);
+    assert.deepEqual(await totp.confirm(local.id, totpCode(secret, clock.now)), { ok: true });
+    assert.equal((await users.view(local)).totp, 'on');
+    const next = totpCode(secret, clock.now + 30_000);
+    const tries = await Promise.all(Array.from({ length: 8 }, () => totp.check(local.id, next)));
+    assert.equal(tries.filter((r) => r.ok).length, 1);
+    assert.ok(tries.every((r) => r.ok || r.reason === 'replayed code'));
+
+    const keys = await Promise.all(
+      [glass, local, sso].map((u) => credentials.issue(u.id, 'api_key', { name: 'k', ttlMs: null })),
+    );
+    await assert.rejects(settings.update(orgId, { ssoOnly: true, breakGlassUser: 'glass' }), {
+      code: 'bad_request',
+      field: '/breakGlassUser',
+    });
+    // The refused change left nothing behind, and revoked nothing.
+    assert.equal((await settings.get(orgId)).ssoOnly, false);
+    assert.ok(await credentials.verify(keys[1]?.token ?? '', ['api_key']));
+
+    await roles.assign(orgId, { userId: glass.id }, 'ADMIN', null, undefined);
+    seen.length = 0;
+    const updated = await settings.update(orgId, { ssoOnly: true, breakGlassUser: 'glass' });
+    assert.deepEqual([updated.ssoOnly, updated.breakGlassUser], [true, 'glass']);
+    const live = await Promise.all(
+      keys.map(async (k) => (await credentials.verify(k.token, ['api_key'])) !== undefined),
+    );
+    // The break-glass user and the single sign-on user keep theirs; the local user's ended.
+    assert.deepEqual(live, [true, false, true]);
+    assert.deepEqual(
+      seen.filter((c) => c.kind === 'user'),
+      [{ kind: 'user', userId: local.id, username: 'local', what: 'signed_out' }],
+    );
+    await assert.rejects(settings.update(orgId, { breakGlassUser: '' }), { field: '/breakGlassUser' });
+    await settings.update(orgId, { ssoOnly: false });
   });
 });
 

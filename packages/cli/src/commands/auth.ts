@@ -1,4 +1,5 @@
-// login, logout, whoami: getting an API key, giving it back, and seeing what it may do.
+// login, logout, whoami: getting an API key, giving it back, and seeing what it may do. A login asks for a
+// TOTP code when the account has one, and walks the person through enrolling when the org requires it.
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -9,9 +10,10 @@ import { normalizeServer, readConfig, requireLogin, writeConfig, type StoredConf
 import { CliError, UsageError } from '../errors.js';
 import { forgetTokens } from '../exec-credential.js';
 import { cell, outputOption, renderData, renderFields, write, type OutputFormat } from '../output.js';
-import { readPassword } from '../password.js';
+import { checkTotpCode, promptTotpCode, readLoginSecrets } from '../password.js';
 import { connect, serverOption } from '../session.js';
 import { browserLogin, chooseProvider, deviceLogin } from '../sso-login.js';
+import { enrolInteractively } from './totp.js';
 
 // Revoking the key a new login replaces is a courtesy; it must not hold the new login up for long.
 const REVOKE_OLD_KEY_TIMEOUT_MS = 5_000;
@@ -31,10 +33,14 @@ async function readCaFile(file: string): Promise<string> {
   return pem;
 }
 
+/** Where a login's prompts and enrolment instructions go: stdout stays for the result. */
+const say = (text: string) => process.stderr.write(text);
+
 async function login(opts: {
   server: string;
   username?: string;
   passwordStdin?: boolean;
+  totp?: string;
   caFile?: string;
   sso?: boolean;
   provider?: string;
@@ -43,14 +49,15 @@ async function login(opts: {
 }): Promise<void> {
   const server = normalizeServer(opts.server);
   const ca = opts.caFile === undefined ? undefined : await readCaFile(opts.caFile);
+  const flagCode = opts.totp === undefined ? undefined : checkTotpCode(opts.totp);
   const previous = await readConfig();
   const keyName = `ztka-cli@${os.hostname()}`;
   const sso = opts.sso === true || opts.provider !== undefined || opts.device === true;
   let answer: LoginAnswer;
   if (sso) {
-    if (opts.username !== undefined || opts.passwordStdin === true)
+    if (opts.username !== undefined || opts.passwordStdin === true || opts.totp !== undefined)
       throw new UsageError(
-        '--sso logs in through the identity provider: drop --username and --password-stdin',
+        '--sso logs in through the identity provider: drop --username, --password-stdin and --totp',
       );
     // A device-flow poll waits at the controller for the person; give it room.
     const client = new Client({ server, ca, timeoutMs: 60_000 });
@@ -61,15 +68,57 @@ async function login(opts: {
         : await browserLogin(client, provider, { keyName, openBrowser: opts.browser !== false });
   } else {
     if (opts.username === undefined) throw new UsageError('give --username, or log in with --sso');
-    const password = await readPassword({ fromStdin: opts.passwordStdin === true });
-    answer = await new Client({ server, ca }).json<LoginAnswer>('POST', '/v1/auth/login', {
+    answer = await passwordLogin({
+      server,
+      ca,
       username: opts.username,
-      password,
-      client: 'cli',
       keyName,
+      flagCode,
+      passwordStdin: opts.passwordStdin === true,
     });
   }
   await saveLogin({ server, ca, previous, answer, username: opts.username });
+}
+
+/** A local account's login: the password, then a two-factor code or enrolment when the account needs one. */
+async function passwordLogin(opts: {
+  server: string;
+  ca: string | undefined;
+  username: string;
+  keyName: string;
+  flagCode: string | undefined;
+  passwordStdin: boolean;
+}): Promise<LoginAnswer> {
+  const { server, ca, flagCode } = opts;
+  const secrets = await readLoginSecrets(opts.passwordStdin);
+  const client = new Client({ server, ca });
+  const attempt = (totp: string | undefined) =>
+    client.json<LoginAnswer>('POST', '/v1/auth/login', {
+      username: opts.username,
+      password: secrets.password,
+      client: 'cli',
+      keyName: opts.keyName,
+      ...(totp === undefined ? {} : { totp }),
+    });
+  const askCode = (prompt: string) =>
+    secrets.code ??
+    promptTotpCode(
+      prompt,
+      'this account requires a two-factor code: pass --totp CODE, or send it on the line after the password with --password-stdin',
+    );
+  let answer: LoginAnswer;
+  try {
+    answer = await attempt(flagCode ?? secrets.code);
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    if (err.code === 'totp_required') {
+      answer = await attempt(await askCode('Two-factor code: '));
+    } else if (err.code === 'totp_enrolment_required' && err.enrolment !== undefined) {
+      await enrolForLogin(server, ca, err.enrolment.enrolmentToken, err.message);
+      answer = await attempt(await askCode('Next code from your app (not the one just used): '));
+    } else throw err;
+  }
+  return answer;
 }
 
 /** Stores the API key a login returned, and gives back the one it replaces. */
@@ -142,10 +191,25 @@ async function whoami(opts: { output: OutputFormat; server?: string }): Promise<
     ['ORG', cell(me.org)],
     ['ROLES', (me.roles ?? []).map(describeAssignment)],
   ];
+  if (me.totp !== undefined) fields.push(['TOTP', cell(me.totp)]);
   if (me.credential?.kind !== undefined) {
     fields.push(['CREDENTIAL', `${me.credential.kind} ${me.credential.id ?? ''}`.trim()]);
   }
   write(renderFields(fields));
+}
+
+/** A login the org holds back until the person enrols in TOTP: enrol now, at the terminal. */
+async function enrolForLogin(
+  server: string,
+  ca: string | undefined,
+  enrolmentToken: string,
+  why: string,
+): Promise<void> {
+  if (!process.stdin.isTTY)
+    throw new CliError(`${why}; run ztka login in a terminal to enrol, or enrol in the console`);
+  say(`${why}.\n\n`);
+  await enrolInteractively(new Client({ server, ca, apiKey: enrolmentToken }), say);
+  say('Two-factor authentication is on. Wait for your app to show a new code to log in with.\n');
 }
 
 export function registerAuth(program: Command): void {
@@ -154,7 +218,11 @@ export function registerAuth(program: Command): void {
     .description('sign in to a controller and store an API key')
     .requiredOption('--server <url>', 'controller URL, https://host[:port]')
     .option('--username <name>', 'your username or email (a local account)')
-    .option('--password-stdin', 'read the password from stdin instead of asking')
+    .option(
+      '--password-stdin',
+      'read the password from stdin instead of asking (a two-factor code may follow on the next line)',
+    )
+    .option('--totp <code>', 'the 6-digit code of your authenticator app (asked for when needed)')
     .option('--sso', "log in through the organization's identity provider (single sign-on)")
     .option('--provider <name>', 'the single sign-on provider (default: the only one); implies --sso')
     .option('--device', 'single sign-on without a browser here: enter a code on any device; implies --sso')

@@ -1,4 +1,5 @@
-// settings get|set: the org's settings under CLI names, durations, switches and levels in human form.
+// settings get|set: the org's settings under CLI names, durations, switches, levels and usernames in human
+// form.
 import type { Command } from 'commander';
 import { NAMESPACE_POD_SECURITY, isNamespacePodSecurity } from '@ztka/protocol';
 import type { Settings } from '../api.js';
@@ -8,7 +9,7 @@ import { cell, outputOption, renderData, renderTable, write, type OutputFormat }
 import { connect, serverOption } from '../session.js';
 
 type Field = keyof Settings;
-type Kind = 'duration' | 'boolean' | 'pod-security';
+type Kind = 'duration' | 'boolean' | 'pod-security' | 'username';
 
 export const SETTINGS: Readonly<Record<string, { field: Field; kind: Kind }>> = {
   'kubeconfig-validity': { field: 'kubeconfigValiditySeconds', kind: 'duration' },
@@ -16,6 +17,9 @@ export const SETTINGS: Readonly<Record<string, { field: Field; kind: Kind }>> = 
   'web-kubectl': { field: 'webKubectl', kind: 'boolean' },
   'cli-kubectl': { field: 'cliKubectl', kind: 'boolean' },
   'namespace-pod-security': { field: 'namespacePodSecurity', kind: 'pod-security' },
+  'require-totp': { field: 'requireTotp', kind: 'boolean' },
+  'sso-only': { field: 'ssoOnly', kind: 'boolean' },
+  'break-glass-user': { field: 'breakGlassUser', kind: 'username' },
 };
 
 const TRUE = new Set(['on', 'true', 'enabled']);
@@ -34,10 +38,17 @@ export function parsePodSecurity(text: string): Settings['namespacePodSecurity']
   throw new Error(`invalid level "${text}": use ${NAMESPACE_POD_SECURITY.join(', ')}`);
 }
 
+/** A username, or '' (or `none`) for nobody. */
+export function parseUsername(text: string): string {
+  const value = text.trim();
+  return value.toLowerCase() === 'none' ? '' : value;
+}
+
 const PARSERS: Readonly<Record<Kind, (text: string) => Settings[Field]>> = {
   duration: parseDuration,
   boolean: parseSwitch,
   'pod-security': parsePodSecurity,
+  username: parseUsername,
 };
 
 function settingOf(key: string): { field: Field; kind: Kind } {
@@ -108,7 +119,9 @@ export function registerSettings(program: Command): void {
   settings
     .command('set')
     .description(
-      `change a setting (admins): durations like 8h or 30d, switches on/off, levels ${NAMESPACE_POD_SECURITY.join('/')}`,
+      `change a setting (admins): durations like 8h or 30d, switches on/off, levels ${NAMESPACE_POD_SECURITY.join('/')}, ` +
+        'a username or none; sso-only on needs break-glass-user set first (an org ADMIN with a password) and ' +
+        "ends every other password holder's credentials",
     )
     .argument('<key>', `one of ${keys}`)
     .argument('<value>', 'the new value')

@@ -1,4 +1,4 @@
-// users list|create|disable|enable|delete|set-password
+// users list|create|disable|enable|reset-totp|delete|set-password
 import type { Command } from 'commander';
 import type { User } from '../api.js';
 import { age, cell, outputOption, printList, write, type OutputFormat } from '../output.js';
@@ -13,6 +13,7 @@ const USER_COLUMNS = [
     value: (u: User) =>
       u.disabled === true ? 'disabled' : u.hasPassword === false ? 'no password' : 'active',
   },
+  { header: 'TOTP', value: (u: User) => cell(u.totp) },
   { header: 'GROUPS', value: (u: User) => (u.groups ?? []).join(',') },
   { header: 'CREATED', value: (u: User) => age(u.createdAt, Date.now(), '-') },
 ];
@@ -83,6 +84,13 @@ export function registerUsers(program: Command): void {
     'enable a disabled user',
     (u) => ['POST', `/v1/users/${seg(u)}/enable`],
     (u) => `Enabled user ${u}`,
+  );
+  userAction(
+    users,
+    'reset-totp',
+    "remove a user's two-factor authentication (a lost device); they log in with their password alone, or enrol again if the org requires it",
+    (u) => ['DELETE', `/v1/users/${seg(u)}/totp`],
+    (u) => `Reset the two-factor authentication of ${u}`,
   );
   userAction(
     users,

@@ -7,6 +7,7 @@ import type { ApiPowers } from '../access/effective.js';
 import type { Authenticator } from '../auth/authenticate.js';
 import type { CredentialStore, Principal } from '../auth/credentials.js';
 import type { LoginThrottle } from '../auth/login-throttle.js';
+import type { TotpStore } from '../auth/totp.js';
 import type { RequestLimits } from '../access/request-limits.js';
 import type { AuditLog } from '../audit/log.js';
 import type { AuditQuery } from '../audit/query.js';
@@ -39,6 +40,8 @@ export interface ApiDeps {
   roles: RoleAssignments;
   settings: SettingsStore;
   credentials: CredentialStore;
+  /** People's TOTP second factors. */
+  totp: TotpStore;
   authenticator: Authenticator;
   access: Access;
   throttle: LoginThrottle;

@@ -2,7 +2,7 @@
 // what is wrong with it; Fastify's own refusals (body too large, bad JSON, wrong content type) keep their
 // status in our shape; anything else is a 500 whose details go only to the log.
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { ZtkaError, apiErrorBody } from '@ztka/protocol';
+import { TOTP_CODE_PATTERN, ZtkaError, apiErrorBody } from '@ztka/protocol';
 import { DNS_LABEL_PATTERN, USERNAME_INPUT_PATTERN } from '../org/names.js';
 
 /** What each pattern means, in words a caller can act on. */
@@ -10,6 +10,7 @@ const PATTERN_HINTS: Readonly<Record<string, string>> = {
   [DNS_LABEL_PATTERN]:
     "must be a DNS-1123 label: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit",
   [USERNAME_INPUT_PATTERN]: 'must be 1–254 of a-z 0-9 . _ % + @ -, starting with a letter or digit',
+  [TOTP_CODE_PATTERN]: 'must be the 6 digits of a code from an authenticator app',
 };
 
 interface AjvError {

@@ -51,6 +51,9 @@ const SettingsBody = Type.Object(
     webKubectl: Type.Optional(Type.Boolean()),
     cliKubectl: Type.Optional(Type.Boolean()),
     namespacePodSecurity: Type.Optional(Type.Union(NAMESPACE_POD_SECURITY.map((v) => Type.Literal(v)))),
+    requireTotp: Type.Optional(Type.Boolean()),
+    ssoOnly: Type.Optional(Type.Boolean()),
+    breakGlassUser: Type.Optional(Type.Union([Username, Type.Literal('')])),
   },
   { additionalProperties: false, minProperties: 1 },
 );

@@ -1,7 +1,7 @@
 // Schemas shared by the REST routes. Each is compiled once at registration; the OpenAPI document is
 // generated from the same objects, so the docs cannot drift from what is enforced.
 import { Type, type TSchema } from '@sinclair/typebox';
-import { ROLES } from '@ztka/protocol';
+import { ROLES, TOTP_CODE_PATTERN } from '@ztka/protocol';
 import { MAX_PASSWORD_LENGTH } from '../auth/passwords.js';
 import { DNS_LABEL_PATTERN, USERNAME_INPUT_PATTERN } from '../org/names.js';
 import { MAX_PAGE_LIMIT, pageRequest, type PageRequest } from '../org/page.js';
@@ -10,6 +10,7 @@ import { ZtkaError } from '@ztka/protocol';
 export const Label = Type.String({ pattern: DNS_LABEL_PATTERN, minLength: 1, maxLength: 63 });
 export const Username = Type.String({ pattern: USERNAME_INPUT_PATTERN, minLength: 1, maxLength: 254 });
 export const Password = Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH });
+export const TotpCode = Type.String({ pattern: TOTP_CODE_PATTERN, description: '6-digit TOTP code' });
 export const RoleName = Type.Union(ROLES.map((r) => Type.Literal(r)));
 
 export const ErrorBody = Type.Object(
@@ -17,6 +18,12 @@ export const ErrorBody = Type.Object(
     code: Type.String(),
     message: Type.String(),
     field: Type.Optional(Type.String({ description: 'JSON pointer to the request field at fault' })),
+    enrolmentToken: Type.Optional(
+      Type.String({ description: 'totp_enrolment_required: the token that enrols a TOTP authenticator' }),
+    ),
+    expiresAt: Type.Optional(
+      Type.String({ description: 'totp_enrolment_required: when that token expires' }),
+    ),
   },
   { $id: 'Error', description: 'Every failure has this shape; see docs/errors.md for the codes.' },
 );

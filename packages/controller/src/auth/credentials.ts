@@ -16,6 +16,7 @@ export const CREDENTIAL_PREFIXES: Readonly<Record<CredentialKind, string>> = Obj
   api_key: 'ztkk',
   kubeconfig: 'ztkc',
   kube_token: 'ztkt',
+  totp_enrolment: 'ztke',
 });
 
 /** How long a credential's last use may lag: writing it on every request would make reads into writes. */

@@ -6,7 +6,10 @@ export type OrgChange =
       kind: 'user';
       userId: string;
       username: string;
-      /** `signed-out`: the single sign-on provider stopped vouching for the person's session. */
+      /**
+       * `signed-out`: every credential revoked because the single sign-on provider stopped vouching for the
+       * person's session, or because the org turned password logins off.
+       */
       what: 'disabled' | 'enabled' | 'deleted' | 'password' | 'signed-out';
     }
   | { kind: 'assignments'; userIds: readonly string[] | 'all' }

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { ZtkaError } from '@ztka/protocol';
+import { totpStateOf, type TotpState } from '../auth/totp.js';
 import type { Database, UsersTable } from '../store/schema.js';
 import type { ChangeFeed } from './changes.js';
 import { conflict, isUniqueViolation, normaliseUsername } from './names.js';
@@ -22,12 +23,18 @@ export interface UserView {
   username: string;
   disabled: boolean;
   hasPassword: boolean;
+  /** Their TOTP second factor: none, enrolled but not yet confirmed, or on. */
+  totp: TotpState;
   groups: string[];
   createdAt: string;
 }
 
 /** Every credential of the user still in force ends now (a disable, a password change or reset). */
-async function revokeAllCredentials(trx: Kysely<Database>, userId: string, now: number): Promise<void> {
+export async function revokeAllCredentials(
+  trx: Kysely<Database>,
+  userId: string,
+  now: number,
+): Promise<void> {
   await trx
     .updateTable('credentials')
     .set({ revoked_at: now })
@@ -92,9 +99,15 @@ export class UserDirectory {
       .where('group_members.user_id', '=', user.id)
       .orderBy('groups.name')
       .execute();
+    const totp = await this.db
+      .selectFrom('user_totp')
+      .select('confirmed_at')
+      .where('user_id', '=', user.id)
+      .executeTakeFirst();
     return toView(
       user,
       groups.map((g) => g.name),
+      totpStateOf(totp),
     );
   }
 
@@ -175,11 +188,12 @@ function toRecord(row: UsersTable): UserRecord {
   };
 }
 
-function toView(user: UserRecord, groups: string[]): UserView {
+function toView(user: UserRecord, groups: string[], totp: UserView['totp']): UserView {
   return {
     username: user.username,
     disabled: user.disabled,
     hasPassword: user.passwordHash !== null,
+    totp,
     groups,
     createdAt: new Date(user.createdAt).toISOString(),
   };

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { Migrator } from 'kysely';
+import { Migrator, sql } from 'kysely';
 import { openSqlite } from './db.js';
 import { migrateToLatest, migrations } from './migrations.js';
 
@@ -21,6 +21,7 @@ const TABLES = [
   'orgs',
   'projects',
   'role_assignments',
+  'user_totp',
   'users',
 ];
 
@@ -139,8 +140,32 @@ test('migration 008 leaves credentials issued before it without a key, to be ref
     .insertInto('agent_credentials')
     .values({ id: 'cred', cluster_id: 'c', secret_hash: 'h', created_at: 1 })
     .execute();
-  assert.deepEqual(await migrateToLatest(db), ['008_agent_keys']);
+  assert.equal((await migrator.migrateTo('008_agent_keys')).error, undefined);
   assert.deepEqual(await db.selectFrom('agent_credentials').select(['id', 'public_key']).execute(), [
     { id: 'cred', public_key: null },
   ]);
+});
+
+test('migration 010 keeps password logins for existing orgs; a deleted break-glass user leaves none', async (t) => {
+  const db = openSqlite(':memory:');
+  t.after(() => db.destroy());
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => ({ ...migrations }) } });
+  assert.equal((await migrator.migrateTo('008_agent_keys')).error, undefined);
+  await db.insertInto('orgs').values({ id: 'o', name: 'acme', created_at: 1 }).execute();
+  await sql`insert into org_settings (org_id, kubeconfig_validity_s, sa_lifetime_s, web_kubectl, cli_kubectl,
+    updated_at) values ('o', 600, 60, 1, 1, 1)`.execute(db);
+  assert.deepEqual(await migrateToLatest(db), ['010_local_login_policy']);
+  const row = () =>
+    db
+      .selectFrom('org_settings')
+      .select(['require_totp', 'sso_only', 'break_glass_user_id'])
+      .executeTakeFirstOrThrow();
+  assert.deepEqual(await row(), { require_totp: 0, sso_only: 0, break_glass_user_id: null });
+  await db
+    .insertInto('users')
+    .values({ id: 'u', org_id: 'o', username: 'root', password_hash: 'x', disabled_at: null, created_at: 1 })
+    .execute();
+  await db.updateTable('org_settings').set({ break_glass_user_id: 'u' }).execute();
+  await db.deleteFrom('users').where('id', '=', 'u').execute();
+  assert.equal((await row()).break_glass_user_id, null);
 });

@@ -401,6 +401,42 @@ const migration009: Migration = {
   },
 };
 
+// Local login policy: a person's TOTP seed (sealed, never in clear) and the last time step they used, so a
+// code is accepted once; and the org's rules for password logins. Every existing org keeps today's
+// behaviour: no TOTP required, passwords allowed, no break-glass user.
+const migration010: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('user_totp')
+      .addColumn('user_id', 'text', (c) =>
+        c.primaryKey().notNull().references('users.id').onDelete('cascade'),
+      )
+      .addColumn('secret', 'text', (c) => c.notNull())
+      .addColumn('confirmed_at', 'bigint')
+      .addColumn('last_step', 'bigint')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .alterTable('org_settings')
+      .addColumn('require_totp', 'integer', (c) => c.notNull().defaultTo(0))
+      .execute();
+    await db.schema
+      .alterTable('org_settings')
+      .addColumn('sso_only', 'integer', (c) => c.notNull().defaultTo(0))
+      .execute();
+    // By id, not name: a user deleted and created again under the same name does not inherit the role.
+    await db.schema
+      .alterTable('org_settings')
+      .addColumn('break_glass_user_id', 'text', (c) => c.references('users.id').onDelete('set null'))
+      .execute();
+  },
+  async down(db: Kysely<unknown>): Promise<void> {
+    for (const column of ['break_glass_user_id', 'sso_only', 'require_totp'])
+      await db.schema.alterTable('org_settings').dropColumn(column).execute();
+    await db.schema.dropTable('user_totp').execute();
+  },
+};
+
 /** All migrations, keyed by name; Kysely applies them in name order. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '001_initial': migration001,
@@ -412,6 +448,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '007_org_namespace_pod_security': migration007,
   '008_agent_keys': migration008,
   '009_sso': migration009,
+  '010_local_login_policy': migration010,
 });
 
 class InMemoryMigrationProvider implements MigrationProvider {

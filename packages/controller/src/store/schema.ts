@@ -7,7 +7,8 @@
 //   that yields numbers, which is exact for any epoch-ms value.)
 // - Booleans are integers 0/1 (column type `integer`).
 // - Ids are text: random UUIDs for entities, and the short random id embedded in tokens for token rows.
-// - Secrets are never stored, only their SHA-256 hex digest (see secrets.ts).
+// - Secrets people present are never stored, only their SHA-256 hex digest (see secrets.ts); secrets the
+//   controller must use again (TOTP seeds) are stored sealed (see sealed.ts).
 
 /** Integer milliseconds since the Unix epoch, UTC. */
 export type EpochMs = number;
@@ -198,7 +199,7 @@ export interface CredentialsTable {
   /** The lookup id embedded in the token (`<prefix>_<id>.<secret>`). */
   id: string;
   user_id: string;
-  kind: 'session' | 'api_key' | 'kubeconfig' | 'kube_token';
+  kind: 'session' | 'api_key' | 'kubeconfig' | 'kube_token' | 'totp_enrolment';
   name: string;
   /** SHA-256 hex of the token's secret part. */
   secret_hash: string;
@@ -222,7 +223,25 @@ export interface OrgSettingsTable {
   cli_kubectl: IntBool;
   /** `off`, or the Pod Security level granted namespaces are labelled with (NAMESPACE_POD_SECURITY). */
   namespace_pod_security: string;
+  /** Every password login must send a TOTP code; people not enrolled yet get only an enrolment token. */
+  require_totp: IntBool;
+  /** Password logins are refused, but for the break-glass user's. */
+  sso_only: IntBool;
+  /** The one user who may still log in with a password when sso_only is set; null when none. */
+  break_glass_user_id: string | null;
   updated_at: EpochMs;
+}
+
+/** A person's TOTP: pending until a first code confirms it. */
+export interface UserTotpTable {
+  user_id: string;
+  /** The base32 seed, sealed (store/sealed.ts) with context `totp:<user_id>`. */
+  secret: string;
+  /** When a code first confirmed it; null while the enrolment is pending. */
+  confirmed_at: EpochMs | null;
+  /** The time step of the last code accepted: a code of this step or an older one is refused. */
+  last_step: number | null;
+  created_at: EpochMs;
 }
 
 /**
@@ -284,6 +303,7 @@ export interface Database {
   role_assignments: RoleAssignmentsTable;
   credentials: CredentialsTable;
   org_settings: OrgSettingsTable;
+  user_totp: UserTotpTable;
   audit_records: AuditRecordsTable;
   audit_checkpoints: AuditCheckpointsTable;
 }

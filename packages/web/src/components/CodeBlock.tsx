@@ -37,10 +37,12 @@ export function CodeBlock({ text, filename, maxHeight = 320, ...rest }: CodeBloc
 }
 
 /** One copyable line, such as a command to run. */
-export function CopyLine({ text }: { text: string }) {
+export function CopyLine({ text, ...rest }: { text: string; 'data-testid'?: string }) {
   return (
     <Group gap="xs" wrap="nowrap">
-      <Code style={{ flex: 1, overflowX: 'auto', whiteSpace: 'nowrap' }}>{text}</Code>
+      <Code style={{ flex: 1, overflowX: 'auto', whiteSpace: 'nowrap' }} data-testid={rest['data-testid']}>
+        {text}
+      </Code>
       <CopyButton value={text}>
         {({ copied, copy }) => (
           <Button size="xs" variant="light" {...(copied ? { color: 'teal' } : {})} onClick={copy}>

@@ -1,12 +1,16 @@
-// Who is signed in (a menu with their org and roles) and a one-click "Log out".
+// Who is signed in (a menu with their org and roles, and their two-factor authentication) and a one-click
+// "Log out".
 import { Button, Group, Menu, Text } from '@mantine/core';
+import { useState } from 'react';
 import { useNavigate } from 'react-router';
 import { useAuth } from '../lib/auth.js';
 import { describeAssignment } from '../lib/capabilities.js';
+import { TwoFactorModal } from './TwoFactorModal.js';
 
 export function UserMenu() {
   const { me, logout } = useAuth();
   const navigate = useNavigate();
+  const [twoFactor, setTwoFactor] = useState(false);
   if (!me) return null;
   const signOut = () => {
     void logout().finally(() => navigate('/login', { replace: true }));
@@ -30,6 +34,9 @@ export function UserMenu() {
             </Menu.Item>
           ))}
           <Menu.Divider />
+          <Menu.Item onClick={() => setTwoFactor(true)} data-testid="user-menu-two-factor">
+            Two-factor authentication{me.totp === 'on' ? ' (on)' : ''}
+          </Menu.Item>
           <Menu.Item color="red" onClick={signOut}>
             Log out
           </Menu.Item>
@@ -38,6 +45,7 @@ export function UserMenu() {
       <Button variant="default" size="xs" onClick={signOut} data-testid="logout">
         Log out
       </Button>
+      <TwoFactorModal opened={twoFactor} onClose={() => setTwoFactor(false)} />
     </Group>
   );
 }

@@ -5,18 +5,26 @@ import type { Page } from './types.js';
 
 export type Query = Record<string, string | number | boolean | undefined | null>;
 
+/** What a login refused with `totp_enrolment_required` hands over: a token that only enrols. */
+export interface EnrolmentGrant {
+  enrolmentToken: string;
+  expiresAt: string;
+}
+
 /** An API failure: the server's `{code, message, field?}`, or `network` when no answer came. */
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly field: string | undefined;
+  readonly enrolment: EnrolmentGrant | undefined;
 
-  constructor(status: number, code: string, message: string, field?: string) {
+  constructor(status: number, code: string, message: string, field?: string, enrolment?: EnrolmentGrant) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.field = field;
+    this.enrolment = enrolment;
   }
 }
 
@@ -56,6 +64,8 @@ export interface RequestOptions {
   as?: 'json' | 'text';
   /** The login and first whoami answer 401 without it meaning "go to the login page". */
   quiet401?: boolean;
+  /** A bearer credential instead of the session: the enrolment token of a login held back for TOTP. */
+  bearer?: string;
   signal?: AbortSignal;
 }
 
@@ -63,24 +73,29 @@ async function failure(res: Response): Promise<ApiError> {
   let code = `http_${res.status}`;
   let message = `${res.status} ${res.statusText}`.trim();
   let field: string | undefined;
+  let enrolment: EnrolmentGrant | undefined;
   try {
     const body: unknown = await res.json();
     if (body && typeof body === 'object') {
-      const b = body as { code?: unknown; message?: unknown; field?: unknown };
-      if (typeof b.code === 'string') code = b.code;
-      if (typeof b.message === 'string' && b.message) message = b.message;
-      if (typeof b.field === 'string') field = b.field;
+      const b = body as Record<string, unknown>;
+      if (typeof b['code'] === 'string') code = b['code'];
+      if (typeof b['message'] === 'string' && b['message']) message = b['message'];
+      if (typeof b['field'] === 'string') field = b['field'];
+      const { enrolmentToken, expiresAt } = b;
+      if (typeof enrolmentToken === 'string' && typeof expiresAt === 'string')
+        enrolment = { enrolmentToken, expiresAt };
     }
   } catch {
     // not JSON: keep the status line
   }
-  return new ApiError(res.status, code, message, field);
+  return new ApiError(res.status, code, message, field, enrolment);
 }
 
 export async function request<T>(path: string, opts: RequestOptions = {}): Promise<T> {
   const method = opts.method ?? 'GET';
   const headers: Record<string, string> = { accept: opts.as === 'text' ? '*/*' : 'application/json' };
-  if (method !== 'GET') {
+  if (opts.bearer !== undefined) headers['authorization'] = `Bearer ${opts.bearer}`;
+  else if (method !== 'GET') {
     const token = csrfToken();
     if (token) headers['x-csrf-token'] = token;
     else if (!path.startsWith('/v1/auth/'))
@@ -127,7 +142,8 @@ export const api = {
   post: <T>(path: string, body?: unknown) => request<T>(path, { method: 'POST', body }),
   put: <T>(path: string, body?: unknown) => request<T>(path, { method: 'PUT', body }),
   patch: <T>(path: string, body?: unknown) => request<T>(path, { method: 'PATCH', body }),
-  del: <T = void>(path: string) => request<T>(path, { method: 'DELETE' }),
+  del: <T = void>(path: string, body?: unknown) =>
+    request<T>(path, { method: 'DELETE', ...(body === undefined ? {} : { body }) }),
 };
 
 /** Every item of a list endpoint, following `nextCursor` (bounded, so a huge org cannot hang the page). */

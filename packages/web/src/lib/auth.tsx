@@ -14,7 +14,8 @@ export interface AuthValue {
   caps: Capabilities;
   /** Why the person was signed out, when it was not their doing (an expired or revoked session). */
   notice: string | undefined;
-  login(username: string, password: string): Promise<void>;
+  /** Throws ApiError `totp_required` or `totp_enrolment_required` when the password is not enough. */
+  login(username: string, password: string, totp?: string): Promise<void>;
   logout(): Promise<void>;
   /** Reads whoami again (after the person's roles may have changed). */
   refresh(): Promise<void>;
@@ -55,10 +56,10 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     };
   }, [signedOut]);
 
-  const login = useCallback(async (username: string, password: string) => {
+  const login = useCallback(async (username: string, password: string, totp?: string) => {
     const res = await request<LoginResult>('/v1/auth/login', {
       method: 'POST',
-      body: { username, password, client: 'console' },
+      body: { username, password, client: 'console', ...(totp === undefined ? {} : { totp }) },
       quiet401: true,
     });
     setCsrfToken(res.csrfToken);

@@ -36,6 +36,16 @@ export interface WhoAmI {
   groups?: string[];
   roles: RoleAssignment[];
   credential?: { id: string; kind: string };
+  totp?: TotpState;
+}
+
+/** A person's TOTP second factor. */
+export type TotpState = 'off' | 'pending' | 'on';
+
+/** `POST /v1/auth/totp`: the seed for an authenticator app, pending until a code confirms it. */
+export interface TotpEnrolment {
+  secret: string;
+  uri: string;
 }
 
 export interface LoginResult {
@@ -74,6 +84,7 @@ export interface CreatedCluster {
 export interface User {
   username: string;
   disabled: boolean;
+  totp?: TotpState;
   createdAt: string;
   groups: string[];
 }
@@ -90,6 +101,9 @@ export interface Settings {
   webKubectl: boolean;
   cliKubectl: boolean;
   namespacePodSecurity: NamespacePodSecurity;
+  requireTotp: boolean;
+  ssoOnly: boolean;
+  breakGlassUser: string;
 }
 
 /** One proxied kube API request as a page of the trail lists it; times are epoch milliseconds. */

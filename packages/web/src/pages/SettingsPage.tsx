@@ -1,5 +1,6 @@
-// System → Settings: kubeconfig validity, JIT service account lifetime, the kubectl channels and the Pod
-// Security level of granted namespaces. Everyone reads them; only ADMIN changes them.
+// System → Settings: kubeconfig validity, JIT service account lifetime, the kubectl channels, the Pod
+// Security level of granted namespaces, and how people log in with a password (TOTP required, single
+// sign-on only with a break-glass admin). Everyone reads them; only ADMIN changes them.
 import { Alert, Button, Group, Loader, Paper, Select, Stack, Switch, TextInput } from '@mantine/core';
 import { useEffect, useState } from 'react';
 import {
@@ -38,6 +39,9 @@ export function SettingsPage() {
   const [webKubectl, setWebKubectl] = useState(true);
   const [cliKubectl, setCliKubectl] = useState(true);
   const [podSecurity, setPodSecurity] = useState<NamespacePodSecurity>('off');
+  const [requireTotp, setRequireTotp] = useState(false);
+  const [ssoOnly, setSsoOnly] = useState(false);
+  const [breakGlassUser, setBreakGlassUser] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
 
@@ -49,6 +53,9 @@ export function SettingsPage() {
     setWebKubectl(loaded.webKubectl);
     setCliKubectl(loaded.cliKubectl);
     setPodSecurity(loaded.namespacePodSecurity);
+    setRequireTotp(loaded.requireTotp);
+    setSsoOnly(loaded.ssoOnly);
+    setBreakGlassUser(loaded.breakGlassUser);
   }, [loaded]);
 
   if (settings.error !== undefined && !loaded) return <ErrorAlert error={settings.error} />;
@@ -66,6 +73,9 @@ export function SettingsPage() {
   if (webKubectl !== loaded.webKubectl) patch.webKubectl = webKubectl;
   if (cliKubectl !== loaded.cliKubectl) patch.cliKubectl = cliKubectl;
   if (podSecurity !== loaded.namespacePodSecurity) patch.namespacePodSecurity = podSecurity;
+  if (requireTotp !== loaded.requireTotp) patch.requireTotp = requireTotp;
+  if (ssoOnly !== loaded.ssoOnly) patch.ssoOnly = ssoOnly;
+  if (breakGlassUser.trim() !== loaded.breakGlassUser) patch.breakGlassUser = breakGlassUser.trim();
   const dirty = Object.keys(patch).length > 0;
 
   const save = async () => {
@@ -140,6 +150,40 @@ export function SettingsPage() {
             allowDeselect={false}
             disabled={readOnly}
             data-testid="settings-namespace-pod-security"
+          />
+          <Switch
+            label="Require two-factor authentication (TOTP)"
+            description={
+              'Every password login must also give a code from an authenticator app. Someone who has not ' +
+              'set one up yet is asked to when they next sign in, and gets in only after that.'
+            }
+            checked={requireTotp}
+            onChange={(e) => setRequireTotp(e.currentTarget.checked)}
+            disabled={readOnly}
+            data-testid="settings-require-totp"
+          />
+          <TextInput
+            label="Break-glass user"
+            description={
+              'The one person who may still sign in with a password when single sign-on only is on: an org ' +
+              'ADMIN in their own name (not through a group) who has a password.'
+            }
+            placeholder="none"
+            value={breakGlassUser}
+            onChange={(e) => setBreakGlassUser(e.currentTarget.value)}
+            readOnly={readOnly}
+            data-testid="settings-break-glass-user"
+          />
+          <Switch
+            label="Single sign-on only"
+            description={
+              'Refuse password logins, but for the break-glass user. Turning this on ends every session, ' +
+              'API key and kubeconfig of everyone else who has a password, at once.'
+            }
+            checked={ssoOnly}
+            onChange={(e) => setSsoOnly(e.currentTarget.checked)}
+            disabled={readOnly}
+            data-testid="settings-sso-only"
           />
           <ErrorAlert error={error} />
           {!readOnly && (

@@ -53,7 +53,14 @@ export function UsersTable() {
                 <Table.Tr key={u.username} data-testid={`user-row-${u.username}`}>
                   <Table.Td>{u.username}</Table.Td>
                   <Table.Td>
-                    {u.disabled ? <Badge color="red">disabled</Badge> : <Badge color="teal">active</Badge>}
+                    <Group gap={4} wrap="nowrap">
+                      {u.disabled ? <Badge color="red">disabled</Badge> : <Badge color="teal">active</Badge>}
+                      {u.totp === 'on' && (
+                        <Badge color="blue" variant="outline">
+                          2FA
+                        </Badge>
+                      )}
+                    </Group>
                   </Table.Td>
                   <Table.Td>
                     <Group gap={4}>
@@ -79,6 +86,18 @@ export function UsersTable() {
                           >
                             {u.disabled ? 'Enable' : 'Disable'}
                           </Button>
+                          {u.totp !== undefined && u.totp !== 'off' && (
+                            <ConfirmButton
+                              label="Reset 2FA"
+                              title={`Reset the two-factor authentication of ${u.username}?`}
+                              message="For a lost device: they sign in with their password alone, or set up an app again if the organization requires it."
+                              onConfirm={async () => {
+                                await api.del(`/v1/users/${seg(u.username)}/totp`);
+                                notifyDone(`Two-factor authentication of ${u.username} reset`);
+                                users.reload();
+                              }}
+                            />
+                          )}
                           <ConfirmButton
                             label="Delete"
                             title={`Delete ${u.username}?`}
