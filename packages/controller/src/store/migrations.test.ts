@@ -21,6 +21,9 @@ const TABLES = [
   'orgs',
   'projects',
   'role_assignments',
+  'sso_identities',
+  'sso_logins',
+  'sso_providers',
   'user_totp',
   'users',
 ];
@@ -150,7 +153,7 @@ test('migration 010 keeps password logins for existing orgs; a deleted break-gla
   const db = openSqlite(':memory:');
   t.after(() => db.destroy());
   const migrator = new Migrator({ db, provider: { getMigrations: async () => ({ ...migrations }) } });
-  assert.equal((await migrator.migrateTo('008_agent_keys')).error, undefined);
+  assert.equal((await migrator.migrateTo('009_sso')).error, undefined);
   await db.insertInto('orgs').values({ id: 'o', name: 'acme', created_at: 1 }).execute();
   await sql`insert into org_settings (org_id, kubeconfig_validity_s, sa_lifetime_s, web_kubectl, cli_kubectl,
     updated_at) values ('o', 600, 60, 1, 1, 1)`.execute(db);
