@@ -36,6 +36,8 @@ export const SSO_CALLBACK_PATH = '/v1/auth/sso/callback';
 /** Path segments under /v1/auth/sso that are routes, not provider names. */
 const RESERVED_NAMES = new Set(['callback', 'exchange', 'device', 'providers']);
 const LOOPBACK_REDIRECT = /^http:\/\/(127\.0\.0\.1|\[::1\]):([1-9]\d{0,4})\/callback$/;
+const UNREACHABLE = (provider: string) =>
+  `${provider} cannot be reached just now: try again later, or tell an admin`;
 /** Logins in progress at once, across the controller: beyond it, starts are refused until some finish. */
 const MAX_PENDING_LOGINS = 10_000;
 const PKCE_VALUE = /^[A-Za-z0-9_-]{43,128}$/;
@@ -271,9 +273,9 @@ export function registerSsoRoutes(app: FastifyInstance, deps: ApiDeps, sso: SsoS
       try {
         url = await sso.clients.authorizationUrl(provider, checks);
       } catch (err) {
-        const why = explain(err);
-        await failed(req, provider.orgId, provider.name, why);
-        throw new ZtkaError('bad_gateway', why.message);
+        // The reason (addresses, TLS errors) is for the trail, not for whoever asked.
+        await failed(req, provider.orgId, provider.name, explain(err));
+        throw new ZtkaError('bad_gateway', UNREACHABLE(provider.displayName));
       }
       await sso.logins.start({
         providerId: provider.id,
@@ -424,7 +426,8 @@ export function registerSsoRoutes(app: FastifyInstance, deps: ApiDeps, sso: SsoS
       try {
         device = await sso.clients.startDevice(provider);
       } catch (err) {
-        throw new ZtkaError('bad_gateway', explain(err).message);
+        await failed(req, provider.orgId, provider.name, explain(err));
+        throw new ZtkaError('bad_gateway', UNREACHABLE(provider.displayName));
       }
       if (!device)
         throw new ZtkaError(
@@ -594,6 +597,7 @@ export function registerSsoRoutes(app: FastifyInstance, deps: ApiDeps, sso: SsoS
       const people = await sso.identities.peopleOf(provider.id);
       for (const p of people) await sso.identities.end(p.userId, p.username);
       await sso.providers.delete(provider);
+      await sso.identities.forgetMemberships(provider.id);
       sso.clients.forget(provider.id);
       await recordAction(deps, req, c, SSO_EVENTS.providerDeleted, {
         provider: provider.name,

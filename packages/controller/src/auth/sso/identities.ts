@@ -266,6 +266,15 @@ export class SsoIdentities {
       .execute();
   }
 
+  /** Removes the group memberships a provider gave (it is gone): what they granted ends with them. */
+  async forgetMemberships(providerId: string): Promise<void> {
+    const gone = await this.db
+      .deleteFrom('group_members')
+      .where('source', '=', providerId)
+      .executeTakeFirst();
+    if (gone.numDeletedRows > 0n) this.changes.emit({ kind: 'assignments', userIds: 'all' });
+  }
+
   async #storeRefreshToken(identityId: string, token: string): Promise<void> {
     await this.db
       .updateTable('sso_identities')

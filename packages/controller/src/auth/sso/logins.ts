@@ -88,7 +88,8 @@ export class SsoLogins {
       .where('state_hash', '=', sha256(state))
       .where((eb) => eb.or([eb('cli_redirect', 'is', null), eb('cli_redirect', '!=', 'device')]))
       .executeTakeFirst();
-    if (!row) return undefined;
+    // The browser first: whoever learns a state (from a log, a shoulder) cannot spend it from elsewhere.
+    if (!row || browserSecret === undefined || sha256(browserSecret) !== row.browser_hash) return undefined;
     const taken = await this.db
       .updateTable('sso_logins')
       .set({ used_at: now })
@@ -97,7 +98,6 @@ export class SsoLogins {
       .where('expires_at', '>', now)
       .executeTakeFirst();
     if (taken.numUpdatedRows === 0n) return undefined;
-    if (browserSecret === undefined || sha256(browserSecret) !== row.browser_hash) return undefined;
     return this.#pending(row);
   }
 
