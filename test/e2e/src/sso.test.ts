@@ -561,3 +561,44 @@ test('a CLI login some page started is not finished unseen: the code waits for t
     await context.close();
   }
 });
+
+// Last: it removes the provider.
+test('groups by name never grant an org-wide role; removing the provider signs its people out and drops what it gave', async () => {
+  await provider();
+  await must(z.api('POST', '/v1/groups', { name: 'platform-admins' }), 201);
+  await must(z.api('POST', '/v1/role-assignments', { group: 'platform-admins', role: 'ADMIN' }), 201);
+  await must(z.api('POST', '/v1/groups', { name: 'viewers' }), 201);
+  await must(
+    z.api('POST', '/v1/role-assignments', { group: 'viewers', role: 'PROJECT_READ_ONLY', project: PROJECT }),
+    201,
+  );
+  await must(z.api('PATCH', '/v1/sso/providers/corp', { groupsByName: true }), 200);
+  const mallory = user('sub-mallory', 'mallory', 'mallory@rafay.co', ['platform-admins', 'viewers']);
+  await idp.setUsers([...(await idp.users()), mallory]);
+
+  const { context, page } = await newContext();
+  try {
+    await page.goto(await signInWithoutFollowing(context, mallory));
+    await page.getByTestId('nav-clusters').waitFor();
+    const me = (await page.evaluate(async () => (await fetch('/v1/auth/whoami')).json())) as {
+      groups: string[];
+    };
+    assert.deepEqual(
+      me.groups,
+      ['viewers'],
+      'a provider group named like an ADMIN group grants nothing by name',
+    );
+    assert.equal(await page.getByTestId('nav-users').count(), 0);
+
+    await must(z.api('DELETE', '/v1/sso/providers/corp'), 204);
+    const after = await page.evaluate(async () => (await fetch('/v1/auth/whoami')).status);
+    assert.equal(after, 401, 'the session it gave has ended');
+    const groups = await must(
+      z.api<{ items: { name: string; members: string[] }[] }>('GET', '/v1/groups'),
+      200,
+    );
+    assert.deepEqual(groups.items.find((g) => g.name === 'viewers')?.members, []);
+  } finally {
+    await context.close();
+  }
+});
