@@ -472,7 +472,7 @@ describe('the store on PostgreSQL', () => {
     assert.deepEqual(live, [true, false, true]);
     assert.deepEqual(
       seen.filter((c) => c.kind === 'user'),
-      [{ kind: 'user', userId: local.id, username: 'local', what: 'signed_out' }],
+      [{ kind: 'user', userId: local.id, username: 'local', what: 'signed-out' }],
     );
     await assert.rejects(settings.update(orgId, { breakGlassUser: '' }), { field: '/breakGlassUser' });
     await settings.update(orgId, { ssoOnly: false });
