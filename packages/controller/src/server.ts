@@ -64,6 +64,7 @@ import { ShellKubeSockets } from './webshell/kube-socket.js';
 import { ShellSandbox } from './webshell/sandbox.js';
 import { SecretBox } from './store/sealed.js';
 import { SSO_CALLBACK_PATH, registerSsoRoutes, type SsoServices } from './api/sso-routes.js';
+import { registerSsoProviderRoutes } from './api/sso-provider-routes.js';
 import { SsoIdentities } from './auth/sso/identities.js';
 import { SsoLogins } from './auth/sso/logins.js';
 import { OidcClients } from './auth/sso/oidc.js';
@@ -327,6 +328,7 @@ export async function startController(
   registerCredentialRoutes(app, deps);
   registerAuditRoutes(app, deps);
   registerSsoRoutes(app, deps, sso);
+  registerSsoProviderRoutes(app, deps, sso);
   registerOpenApiRoute(app);
   await app.ready();
   const pruneTimer = setInterval(() => {

@@ -351,33 +351,44 @@ async function signInWithoutFollowing(
   assert.fail('the provider never sent the browser back');
 }
 
-/** `ztka login --sso --no-browser`: Chromium follows the link the CLI prints; resolves when the CLI is done. */
-async function cliLogin(cli: ZtkaCli, page: Page, who: OidcUser, extra: string[] = []): Promise<string> {
+/** `ztka login` running as the person's CLI, with what it prints so far and how it ended. */
+function runLogin(
+  cli: ZtkaCli,
+  args: string[],
+): { out: () => string; err: () => string; exited: Promise<number | null> } {
   const child = spawn(
     process.execPath,
-    [ztkaMain, 'login', '--server', z.url, '--ca-file', z.caFile, '--sso', '--no-browser', ...extra],
-    { env: { ...process.env, ...cli.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    [ztkaMain, 'login', '--server', z.url, '--ca-file', z.caFile, ...args],
+    {
+      env: { ...process.env, ...cli.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
   child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { out: () => out, err: () => err, exited };
+}
+
+/** `ztka login --sso --no-browser`: Chromium follows the link the CLI prints; resolves when the CLI is done. */
+async function cliLogin(cli: ZtkaCli, page: Page, who: OidcUser, extra: string[] = []): Promise<string> {
+  const run = runLogin(cli, ['--sso', '--no-browser', ...extra]);
   const link = await eventually(
     'the CLI to print its link',
-    async () => /https:\/\/\S+\/start\?\S+/.exec(out)?.[0],
+    async () => /https:\/\/\S+\/start\?\S+/.exec(run.out())?.[0],
   );
   await page.goto(link);
   await signInAtProvider(page, who);
   // The controller asks, in this browser, whether the CLI is the person's: the same words as the terminal.
-  const words = /Confirm there that it shows (\S+)\./.exec(out)?.[1];
-  assert.ok(words, out);
+  const words = /Confirm there that it shows (\S+)\./.exec(run.out())?.[1];
+  assert.ok(words, run.out());
   assert.equal(await page.getByTestId('cli-confirmation').innerText(), words);
   await page.getByTestId('cli-continue').click();
   await page.getByText('You are signed in to ztka').waitFor();
-  const code = await exited;
-  assert.equal(code, 0, `${out}\n${err}`);
-  return out;
+  assert.equal(await run.exited, 0, `${run.out()}\n${run.err()}`);
+  return run.out();
 }
 
 test('the CLI logs in through the browser (loopback), and kubectl works through the exec plugin with that identity', async () => {
@@ -461,25 +472,13 @@ test('the CLI without a browser: the device flow, with the code entered on anoth
   const cli = await ZtkaCli.create();
   const { context, page } = await newContext();
   try {
-    const child = spawn(
-      process.execPath,
-      [ztkaMain, 'login', '--server', z.url, '--ca-file', z.caFile, '--device'],
-      {
-        env: { ...process.env, ...cli.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const run = runLogin(cli, ['--device']);
     const link = await eventually(
       'the CLI to print the device link',
-      async () => /https:\/\/\S+\/device\S*/.exec(out)?.[0],
+      async () => /https:\/\/\S+\/device\S*/.exec(run.out())?.[0],
     );
-    const userCode = /enter the code (\S+)/.exec(out)?.[1];
-    assert.ok(userCode, out);
+    const userCode = /enter the code (\S+)/.exec(run.out())?.[1];
+    assert.ok(userCode, run.out());
     await page.goto(link);
     // The provider's own confirmation of the code, then its login form.
     await page.locator('button[type="submit"]').first().click();
@@ -488,8 +487,8 @@ test('the CLI without a browser: the device flow, with the code entered on anoth
       .getByText(/success/i)
       .first()
       .waitFor();
-    assert.equal(await exited, 0, `${out}\n${err}`);
-    assert.match(out, /Logged in to .* as alice@rafay\.co/);
+    assert.equal(await run.exited, 0, `${run.out()}\n${run.err()}`);
+    assert.match(run.out(), /Logged in to .* as alice@rafay\.co/);
     assert.match(await cli.ok(['whoami']), /alice@rafay\.co/);
     const logins = await systemEvents(SSO_EVENTS.login);
     assert.ok(logins.some((e) => e.user === 'alice@rafay.co' && e.detail['client'] === 'device'));

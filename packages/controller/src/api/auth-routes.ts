@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { ZtkaError } from '@ztka/protocol';
-import { SESSION_COOKIE, bearerToken, csrfTokenFor, sessionCookie } from '../auth/authenticate.js';
+import { sessionSetCookie, bearerToken, csrfTokenFor, sessionCookie } from '../auth/authenticate.js';
 import { dummyHash, hashPassword, needsRehash, verifyPassword } from '../auth/passwords.js';
 import { caller, type ApiDeps } from './context.js';
 import { Body, Password, TotpCode, Username, errors } from './schemas.js';
@@ -148,10 +148,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps): void {
         ttlMs: SESSION_TTL_MS,
         issuedBy,
       });
-      reply.header(
-        'set-cookie',
-        `${SESSION_COOKIE}=${session.token}; Path=/; Max-Age=${SESSION_TTL_MS / 1000}; HttpOnly; Secure; SameSite=Strict`,
-      );
+      reply.header('set-cookie', sessionSetCookie(session.token, SESSION_TTL_MS / 1000));
       return { user: user.username, csrfToken: csrfTokenFor(session.token), expiresAt: session.expiresAt };
     },
   );
@@ -170,10 +167,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps): void {
         detail: { credential: c.principal.kind },
       });
       if (bearerToken(req.headers) === undefined && sessionCookie(req.headers) !== undefined)
-        reply.header(
-          'set-cookie',
-          `${SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict`,
-        );
+        reply.header('set-cookie', sessionSetCookie('', 0));
       return reply.code(204).send();
     },
   );

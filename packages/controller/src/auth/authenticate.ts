@@ -30,14 +30,27 @@ export function bearerToken(headers: IncomingHttpHeaders): string | undefined {
   return scheme?.toLowerCase() === 'bearer' && token ? token : undefined;
 }
 
-export function sessionCookie(headers: IncomingHttpHeaders): string | undefined {
+/** The value of cookie `name`, or undefined (also for a Cookie header over MAX_COOKIE_BYTES). */
+export function cookieValue(headers: IncomingHttpHeaders, name: string): string | undefined {
   const cookie = headers.cookie;
   if (typeof cookie !== 'string' || cookie.length > MAX_COOKIE_BYTES) return undefined;
   for (const part of cookie.split(';')) {
     const eq = part.indexOf('=');
-    if (eq !== -1 && part.slice(0, eq).trim() === SESSION_COOKIE) return part.slice(eq + 1).trim();
+    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
   }
   return undefined;
+}
+
+export function sessionCookie(headers: IncomingHttpHeaders): string | undefined {
+  return cookieValue(headers, SESSION_COOKIE);
+}
+
+/**
+ * The console session's Set-Cookie: HttpOnly, Secure and SameSite=Strict, for `maxAgeSeconds` (0 clears it).
+ * The one place its attributes are said.
+ */
+export function sessionSetCookie(token: string, maxAgeSeconds: number): string {
+  return `${SESSION_COOKIE}=${token}; Path=/; Max-Age=${maxAgeSeconds}; HttpOnly; Secure; SameSite=Strict`;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);

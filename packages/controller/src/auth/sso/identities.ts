@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { ChangeFeed } from '../../org/changes.js';
 import { isUniqueViolation } from '../../org/names.js';
+import { revokeAllCredentials } from '../../org/users.js';
 import type { Database } from '../../store/schema.js';
 import type { SecretBox } from '../../store/sealed.js';
 import { mappedGroups, type Person } from './claims.js';
@@ -246,12 +247,7 @@ export class SsoIdentities {
         .set({ refresh_token: null, session_expires_at: now })
         .where('user_id', '=', userId)
         .execute();
-      await trx
-        .updateTable('credentials')
-        .set({ revoked_at: now })
-        .where('user_id', '=', userId)
-        .where('revoked_at', 'is', null)
-        .execute();
+      await revokeAllCredentials(trx, userId, now);
     });
     this.changes.emit({ kind: 'user', userId, username, what: 'signed-out' });
   }

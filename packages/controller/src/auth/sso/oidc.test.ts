@@ -2,14 +2,11 @@
 // crafted to fail one check each: signed by a key the provider does not publish, expired, for another
 // nonce, issuer or audience. The checks are openid-client's; this tests that each is made, and worded.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
+import { selfSignedCert } from '@ztka/testenv';
 import { OidcClients, OidcError } from './oidc.js';
 import { PROVIDER_DEFAULTS, type Provider } from './providers.js';
 
@@ -20,47 +17,12 @@ let good: CryptoKey;
 let rogue: CryptoKey;
 let nextToken: (body: URLSearchParams) => Promise<string>;
 
-function selfSigned(): { key: string; cert: string } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ztka-oidc-test-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-days',
-        '1',
-        '-keyout',
-        path.join(dir, 'k'),
-        '-out',
-        path.join(dir, 'c'),
-      ],
-      { stdio: 'ignore' },
-    );
-    return {
-      key: readFileSync(path.join(dir, 'k'), 'utf8'),
-      cert: readFileSync(path.join(dir, 'c'), 'utf8'),
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 before(async () => {
   const pair = await generateKeyPair('RS256');
   good = pair.privateKey;
   ({ privateKey: rogue } = await generateKeyPair('RS256'));
   const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', use: 'sig', alg: 'RS256' };
-  const tls = selfSigned();
+  const tls = selfSignedCert();
   caPem = tls.cert;
   server = https.createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
     const send = (status: number, body: unknown) => {

@@ -125,6 +125,14 @@ export class SsoProviderStore {
     return row && this.#open(row);
   }
 
+  /** The provider named `name` (any org: the login page serves them all), or a 404 naming it. */
+  async named(name: string): Promise<Provider> {
+    const provider = await this.find(name);
+    if (!provider)
+      throw new ZtkaError('not_found', `single sign-on provider ${JSON.stringify(name)} not found`);
+    return provider;
+  }
+
   async byId(id: string): Promise<Provider | undefined> {
     const row = await this.db.selectFrom('sso_providers').selectAll().where('id', '=', id).executeTakeFirst();
     return row && this.#open(row);
