@@ -62,6 +62,11 @@ export interface StartOptions {
   publicHost?: string;
   /** Extra environment for the controller (e.g. ZTKA_KUBE_TOKEN_TTL_SECONDS). */
   env?: Record<string, string>;
+  /**
+   * The first admin's password; random unless given. Replicas sharing one database share the admin, so a
+   * second replica is started with the first one's.
+   */
+  adminPassword?: string;
 }
 
 export interface AgentOptions {
@@ -108,7 +113,7 @@ export class Ztka {
     const port = await freePort(listenHost);
     const bracket = (h: string) => (h.includes(':') ? `[${h}]` : h);
     const url = `https://${bracket(publicHost)}:${port}`;
-    const adminPassword = randomBytes(18).toString('base64url');
+    const adminPassword = opts.adminPassword ?? randomBytes(18).toString('base64url');
     const metricsTokenFile = path.join(dir, 'metrics-token');
     if (opts.metricsToken !== undefined)
       await fs.writeFile(metricsTokenFile, opts.metricsToken, { mode: 0o600 });

@@ -55,7 +55,7 @@ import {
 import { createMetrics } from './observability/metrics.js';
 import { loadMetricsToken, registerMetricsRoute } from './observability/metrics-route.js';
 import { loadOrCreateTls } from './pki/ca.js';
-import { openStore } from './store/open.js';
+import { openStore, storeDialect } from './store/open.js';
 import { migrateToLatest } from './store/migrations.js';
 import { createAgentEndpoint } from './tunnel/accept.js';
 import { AgentAlerts, type AgentEventRecorder } from './tunnel/alerts.js';
@@ -63,6 +63,7 @@ import { TunnelRegistry } from './tunnel/session.js';
 import { ShellKubeSockets } from './webshell/kube-socket.js';
 import { ShellSandbox } from './webshell/sandbox.js';
 import { SecretBox } from './store/sealed.js';
+import { ChangeBridge } from './store/change-bridge.js';
 import { SSO_CALLBACK_PATH, registerSsoRoutes, type SsoServices } from './api/sso-routes.js';
 import { registerSsoProviderRoutes } from './api/sso-provider-routes.js';
 import { SsoIdentities } from './auth/sso/identities.js';
@@ -109,7 +110,8 @@ export async function startController(
     ...(config.tlsCaFile ? { caFile: config.tlsCaFile } : {}),
   });
 
-  const db = openStore(config.database ?? path.join(config.dataDir, 'ztka.db'));
+  const database = config.database ?? path.join(config.dataDir, 'ztka.db');
+  const db = openStore(database);
   await migrateToLatest(db);
   const registry = new ClusterRegistry(db, undefined, {
     bootstrapTokenTtlMs: config.bootstrapTokenTtlSeconds * 1000,
@@ -117,6 +119,9 @@ export async function startController(
   // No tunnel survives a restart: whatever the store says, every cluster is disconnected until it dials in.
   await registry.resetConnections();
   const changes = new ChangeFeed();
+  // Replicas sharing PostgreSQL hear each other's changes at once (store/change-bridge.ts).
+  const bridge = storeDialect(database) === 'postgres' ? new ChangeBridge(database, changes, log) : undefined;
+  await bridge?.start();
   const users = new UserDirectory(db, changes);
   const roles = new RoleAssignments(db, changes);
   const settings = new SettingsStore(db, changes);
@@ -318,7 +323,10 @@ export async function startController(
   ssoRefresher.start();
   // A change answers only once the agents have acted on it: "disabled" means the clusters have revoked too.
   app.addHook('onSend', async (req) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') await revocations.idle();
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      await revocations.idle();
+      await bridge?.flushed();
+    }
   });
   await registerOpenApi(app, config.publicUrl);
   registerAuthRoutes(app, deps);
@@ -452,6 +460,7 @@ export async function startController(
       await step('audit', () => audit.drain());
       // The last head is signed before the store closes, so a restart begins from a fresh anchor.
       await step('audit checkpoints', () => auditCheckpoints.close());
+      await step('change bridge', () => bridge?.close());
       await step('store', () => db.destroy());
       log.info('controller stopped');
     },

@@ -1,0 +1,105 @@
+// Two controller replicas on one real PostgreSQL: a change made through one reaches requests in flight on
+// the other at once (the change bridge: NOTIFY/LISTEN), not at its next cache expiry. The cluster's agent is
+// connected to replica B; the person's watch goes through B; the admin revokes through A.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import YAML from 'yaml';
+import {
+  kubectl,
+  kubectlPath,
+  startPostgres,
+  testEnv,
+  Ztka,
+  type PostgresServer,
+  type TestEnv,
+} from '@ztka/testenv';
+
+const CLUSTER = 'replicated';
+let env: TestEnv;
+let pg: PostgresServer;
+let a: Ztka;
+let b: Ztka;
+
+before(async () => {
+  env = await testEnv();
+  pg = await startPostgres();
+  a = await Ztka.start({ env: { ZTKA_DATABASE: pg.url } });
+  b = await Ztka.start({ env: { ZTKA_DATABASE: pg.url }, adminPassword: a.adminPassword });
+  await b.connectCluster(CLUSTER, env.kubeconfig, CLUSTER);
+});
+after(async () => {
+  await b?.stop();
+  await a?.stop();
+  await pg?.stop();
+});
+
+/** A kubeconfig of `apiKey`'s person, made by replica A, pointed at replica `to` (its URL and CA). */
+async function kubeconfigVia(to: Ztka, apiKey: string): Promise<string> {
+  const file = await a.kubeconfig(CLUSTER, apiKey);
+  const doc = YAML.parse(await fs.readFile(file, 'utf8')) as {
+    clusters: { cluster: { server: string; 'certificate-authority-data': string } }[];
+  };
+  for (const c of doc.clusters) {
+    c.cluster.server = c.cluster.server.replace(a.url, to.url);
+    c.cluster['certificate-authority-data'] = Buffer.from(to.ca).toString('base64');
+  }
+  const out = path.join(to.dir, `via-${path.basename(file)}`);
+  await fs.writeFile(out, YAML.stringify(doc), { mode: 0o600 });
+  return out;
+}
+
+test('a role removed through replica A ends a watch held through replica B within a second', async () => {
+  const person = await a.createUser('replicated@example.com', [
+    { role: 'PROJECT_READ_ONLY', project: CLUSTER },
+  ]);
+  const kubeconfig = await kubeconfigVia(b, person.apiKey);
+  await kubectl(['get', 'ns', 'default', '-o', 'name'], { kubeconfig });
+
+  const watch = spawn(kubectlPath(), ['--kubeconfig', kubeconfig, 'get', 'ns', '--watch'], {
+    stdio: 'ignore',
+  });
+  const ended = new Promise<number>((resolve) => watch.once('exit', () => resolve(Date.now())));
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(watch.exitCode, null, 'the watch is open');
+
+  const assignments = await a.api<{ items: { id: string; user?: string }[] }>(
+    'GET',
+    '/v1/role-assignments?user=replicated%40example.com',
+  );
+  const id = assignments.body.items[0]?.id;
+  assert.ok(id, JSON.stringify(assignments.body));
+  const revoked = Date.now();
+  assert.equal((await a.api('DELETE', `/v1/role-assignments/${id}`)).status, 204);
+  const at = await Promise.race([ended, new Promise<number>((r) => setTimeout(() => r(-1), 10_000))]);
+  watch.kill();
+  assert.notEqual(at, -1, 'the watch through B ended');
+  assert.ok(at - revoked < 1000, `it ended ${at - revoked} ms after the revocation on A`);
+  await assert.rejects(kubectl(['get', 'ns', 'default', '-o', 'name'], { kubeconfig }), /forbidden/i);
+});
+
+test('a person disabled through replica A cannot use B at once: credentials, and the cluster account', async () => {
+  const person = await a.createUser('disabled-on-a@example.com', [
+    { role: 'PROJECT_READ_ONLY', project: CLUSTER },
+  ]);
+  const kubeconfig = await kubeconfigVia(b, person.apiKey);
+  await kubectl(['get', 'ns', 'default', '-o', 'name'], { kubeconfig });
+  const jit = b.jitNamespaces.get(CLUSTER)?.namespace ?? '';
+  const accounts = async () =>
+    (await kubectl(['get', 'sa', '-n', jit, '-o', 'name'], { kubeconfig: env.kubeconfig })).stdout;
+  const before = await accounts();
+  assert.match(before, /disabled-on-a/, `JIT namespace ${jit}: ${before}`);
+  assert.equal((await a.api('POST', '/v1/users/disabled-on-a%40example.com/disable')).status, 200);
+  // B holds the agent: it is told by the bridge and has the cluster drop the account.
+  const deadline = Date.now() + 5000;
+  while (/disabled-on-a/.test(await accounts())) {
+    assert.ok(Date.now() < deadline, 'the JIT service account is gone from the cluster');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await assert.rejects(
+    kubectl(['get', 'ns', 'default', '-o', 'name'], { kubeconfig }),
+    /Unauthorized|unauthorized/,
+  );
+});
