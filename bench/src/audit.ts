@@ -10,6 +10,8 @@ import { AuditQuery } from '@ztka/controller/audit/query';
 import type { ApiRecord } from '@ztka/controller/audit/record';
 import { openSqlite } from '@ztka/controller/store/db';
 import { migrateToLatest } from '@ztka/controller/store/migrations';
+import { openPostgres } from '@ztka/controller/store/postgres';
+import { startPostgres } from '@ztka/testenv';
 import type { Row } from './cases.js';
 import { percentile } from './stats.js';
 
@@ -110,5 +112,83 @@ export async function p6(records: number): Promise<Row[]> {
   } finally {
     await db.destroy();
     await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * P6 on PostgreSQL: the same ingest by one controller and by three sharing the database (each its own pool
+ * and AuditLog, in this process), appending to one org's chain, so every batch waits for the org's lock.
+ * The same records and the same appends in flight in both runs: what differs is only how many writers take
+ * turns. Then one append at a time, a quiet moment's latency: the lock and the head's read are on its path.
+ */
+export async function p6Writers(records: number): Promise<Row[]> {
+  const pg = await startPostgres();
+  try {
+    const setup = openPostgres(pg.url);
+    await migrateToLatest(setup);
+    await setup.destroy();
+    const ingest = async (writers: number, org: string) => {
+      const pools = Array.from({ length: writers }, () => openPostgres(pg.url));
+      try {
+        const logs = pools.map((db) => new AuditLog(db));
+        const inFlight = 3000;
+        const start = process.hrtime.bigint();
+        for (let i = 0; i < records; i += inFlight) {
+          const n = Math.min(inFlight, records - i);
+          await Promise.all(
+            Array.from({ length: n }, (_, j) => logs[(i + j) % writers]?.append(org, record(i + j))),
+          );
+        }
+        const rate = records / (Number(process.hrtime.bigint() - start) / 1e9);
+        const verified = await new AuditQuery(pools[0] ?? openPostgres(pg.url)).verify(org);
+        if (!verified.ok || verified.checked !== records)
+          throw new Error(`P6 on PostgreSQL: the chain of ${writers} writers does not verify`);
+        return rate;
+      } finally {
+        await Promise.all(pools.map((db) => db.destroy()));
+      }
+    };
+    await ingest(1, 'warm-up');
+    const one = await ingest(1, 'one-writer');
+    const three = await ingest(3, 'three-writers');
+    const db = openPostgres(pg.url);
+    const samples: number[] = [];
+    try {
+      const log = new AuditLog(db);
+      for (let i = 0; i < 500; i++) {
+        const t = process.hrtime.bigint();
+        await log.append('quiet', record(i));
+        samples.push(Number(process.hrtime.bigint() - t) / 1e6);
+      }
+    } finally {
+      await db.destroy();
+    }
+    const label = `${records.toLocaleString('en')} records, one org, PostgreSQL`;
+    return [
+      {
+        case: 'P6 audit ingest, PostgreSQL',
+        metric: 'records/s, 1 controller (3,000 in flight)',
+        unit: '/s',
+        values: { ztka: one },
+        note: label,
+      },
+      {
+        case: 'P6 audit ingest, PostgreSQL',
+        metric: 'records/s, 3 controllers sharing the chain (3,000 in flight); ratio to 1',
+        unit: '/s',
+        values: { ztka: three },
+        ratio: three / one,
+        note: label,
+      },
+      {
+        case: 'P6 audit append alone, PostgreSQL',
+        metric: 'p50 append, one at a time (lock, head, insert, commit)',
+        unit: 'ms',
+        values: { ztka: percentile(samples, 50) },
+        note: '500 appends',
+      },
+    ];
+  } finally {
+    await pg.stop();
   }
 }

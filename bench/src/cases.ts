@@ -28,6 +28,8 @@ export interface Sizes {
   p4Megabytes: number;
   p5Agents: number;
   p6Records: number;
+  /** Records per run of P6 on PostgreSQL (one writer, then three). */
+  p6PostgresRecords: number;
   p7People: number;
   p8Calls: number;
 }

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRootPath, testEnv, Ztka } from '@ztka/testenv';
-import { p6 } from './audit.js';
+import { p6, p6Writers } from './audit.js';
 import { p1, p2, p3, p4, p5, p7, p8, type Row, type Sizes } from './cases.js';
 import { percentile } from './stats.js';
 import { latencySvg, table, writeResults } from './report.js';
@@ -21,6 +21,7 @@ const SIZES: Record<'smoke' | 'quick' | 'full', Sizes> = {
     p4Megabytes: 1,
     p5Agents: 5,
     p6Records: 5000,
+    p6PostgresRecords: 3000,
     p7People: 3,
     p8Calls: 3,
   },
@@ -32,6 +33,7 @@ const SIZES: Record<'smoke' | 'quick' | 'full', Sizes> = {
     p4Megabytes: 20,
     p5Agents: 200,
     p6Records: 1_000_000,
+    p6PostgresRecords: 200_000,
     p7People: 30,
     p8Calls: 20,
   },
@@ -43,6 +45,7 @@ const SIZES: Record<'smoke' | 'quick' | 'full', Sizes> = {
     p4Megabytes: 100,
     p5Agents: 2000,
     p6Records: 10_000_000,
+    p6PostgresRecords: 1_000_000,
     p7People: 100,
     p8Calls: 50,
   },
@@ -111,6 +114,8 @@ try {
     if (want('P6')) {
       say(`P6: audit trail of ${sizes.p6Records} records`);
       rows.push(...(await p6(sizes.p6Records)));
+      say(`P6: audit ingest on PostgreSQL, 1 writer and 3, ${sizes.p6PostgresRecords} records each`);
+      rows.push(...(await p6Writers(sizes.p6PostgresRecords)));
     }
     if (want('P7')) {
       say(`P7: first access of ${sizes.p7People} new people`);

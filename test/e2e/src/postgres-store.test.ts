@@ -480,20 +480,28 @@ describe('the store on PostgreSQL', () => {
 });
 
 // The audit trail's contract suite, the same one SQLite runs (packages/controller/src/audit/sqlite.test.ts),
-// on a real PostgreSQL: one server, a fresh database schema per test through a fresh pool.
+// on a real PostgreSQL: one server, a fresh database schema per test through a fresh pool, and more pools on
+// the same database where a test plays several controllers.
 let auditServer: PostgresServer | undefined;
 after(async () => {
   await auditServer?.stop();
 });
 async function auditStore(): Promise<ContractStore> {
   auditServer ??= await startPostgres();
-  const db = openStore(auditServer.url);
+  const url = auditServer.url;
+  const db = openStore(url);
   await migrateToLatest(db);
+  const replicas: Store[] = [];
   return {
     db,
+    replica: () => {
+      const other = openStore(url);
+      replicas.push(other);
+      return other;
+    },
     close: async () => {
-      // Each test uses its own orgs, so the tables can be shared; only the pool is closed.
-      await db.destroy();
+      // Each test uses its own orgs, so the tables can be shared; only the pools are closed.
+      await Promise.all([db, ...replicas].map((d) => d.destroy()));
     },
   };
 }

@@ -2,10 +2,23 @@
 // appends that arrive while one transaction runs go together into the next, so the rate is bounded by
 // transactions per second times the batch size, not by one fsync per record. A caller that awaits
 // append() knows its record is committed: the proxy awaits it before ending a response.
-import type { Kysely } from 'kysely';
-import type { Database } from '../store/schema.js';
+//
+// On SQLite this process is the only writer, and each org's head is read once and then kept. On PostgreSQL
+// several controllers may append to the same chain: each batch's transaction takes the lock of every org it
+// extends (chain-lock.ts) and reads those heads under it, so writers take turns per batch, not per record.
+import type { Insertable, Kysely } from 'kysely';
+import { dialectOf } from '../store/open.js';
+import type { AuditRecordsTable, Database } from '../store/schema.js';
 import { GENESIS, linkHash } from './chain.js';
+import { lockChain } from './chain-lock.js';
 import { canonicalJson, columnsOf, type AuditRecord } from './record.js';
+
+interface Committed {
+  orgId: string;
+  record: AuditRecord;
+  seq: number;
+  hash: string;
+}
 
 interface Pending {
   orgId: string;
@@ -32,16 +45,54 @@ const MAX_BATCH = 5000;
 
 export type AuditListener = (orgId: string, record: AuditRecord, seq: number, hash: string) => void;
 
+type Head = { seq: number; hash: string };
+type Row = Insertable<AuditRecordsTable>;
+
+/** The last record of an org's chain; before its first, where pruning left it, or the genesis. */
+async function readHead(db: Kysely<Database>, orgId: string): Promise<Head> {
+  const last = await db
+    .selectFrom('audit_records')
+    .select(['seq', 'hash'])
+    .where('org_id', '=', orgId)
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  if (last) return { seq: Number(last.seq), hash: last.hash };
+  const checkpoint = await db
+    .selectFrom('audit_checkpoints')
+    .selectAll()
+    .where('org_id', '=', orgId)
+    .executeTakeFirst();
+  return checkpoint
+    ? { seq: Number(checkpoint.seq) - 1, hash: checkpoint.prev_hash }
+    : { seq: 0, hash: GENESIS };
+}
+
+async function insertRows(db: Kysely<Database>, rows: Row[]): Promise<void> {
+  let at = 0;
+  for (const size of insertChunks(rows.length)) {
+    await db
+      .insertInto('audit_records')
+      .values(rows.slice(at, at + size))
+      .execute();
+    at += size;
+  }
+}
+
 export class AuditLog {
   #queue: Pending[] = [];
   #flushing = false;
   #scheduled = false;
-  /** The last seq and hash of each org's chain, read once and then kept. */
-  readonly #heads = new Map<string, { seq: number; hash: string }>();
+  /** The last seq and hash of each org's chain, read once and then kept (one writer only). */
+  readonly #heads = new Map<string, Head>();
+  /** Whether other processes may append to the same chains (PostgreSQL). */
+  readonly #shared: boolean;
   readonly #listeners: AuditListener[] = [];
   readonly #batchListeners: Array<(records: number) => void> = [];
 
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Kysely<Database>) {
+    this.#shared = dialectOf(db) === 'postgres';
+  }
 
   append(orgId: string, record: AuditRecord): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -75,30 +126,66 @@ export class AuditLog {
       await new Promise((r) => setTimeout(r, 5));
   }
 
-  async #head(orgId: string): Promise<{ seq: number; hash: string }> {
+  async #head(orgId: string): Promise<Head> {
     const known = this.#heads.get(orgId);
     if (known) return known;
-    const last = await this.db
-      .selectFrom('audit_records')
-      .select(['seq', 'hash'])
-      .where('org_id', '=', orgId)
-      .orderBy('seq', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    const checkpoint = last
-      ? undefined
-      : await this.db
-          .selectFrom('audit_checkpoints')
-          .selectAll()
-          .where('org_id', '=', orgId)
-          .executeTakeFirst();
-    const head = last
-      ? { seq: Number(last.seq), hash: last.hash }
-      : checkpoint
-        ? { seq: Number(checkpoint.seq) - 1, hash: checkpoint.prev_hash }
-        : { seq: 0, hash: GENESIS };
+    const head = await readHead(this.db, orgId);
     this.#heads.set(orgId, head);
     return head;
+  }
+
+  /** Links the batch's records onto `heads`, which it moves along. */
+  #link(batch: Pending[], heads: Map<string, Head>): { rows: Row[]; committed: Committed[] } {
+    const committed: Committed[] = [];
+    const rows = batch.map((p) => {
+      const head = heads.get(p.orgId) ?? { seq: 0, hash: GENESIS };
+      const seq = head.seq + 1;
+      const body = canonicalJson(p.record);
+      const hash = linkHash(head.hash, seq, body);
+      const row = { ...columnsOf(p.record), org_id: p.orgId, seq, body, prev_hash: head.hash, hash };
+      head.seq = seq;
+      head.hash = hash;
+      committed.push({ orgId: p.orgId, record: p.record, seq, hash });
+      return row;
+    });
+    return { rows, committed };
+  }
+
+  /** One writer (SQLite): the heads come from memory, and a batch of one needs no transaction. */
+  async #writeAlone(batch: Pending[]): Promise<Committed[]> {
+    const heads = new Map<string, Head>();
+    for (const p of batch) if (!heads.has(p.orgId)) heads.set(p.orgId, { ...(await this.#head(p.orgId)) });
+    const { rows, committed } = this.#link(batch, heads);
+    if (insertChunks(rows.length).length === 1) {
+      // One statement is atomic on its own: no BEGIN and COMMIT round trips for the common case of a
+      // quiet moment, where the record is all that stands between a response and its end.
+      await this.db.insertInto('audit_records').values(rows).execute();
+    } else {
+      await this.db.transaction().execute((trx) => insertRows(trx, rows));
+    }
+    for (const [orgId, head] of heads) this.#heads.set(orgId, head);
+    return committed;
+  }
+
+  /** Several writers (PostgreSQL): the heads are read under the orgs' locks, in the batch's transaction. */
+  async #writeShared(batch: Pending[]): Promise<Committed[]> {
+    // Read committed, whatever the server's default: each statement after the lock then sees the commit of
+    // the transaction that held it before. A snapshot taken at the first statement would not.
+    return this.db
+      .transaction()
+      .setIsolationLevel('read committed')
+      .execute(async (trx) => {
+        const heads = new Map<string, Head>();
+        // In one order in every process, so two batches that share orgs cannot each hold one the other needs.
+        for (const orgId of [...new Set(batch.map((p) => p.orgId))].sort()) {
+          await lockChain(trx, 'append', orgId);
+          // A statement of its own: one that took the lock would see only what was committed before it began.
+          heads.set(orgId, await readHead(trx, orgId));
+        }
+        const { rows, committed } = this.#link(batch, heads);
+        await insertRows(trx, rows);
+        return committed;
+      });
   }
 
   async #flush(): Promise<void> {
@@ -107,40 +194,8 @@ export class AuditLog {
     try {
       while (this.#queue.length > 0) {
         const batch = this.#queue.splice(0, MAX_BATCH);
-        const committed: { orgId: string; record: AuditRecord; seq: number; hash: string }[] = [];
         try {
-          const heads = new Map<string, { seq: number; hash: string }>();
-          for (const p of batch)
-            if (!heads.has(p.orgId)) heads.set(p.orgId, { ...(await this.#head(p.orgId)) });
-          const rows = batch.map((p) => {
-            const head = heads.get(p.orgId) ?? { seq: 0, hash: GENESIS };
-            const seq = head.seq + 1;
-            const body = canonicalJson(p.record);
-            const hash = linkHash(head.hash, seq, body);
-            const row = { ...columnsOf(p.record), org_id: p.orgId, seq, body, prev_hash: head.hash, hash };
-            head.seq = seq;
-            head.hash = hash;
-            committed.push({ orgId: p.orgId, record: p.record, seq, hash });
-            return row;
-          });
-          const chunks = insertChunks(rows.length);
-          if (chunks.length === 1) {
-            // One statement is atomic on its own: no BEGIN and COMMIT round trips for the common case of a
-            // quiet moment, where the record is all that stands between a response and its end.
-            await this.db.insertInto('audit_records').values(rows).execute();
-          } else {
-            await this.db.transaction().execute(async (trx) => {
-              let at = 0;
-              for (const size of chunks) {
-                await trx
-                  .insertInto('audit_records')
-                  .values(rows.slice(at, at + size))
-                  .execute();
-                at += size;
-              }
-            });
-          }
-          for (const [orgId, head] of heads) this.#heads.set(orgId, head);
+          const committed = this.#shared ? await this.#writeShared(batch) : await this.#writeAlone(batch);
           for (const l of this.#batchListeners) l(batch.length);
           for (const p of batch) p.resolve();
           for (const c of committed) for (const l of this.#listeners) l(c.orgId, c.record, c.seq, c.hash);

@@ -9,8 +9,10 @@ import {
   type AuditFilterName,
   type CommandView,
 } from '@ztka/protocol';
+import { dialectOf } from '../store/open.js';
 import type { AuditRecordsTable, Database } from '../store/schema.js';
 import { GENESIS, linkHash } from './chain.js';
+import { lockChain } from './chain-lock.js';
 import { columnsOf, type ApiRecord, type AuditRecord } from './record.js';
 import type { AuditSigner } from './signer.js';
 
@@ -334,7 +336,16 @@ export class AuditQuery {
   async prune(orgId: string, before: number): Promise<{ deleted: number; checkpoint?: AuditCheckpoint }> {
     const signer = this.signer;
     if (!signer) throw new Error('pruning the audit trail needs the audit key');
-    return this.db.transaction().execute(async (trx) => {
+    const shared = dialectOf(this.db) === 'postgres';
+    // Read committed as in AuditLog: the read after the lock must see what the lock's last holder committed.
+    const transaction = shared
+      ? this.db.transaction().setIsolationLevel('read committed')
+      : this.db.transaction();
+    return transaction.execute(async (trx) => {
+      // Another controller pruning the same org at once would otherwise read where to cut before this one
+      // commits, and move the pruning checkpoint back before records already gone. Appends take a lock of
+      // their own: they add after the head and pruning removes a prefix, so the two need not wait.
+      if (shared) await lockChain(trx, 'prune', orgId);
       const last = await trx
         .selectFrom('audit_records')
         .select(['seq', 'hash'])

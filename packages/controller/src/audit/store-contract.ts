@@ -15,6 +15,11 @@ import { AuditSigner } from './signer.js';
 
 export interface ContractStore {
   db: Kysely<Database>;
+  /**
+   * Another connection pool on the same database, as a second controller would have; closed by `close()`.
+   * Absent where the database has one writer process (SQLite).
+   */
+  replica?(): Kysely<Database>;
   close(): Promise<void>;
 }
 
@@ -382,6 +387,136 @@ export function auditStoreContract(name: string, open: () => Promise<ContractSto
         assert.ok(text.includes('"<script>alert(1)</script>'), 'markup is a quoted cell, not a broken row');
         assert.ok(!/\n=cmd/.test(text), 'no line starts a formula');
         assert.equal((await query.verify(o)).ok, true);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test('controllers sharing the database append to one chain: no forks, no gaps, each record once', async (t) => {
+      const store = await open();
+      try {
+        if (!store.replica) return t.skip('one writer process per database');
+        const replica = store.replica;
+        const [a, b] = [org(), org()];
+        const writers = Array.from({ length: 3 }, () => {
+          const log = new AuditLog(replica());
+          const seen = new Map<string, number[]>();
+          log.onCommit((o, _r, seq) => seen.set(o, [...(seen.get(o) ?? []), seq]));
+          const batches: number[] = [];
+          log.onBatch((n) => batches.push(n));
+          return { log, seen, batches, ids: [] as string[] };
+        });
+        const ROUNDS = 25;
+        const PER_ROUND = 40;
+        const committed = async (ids: string[]) =>
+          (await store.db.selectFrom('audit_records').select('id').where('id', 'in', ids).execute()).length;
+        // Each writer appends in rounds, as requests keep arriving, so the three interleave batch by batch.
+        await Promise.all(
+          writers.map(async (w) => {
+            for (let round = 0; round < ROUNDS; round++) {
+              const records = Array.from({ length: PER_ROUND }, () => apiCall());
+              w.ids.push(...records.map((r) => r.id));
+              await Promise.all(records.map((r, i) => w.log.append(i % 3 === 0 ? b : a, r)));
+              // Resolved means committed: another pool already sees every record of the round.
+              assert.equal(await committed(records.map((r) => r.id)), PER_ROUND);
+            }
+          }),
+        );
+
+        const query = new AuditQuery(store.db);
+        const total = writers.length * ROUNDS * PER_ROUND;
+        const forB = writers.length * ROUNDS * Math.ceil(PER_ROUND / 3);
+        for (const [o, n] of [
+          [a, total - forB],
+          [b, forB],
+        ] as const) {
+          const v = await query.verify(o);
+          assert.deepEqual([v.ok, v.checked, v.firstBad], [true, n, undefined]);
+        }
+        const rows = await store.db
+          .selectFrom('audit_records')
+          .select(['id', 'org_id', 'seq'])
+          .where('org_id', 'in', [a, b])
+          .orderBy('org_id')
+          .orderBy('seq')
+          .execute();
+        const ids = rows.map((r) => r.id);
+        assert.deepEqual(new Set(ids).size, ids.length, 'no record twice');
+        assert.deepEqual([...ids].sort(), writers.flatMap((w) => w.ids).sort(), 'every record, once');
+        // The writers took turns: the chain passes from one to another many times, not once each.
+        const writerOf = new Map(writers.flatMap((w, i) => w.ids.map((id) => [id, i] as const)));
+        const turns = rows.filter(
+          (r, i) => i > 0 && writerOf.get(r.id) !== writerOf.get(rows[i - 1]?.id ?? ''),
+        );
+        assert.ok(turns.length > 2 * writers.length, `${turns.length} changes of writer along the chain`);
+        for (const w of writers) {
+          assert.ok(w.batches.length > 1, 'group commit: several batches');
+          // Each writer learns of its own records in chain order: what its checkpoints rely on.
+          for (const seqs of w.seen.values())
+            assert.ok(seqs.every((seq, i) => i === 0 || seq > (seqs[i - 1] ?? 0)));
+        }
+      } finally {
+        await store.close();
+      }
+    });
+
+    test('controllers pruning the same org at once leave a chain that verifies', async (t) => {
+      const store = await open();
+      try {
+        if (!store.replica) return t.skip('one writer process per database');
+        const signer = AuditSigner.generate();
+        const o = org();
+        const log = new AuditLog(store.db);
+        for (let i = 0; i < 40; i++)
+          await Promise.all(
+            Array.from({ length: 10 }, (_, j) => log.append(o, apiCall({ at: 1000 + i * 10 + j }))),
+          );
+        const waiting = async (n: number) => {
+          for (;;) {
+            const { rows } = await sql<{ n: number }>`
+              SELECT count(*)::int AS n FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock'`.execute(store.db);
+            if ((rows[0]?.n ?? 0) >= n) return;
+            await new Promise((r) => setTimeout(r, 10));
+          }
+        };
+        // The worst order, made certain: the controller whose clock is further on reaches its DELETE first,
+        // and both are held there (by a transaction holding the first record) until both have decided where
+        // to cut. Without a lock between them the later one would move the chain's start back to 101.
+        let release = (): void => undefined;
+        const held = new Promise<void>((r) => (release = r));
+        const holder = store
+          .replica()
+          .transaction()
+          .execute(async (trx) => {
+            await trx
+              .selectFrom('audit_records')
+              .select('seq')
+              .where('org_id', '=', o)
+              .where('seq', '=', 1)
+              .forUpdate()
+              .execute();
+            await held;
+          });
+        const far = new AuditQuery(store.replica(), Date.now, signer).prune(o, 1300);
+        await waiting(1);
+        const near = new AuditQuery(store.replica(), Date.now, signer).prune(o, 1100);
+        await waiting(2);
+        // A third controller keeps appending meanwhile.
+        const other = new AuditLog(store.replica());
+        const appended = Promise.all(Array.from({ length: 200 }, () => other.append(o, apiCall())));
+        release();
+        await holder;
+        const [f, n] = await Promise.all([far, near, appended]);
+        assert.deepEqual([f.deleted, n.deleted], [300, 0]);
+        const v = await new AuditQuery(store.db, Date.now, signer).verify(o);
+        assert.deepEqual([v.ok, v.checked, v.firstBad], [true, 300, undefined]);
+        const start = await store.db
+          .selectFrom('audit_checkpoints')
+          .select('seq')
+          .where('org_id', '=', o)
+          .executeTakeFirstOrThrow();
+        assert.equal(Number(start.seq), 301);
       } finally {
         await store.close();
       }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { migrateToLatest } from './migrations.js';
-import { openStore, storeDialect } from './open.js';
+import { dialectOf, openStore, storeDialect } from './open.js';
 import { openPostgres } from './postgres.js';
 
 test('storeDialect: postgres:// and postgresql:// URLs are PostgreSQL, paths and :memory: are SQLite', () => {
@@ -36,11 +36,13 @@ test("openStore(':memory:') opens SQLite", async (t) => {
   assert.deepEqual(await db.selectFrom('orgs').select('created_at').execute(), [
     { created_at: 1_700_000_000_123 },
   ]);
+  assert.equal(dialectOf(db), 'sqlite');
 });
 
 test('openStore on a postgres:// URL connects lazily and fails on the first query, not on open', async () => {
   // Port 1 on loopback: nothing listens there, so the first query is refused.
   const db = openStore('postgres://ztka@127.0.0.1:1/ztka');
+  assert.equal(dialectOf(db), 'postgres');
   await assert.rejects(db.selectFrom('orgs').selectAll().execute(), /ECONNREFUSED/);
   await db.destroy();
 });

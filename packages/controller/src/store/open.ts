@@ -1,6 +1,6 @@
 // The one place that decides which database the controller's store lives in: a `postgres://` or
 // `postgresql://` URL means PostgreSQL, anything else that is not a URL is a SQLite file (or ':memory:').
-import type { Kysely } from 'kysely';
+import { PostgresAdapter, type Kysely } from 'kysely';
 import { openSqlite } from './db.js';
 import { openPostgres } from './postgres.js';
 import type { Database } from './schema.js';
@@ -34,4 +34,9 @@ export function storeDialect(target: string): StoreDialect {
  */
 export function openStore(target: string): Kysely<Database> {
   return storeDialect(target) === 'postgres' ? openPostgres(target) : openSqlite(target);
+}
+
+/** Which dialect an open store speaks: for the few places where PostgreSQL needs what SQLite does not. */
+export function dialectOf(db: Kysely<Database>): StoreDialect {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
 }
