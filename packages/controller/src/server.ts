@@ -128,7 +128,7 @@ export async function startController(
   const credentials = new CredentialStore(db, changes);
   const authenticator = new Authenticator(credentials, changes);
   const access = new Access(db, roles, settings, credentials, changes);
-  const boot = await bootstrapOrg(db, users, roles, {
+  const boot = await bootstrapOrg(db, {
     adminPassword: opts.adminPassword ?? process.env['ZTKA_ADMIN_PASSWORD'],
   });
   const metrics = createMetrics();

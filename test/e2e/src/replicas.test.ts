@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import YAML from 'yaml';
+import { openPostgres } from '@ztka/controller/store/postgres';
 import {
   kubectl,
   kubectlPath,
@@ -104,4 +105,46 @@ test('a person disabled through replica A cannot use B at once: credentials, and
     kubectl(['get', 'ns', 'default', '-o', 'name'], { kubeconfig }),
     /Unauthorized|unauthorized/,
   );
+});
+
+test('replicas started at once on a new database migrate it once and share one org and admin', async () => {
+  const fresh = await startPostgres();
+  const started: Ztka[] = [];
+  try {
+    const password = 'replicas-started-at-once-1';
+    const all = await Promise.all(
+      [1, 2, 3].map(() => Ztka.start({ env: { ZTKA_DATABASE: fresh.url }, adminPassword: password })),
+    );
+    started.push(...all);
+    const orgs = await Promise.all(
+      all.map(async (r) => (await r.api<{ org: string }>('GET', '/v1/auth/whoami')).body.org),
+    );
+    assert.deepEqual(orgs, ['default', 'default', 'default']);
+    const users = await all[0]?.api<{ items: { username: string }[] }>('GET', '/v1/users');
+    assert.deepEqual(
+      users?.body.items.map((u) => u.username),
+      ['admin'],
+      'one admin, not three',
+    );
+  } finally {
+    await Promise.all(started.map((r) => r.stop()));
+    await fresh.stop();
+  }
+});
+
+test('a replica older than its database refuses to start, and says why', async () => {
+  // What a newer controller leaves: a migration this one does not know.
+  const db = openPostgres(pg.url);
+  const migrations = db.withTables<{ kysely_migration: { name: string; timestamp: string } }>();
+  const future = { name: '999_from_a_newer_controller', timestamp: new Date().toISOString() };
+  await migrations.insertInto('kysely_migration').values(future).execute();
+  try {
+    await assert.rejects(
+      Ztka.start({ env: { ZTKA_DATABASE: pg.url }, adminPassword: a.adminPassword }),
+      /999_from_a_newer_controller/,
+    );
+  } finally {
+    await migrations.deleteFrom('kysely_migration').where('name', '=', future.name).execute();
+    await db.destroy();
+  }
 });

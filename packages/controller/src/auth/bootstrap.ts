@@ -3,8 +3,7 @@
 // so a restart never resets a password someone has since changed.
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { RoleAssignments } from '../org/role-assignments.js';
-import type { UserDirectory } from '../org/users.js';
+import { normaliseUsername } from '../org/names.js';
 import type { Database } from '../store/schema.js';
 import { MIN_PASSWORD_LENGTH, generatePassword, hashPassword } from './passwords.js';
 
@@ -19,8 +18,6 @@ export interface BootstrapResult {
 
 export async function bootstrapOrg(
   db: Kysely<Database>,
-  users: UserDirectory,
-  roles: RoleAssignments,
   opts: { adminUsername?: string; adminPassword?: string | undefined },
 ): Promise<BootstrapResult> {
   await db
@@ -40,7 +37,40 @@ export async function bootstrapOrg(
   if (given !== undefined && given.length < MIN_PASSWORD_LENGTH)
     throw new Error(`ZTKA_ADMIN_PASSWORD must have at least ${MIN_PASSWORD_LENGTH} characters`);
   const password = given ?? generatePassword();
-  const admin = await users.create(orgId, opts.adminUsername ?? DEFAULT_ADMIN, await hashPassword(password));
-  await roles.assign(orgId, { userId: admin.id }, 'ADMIN', null, undefined);
+  const passwordHash = await hashPassword(password);
+  // Replicas starting at once on a new database all find no user: the admin and its role are made in one
+  // transaction by whichever inserts first; the others find the name taken and leave it to that one.
+  const created = await db.transaction().execute(async (trx) => {
+    const now = Date.now();
+    const userId = randomUUID();
+    const inserted = await trx
+      .insertInto('users')
+      .values({
+        id: userId,
+        org_id: orgId,
+        username: normaliseUsername(opts.adminUsername ?? DEFAULT_ADMIN),
+        password_hash: passwordHash,
+        disabled_at: null,
+        created_at: now,
+      })
+      .onConflict((oc) => oc.column('username').doNothing())
+      .executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) return false;
+    await trx
+      .insertInto('role_assignments')
+      .values({
+        id: randomUUID(),
+        org_id: orgId,
+        user_id: userId,
+        group_id: null,
+        role: 'ADMIN',
+        project_id: null,
+        namespaces: '',
+        created_at: now,
+      })
+      .execute();
+    return true;
+  });
+  if (!created) return { orgId, generatedPassword: undefined };
   return { orgId, generatedPassword: given === undefined ? password : undefined };
 }
