@@ -91,17 +91,8 @@ export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = ()
       answer();
       return;
     }
-    await deps
-      .audit(
-        apiRecord(req, ctx, {
-          stage: 'ResponseComplete',
-          status: err.status,
-          reason: err.message,
-          endedAt: Date.now(),
-        }),
-      )
-      .catch(() => undefined); // a refusal is given even if it cannot be recorded: it serves nothing
-    answer();
+    // A refusal is given even if it cannot be recorded: it serves nothing.
+    await failBeforeForward(req, ctx, deps, err, answer);
   };
 
   return {

@@ -78,13 +78,19 @@ export function personOf(claims: OidcClaims, rules: ProviderSettings): Person {
   return { subject: claims.sub, username, email, providerGroups: [...new Set(providerGroups)].sort() };
 }
 
-/** The ztka group names the provider's groups map to: the explicit table first, then (if on) same names. */
-export function mappedGroups(providerGroups: readonly string[], rules: ProviderSettings): string[] {
+/** The ztka groups the explicit mapping table gives for the provider's groups. */
+export function explicitlyMapped(providerGroups: readonly string[], rules: ProviderSettings): Set<string> {
   const out = new Set<string>();
   for (const g of providerGroups) {
     const mapped = Object.hasOwn(rules.groupMapping, g) ? rules.groupMapping[g] : undefined;
     if (mapped !== undefined) out.add(mapped);
-    if (rules.groupsByName && DNS_LABEL.test(g)) out.add(g);
   }
+  return out;
+}
+
+/** The ztka group names the provider's groups map to: the explicit table first, then (if on) same names. */
+export function mappedGroups(providerGroups: readonly string[], rules: ProviderSettings): string[] {
+  const out = explicitlyMapped(providerGroups, rules);
+  if (rules.groupsByName) for (const g of providerGroups) if (DNS_LABEL.test(g)) out.add(g);
   return [...out].sort();
 }

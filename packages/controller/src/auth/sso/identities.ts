@@ -8,7 +8,7 @@ import { isUniqueViolation } from '../../org/names.js';
 import { revokeAllCredentials } from '../../org/users.js';
 import type { Database } from '../../store/schema.js';
 import type { SecretBox } from '../../store/sealed.js';
-import { mappedGroups, type Person } from './claims.js';
+import { explicitlyMapped, mappedGroups, type Person } from './claims.js';
 import { OidcError } from './oidc.js';
 import type { Provider } from './providers.js';
 
@@ -289,11 +289,7 @@ export class SsoIdentities {
     providerGroups: readonly string[],
   ): Promise<{ added: string[]; removed: string[]; groups: string[] }> {
     const wanted = mappedGroups(providerGroups, provider);
-    const explicit = new Set(
-      providerGroups.flatMap((g) =>
-        Object.hasOwn(provider.groupMapping, g) ? [provider.groupMapping[g]] : [],
-      ),
-    );
+    const explicit = explicitlyMapped(providerGroups, provider);
     const result = await this.db.transaction().execute(async (trx) => {
       const found =
         wanted.length === 0
