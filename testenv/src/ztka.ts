@@ -269,6 +269,11 @@ export class Ztka {
     child.kill(signal);
   }
 
+  /** What the controller has printed so far (warnings and errors at the tests' log level). */
+  controllerOutput(): string {
+    return this.controller.output;
+  }
+
   agentOutput(cluster: string): string {
     return this.agents.get(cluster)?.output ?? '';
   }

@@ -167,6 +167,20 @@ export const ConfigSchema = Type.Object(
       description:
         "how often the single sign-on provider is asked again about each person logged in through it: groups it no longer gives are taken away, and a refusal ends the person's session",
     }),
+    peerListen: Type.Optional(
+      Type.String({
+        pattern: '^[^\\s]*:\\d{1,5}$',
+        description:
+          'host:port where other replicas on the same PostgreSQL bring requests for the tunnels this one holds (mutual TLS among replicas only); without it, this replica serves only the clusters connected to it',
+      }),
+    ),
+    peerUrl: Type.Optional(
+      Type.String({
+        pattern: '^https://[^\\s/]+$',
+        description:
+          'the URL other replicas reach --peer-listen at (default https://<peer-listen host>:<port>; set it when that host is a wildcard)',
+      }),
+    ),
     agentImage: Type.String({
       minLength: 1,
       maxLength: 512,
@@ -249,6 +263,8 @@ const SETTINGS = [
   ['rate-limit-per-person', 'ZTKA_RATE_LIMIT_PER_PERSON', 'rateLimitPerPerson'],
   ['rate-limit-per-address', 'ZTKA_RATE_LIMIT_PER_ADDRESS', 'rateLimitPerAddress'],
   ['sso-refresh-seconds', 'ZTKA_SSO_REFRESH_SECONDS', 'ssoRefreshSeconds'],
+  ['peer-listen', 'ZTKA_PEER_LISTEN', 'peerListen'],
+  ['peer-url', 'ZTKA_PEER_URL', 'peerUrl'],
 ] as const;
 
 /** Settings the schema declares as integers: a flag's or variable's digits become a number. */

@@ -64,6 +64,7 @@ import { ShellKubeSockets } from './webshell/kube-socket.js';
 import { ShellSandbox } from './webshell/sandbox.js';
 import { SecretBox } from './store/sealed.js';
 import { ChangeBridge } from './store/change-bridge.js';
+import { startPeering } from './peers/peering.js';
 import { SSO_CALLBACK_PATH, registerSsoRoutes, type SsoServices } from './api/sso-routes.js';
 import { registerSsoProviderRoutes } from './api/sso-provider-routes.js';
 import { SsoIdentities } from './auth/sso/identities.js';
@@ -116,8 +117,6 @@ export async function startController(
   const registry = new ClusterRegistry(db, undefined, {
     bootstrapTokenTtlMs: config.bootstrapTokenTtlSeconds * 1000,
   });
-  // No tunnel survives a restart: whatever the store says, every cluster is disconnected until it dials in.
-  await registry.resetConnections();
   const changes = new ChangeFeed();
   // Replicas sharing PostgreSQL hear each other's changes at once (store/change-bridge.ts).
   const bridge = storeDialect(database) === 'postgres' ? new ChangeBridge(database, changes, log) : undefined;
@@ -168,6 +167,18 @@ export async function startController(
     metrics.auditRecords.inc(records);
   });
   const tunnels = new TunnelRegistry();
+  // Which replica holds each cluster's tunnel, and the way to the others (peers/).
+  const peering = await startPeering({
+    db,
+    secretBox,
+    tunnels,
+    changes,
+    clusterExists: async (name) => (await registry.getCluster(name)) !== undefined,
+    peerListen: config.peerListen,
+    peerUrl: config.peerUrl,
+    probeTimeoutMs: config.agentPingTimeoutMs,
+    log,
+  });
   const revocations = new Revocations(db, access, tunnels, log, changes);
   // What agents do (connect, go, are refused, contest a tunnel) are system events of the cluster's org.
   const agentEvent: AgentEventRecorder = async (kind, cluster, sourceIp, detail) => {
@@ -196,6 +207,7 @@ export async function startController(
   const handleAgentUpgrade = createAgentEndpoint({
     directory: registry,
     tunnels,
+    claims: peering.router,
     log,
     keepalive: { intervalMs: config.agentPingIntervalMs, timeoutMs: config.agentPingTimeoutMs },
     alerts: agentAlerts,
@@ -204,7 +216,7 @@ export async function startController(
   const shellSockets = new ShellKubeSockets(tls);
   const kubeProxy = createKubeProxy(
     {
-      tunnels,
+      route: (cluster) => peering.router.route(cluster),
       limits,
       // Only kube credentials reach clusters: API keys and session cookies never do; a browser shell's
       // only through that shell's own socket.
@@ -447,6 +459,7 @@ export async function startController(
       // update costs no request.
       await step('drain', () => kubeProxy.drain(config.shutdownGraceSeconds * 1000));
       await step('tunnels', () => tunnels.closeAll('controller shutting down'));
+      await step('peering', () => peering.close());
       await step('connections', async () => {
         server.closeAllConnections();
         // Tunnels and shells were told why they end; whatever has not gone in a moment is cut.

@@ -203,7 +203,7 @@ describe('the store on PostgreSQL', () => {
     assert.equal((await registry.authenticateAgent(rotated.agentCredential))?.clusterName, 'prod-1');
 
     const seenAt = clock.now;
-    await registry.markConnected('prod-1', { agentVersion: '0.1.0', kubeVersion: 'v1.34.4' });
+    await registry.recordAgent('prod-1', { agentVersion: '0.1.0', kubeVersion: 'v1.34.4' });
     await registry.ensureOrgAndProject('acme', 'batch');
     await registry.createCluster({ org: 'acme', project: 'batch', name: 'batch-1' });
     await registry.createCluster({ org: 'acme', project: 'web', name: 'a-web' });
@@ -223,7 +223,7 @@ describe('the store on PostgreSQL', () => {
       org: 'acme',
       project: 'web',
       identity: UID_A,
-      connected: true,
+      connected: false,
       lastSeenAt: iso(seenAt),
       agentVersion: '0.1.0',
       kubeVersion: 'v1.34.4',
@@ -236,10 +236,8 @@ describe('the store on PostgreSQL', () => {
       .select(['created_at', 'last_seen_at', 'connected'])
       .where('name', '=', 'prod-1')
       .executeTakeFirstOrThrow();
-    assert.deepEqual(raw, { created_at: T0, last_seen_at: seenAt, connected: 1 });
+    assert.deepEqual(raw, { created_at: T0, last_seen_at: seenAt, connected: 0 });
 
-    await registry.markDisconnected('prod-1');
-    assert.equal((await registry.getCluster('prod-1'))?.connected, false);
     assert.equal(await registry.revokeAgentCredentials('prod-1'), 1);
     assert.equal(await registry.deleteCluster('batch-1'), true);
     assert.equal(await registry.deleteCluster('batch-1'), false);

@@ -4,9 +4,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import fs from 'node:fs/promises';
-import path from 'node:path';
-import YAML from 'yaml';
 import { openPostgres } from '@ztka/controller/store/postgres';
 import {
   kubectl,
@@ -17,6 +14,7 @@ import {
   type PostgresServer,
   type TestEnv,
 } from '@ztka/testenv';
+import { kubeconfigVia } from './support/replicas.js';
 
 const CLUSTER = 'replicated';
 let env: TestEnv;
@@ -37,26 +35,11 @@ after(async () => {
   await pg?.stop();
 });
 
-/** A kubeconfig of `apiKey`'s person, made by replica A, pointed at replica `to` (its URL and CA). */
-async function kubeconfigVia(to: Ztka, apiKey: string): Promise<string> {
-  const file = await a.kubeconfig(CLUSTER, apiKey);
-  const doc = YAML.parse(await fs.readFile(file, 'utf8')) as {
-    clusters: { cluster: { server: string; 'certificate-authority-data': string } }[];
-  };
-  for (const c of doc.clusters) {
-    c.cluster.server = c.cluster.server.replace(a.url, to.url);
-    c.cluster['certificate-authority-data'] = Buffer.from(to.ca).toString('base64');
-  }
-  const out = path.join(to.dir, `via-${path.basename(file)}`);
-  await fs.writeFile(out, YAML.stringify(doc), { mode: 0o600 });
-  return out;
-}
-
 test('a role removed through replica A ends a watch held through replica B within a second', async () => {
   const person = await a.createUser('replicated@example.com', [
     { role: 'PROJECT_READ_ONLY', project: CLUSTER },
   ]);
-  const kubeconfig = await kubeconfigVia(b, person.apiKey);
+  const kubeconfig = await kubeconfigVia(a, b, CLUSTER, person.apiKey);
   await kubectl(['get', 'ns', 'default', '-o', 'name'], { kubeconfig });
 
   const watch = spawn(kubectlPath(), ['--kubeconfig', kubeconfig, 'get', 'ns', '--watch'], {
@@ -85,7 +68,7 @@ test('a person disabled through replica A cannot use B at once: credentials, and
   const person = await a.createUser('disabled-on-a@example.com', [
     { role: 'PROJECT_READ_ONLY', project: CLUSTER },
   ]);
-  const kubeconfig = await kubeconfigVia(b, person.apiKey);
+  const kubeconfig = await kubeconfigVia(a, b, CLUSTER, person.apiKey);
   await kubectl(['get', 'ns', 'default', '-o', 'name'], { kubeconfig });
   const jit = b.jitNamespaces.get(CLUSTER)?.namespace ?? '';
   const accounts = async () =>

@@ -482,13 +482,14 @@ test('status marks are visible through getCluster and listClusters', async (t) =
   const { registry, clock } = await fixture(t);
   await registry.createCluster({ project: 'web', name: 'alpha' });
   clock.now = T0 + 10_000;
-  await registry.markConnected('alpha', { agentVersion: '0.1.0', kubeVersion: 'v1.31.2' });
+  await registry.recordAgent('alpha', { agentVersion: '0.1.0', kubeVersion: 'v1.31.2' });
   assert.deepEqual(await registry.getCluster('alpha'), {
     name: 'alpha',
     org: 'default',
     project: 'web',
     identity: null,
-    connected: true,
+    // Connected only while a replica holds its tunnel (peers/locations.test.ts).
+    connected: false,
     lastSeenAt: new Date(T0 + 10_000).toISOString(),
     agentVersion: '0.1.0',
     kubeVersion: 'v1.31.2',
@@ -499,30 +500,16 @@ test('status marks are visible through getCluster and listClusters', async (t) =
   await registry.markSeen('alpha');
   let view = await registry.getCluster('alpha');
   assert.equal(view?.lastSeenAt, new Date(T0 + 20_000).toISOString());
-  assert.equal(view?.connected, true);
-
-  clock.now = T0 + 30_000;
-  await registry.markDisconnected('alpha');
-  view = await registry.getCluster('alpha');
-  assert.equal(view?.connected, false);
-  assert.equal(view?.lastSeenAt, new Date(T0 + 30_000).toISOString());
-  assert.equal(view?.agentVersion, '0.1.0'); // the last reported versions stay visible
-
-  await registry.markConnected('alpha', { agentVersion: '0.2.0', kubeVersion: 'v1.32.0' });
-  await registry.resetConnections();
-  assert.equal((await registry.getCluster('alpha'))?.connected, false);
 
   // Reported versions are normalised, never refused: a tunnel must not fail over a missing header.
-  await registry.markConnected('alpha', { agentVersion: '', kubeVersion: ` ${'v'.repeat(300)} ` });
+  await registry.recordAgent('alpha', { agentVersion: '', kubeVersion: ` ${'v'.repeat(300)} ` });
   view = await registry.getCluster('alpha');
-  assert.equal(view?.connected, true);
   assert.equal(view?.agentVersion, null);
   assert.equal(view?.kubeVersion, 'v'.repeat(256));
 
   // Marks for an unknown cluster are no-ops (and create nothing).
   await registry.markSeen('nope');
-  await registry.markDisconnected('nope');
-  await registry.markConnected('nope', { agentVersion: '1', kubeVersion: '1' });
+  await registry.recordAgent('nope', { agentVersion: '1', kubeVersion: '1' });
   assert.equal(await registry.getCluster('nope'), undefined);
   assert.equal((await registry.listClusters()).length, 1);
 });

@@ -424,16 +424,16 @@ export class ClusterRegistry {
   // exist has nothing to update), so that fire-and-forget callers on the tunnel path never see a rejection.
 
   /**
-   * Records that the cluster's agent connected, the versions it reported and its JIT namespace (kept, so
-   * that role assignments can be refused for it while the agent is away). Versions are trimmed and cut to
-   * 256 characters; an empty one is stored as null.
+   * Records what the cluster's agent reported as its tunnel opened: its versions and its JIT namespace
+   * (kept, so that role assignments can be refused for it while the agent is away). Versions are trimmed and
+   * cut to 256 characters; an empty one is stored as null. Whether the cluster is connected follows where
+   * its tunnel is (peers/locations.ts).
    */
-  async markConnected(
+  async recordAgent(
     clusterName: string,
     info: { agentVersion: string; kubeVersion: string; jitNamespace?: string },
   ): Promise<void> {
     await this.#updateCluster(clusterName, {
-      connected: 1,
       agent_version: normaliseVersion(info.agentVersion),
       kube_version: normaliseVersion(info.kubeVersion),
       ...(info.jitNamespace ? { jit_namespace: info.jitNamespace } : {}),
@@ -446,23 +446,10 @@ export class ClusterRegistry {
     await this.#updateCluster(clusterName, { last_seen_at: this.#clock() });
   }
 
-  /** Records that the cluster's agent disconnected; it was last seen now. */
-  async markDisconnected(clusterName: string): Promise<void> {
-    await this.#updateCluster(clusterName, { connected: 0, last_seen_at: this.#clock() });
-  }
-
   /** Deletes a cluster with its tokens and agent credentials (foreign keys cascade); false if unknown. */
   async deleteCluster(clusterName: string): Promise<boolean> {
     const result = await this.#db.deleteFrom('clusters').where('name', '=', clusterName).executeTakeFirst();
     return result.numDeletedRows > 0n;
-  }
-
-  /**
-   * Marks every cluster disconnected. Call at controller start: tunnels do not survive a restart, so any
-   * `connected` flag left over from the previous process is stale.
-   */
-  async resetConnections(): Promise<void> {
-    await this.#db.updateTable('clusters').set({ connected: 0 }).where('connected', '=', 1).execute();
   }
 
   async getCluster(name: string): Promise<ClusterView | undefined> {

@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { RequestLimits } from '../access/request-limits.js';
 import type { ApiRecord } from '../audit/record.js';
 import type { Principal } from '../auth/credentials.js';
+import { LocalRoute } from '../tunnel/route.js';
 import { AgentSession, TunnelRegistry } from '../tunnel/session.js';
 import { WHOLE_ANSWER_LIMIT } from '@ztka/protocol';
 import { createKubeProxy } from './forward.js';
@@ -64,7 +65,10 @@ async function rig(answer: (stream: http2.ServerHttp2Stream) => void): Promise<R
   );
   const pending: Rig['pending'] = [];
   const proxy = createKubeProxy({
-    tunnels,
+    route: async (cluster) => {
+      const session = tunnels.get(cluster);
+      return session && new LocalRoute(session);
+    },
     authenticate: async () => principal,
     authorize: async () => ({ user: principal.username, userId: principal.userId, role: 'ADMIN' }),
     track: () => () => undefined,

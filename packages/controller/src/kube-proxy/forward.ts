@@ -56,17 +56,12 @@ const auditUnavailable = (cause: unknown) =>
   new ZtkaError('internal', 'the audit trail is unavailable, so the request was not served', { cause });
 
 function openStream(target: ProxyTarget, extra: Record<string, string> = {}): http2.ClientHttp2Stream {
-  return target.session.h2.request(
-    {
-      ...target.headers,
-      ...extra,
-      [http2.constants.HTTP2_HEADER_METHOD]: target.method,
-      [http2.constants.HTTP2_HEADER_PATH]: target.upstreamPath,
-    },
-    // Node closes the request side of a GET at once unless told otherwise; an upgraded GET (exec over
-    // WebSocket) needs it open for the bytes that follow, and a plain one ends it when its empty body does.
-    { endStream: false },
-  );
+  return target.route.open({
+    ...target.headers,
+    ...extra,
+    [http2.constants.HTTP2_HEADER_METHOD]: target.method,
+    [http2.constants.HTTP2_HEADER_PATH]: target.upstreamPath,
+  });
 }
 
 export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = () => {}): KubeProxy {
@@ -187,10 +182,7 @@ export function createKubeProxy(deps: KubeProxyDeps, observe: ProxyObserver = ()
 
 /** Why a request cannot travel its tunnel any more, if it cannot: the tunnel closed after it was resolved. */
 function tunnelGone(target: ProxyTarget): ZtkaError | undefined {
-  const h2 = target.session.h2;
-  return h2.closed || h2.destroyed
-    ? new ZtkaError('bad_gateway', `the tunnel to cluster ${target.cluster} closed`)
-    : undefined;
+  return target.route.gone();
 }
 
 /** Completes the record of a request that was on record but never forwarded, then answers it. */
@@ -278,8 +270,11 @@ function forwardRequest(
     // The response is ended below, once its record is committed.
     relay(stream, res, { end: false });
   });
+  /** Set when the stream failed before the cluster answered: what its client is told. */
+  let failure: ZtkaError | undefined;
   stream.on('error', (err) => {
-    reason ??= asZtkaError(err).message;
+    failure ??= target.route.failure(err, stream);
+    reason ??= failure.message;
   });
   let ended = false;
   stream.on('end', () => (ended = true));
@@ -294,7 +289,11 @@ function forwardRequest(
     }
     if (!ended && !reason) reason = `the tunnel to cluster ${target.cluster} closed`;
     const failed =
-      !ended && !res.headersSent ? new ZtkaError('bad_gateway', reason ?? 'the tunnel closed') : undefined;
+      !ended && !res.headersSent
+        ? failure?.code === 'cluster_unavailable'
+          ? failure
+          : new ZtkaError('bad_gateway', reason ?? 'the tunnel closed')
+        : undefined;
     const record = apiRecord(req, ctx, {
       stage: 'ResponseComplete',
       status: failed ? failed.status : status,
@@ -380,8 +379,9 @@ function relayUpgrade(
     relay(stream, socket);
   });
   stream.on('error', (err) => {
-    reason ??= asZtkaError(err).message;
-    if (status === 0) sendStatusOnSocket(socket, asZtkaError(err));
+    const failure = target.route.failure(err, stream);
+    reason ??= failure.message;
+    if (status === 0) sendStatusOnSocket(socket, failure);
     else socket.destroy();
   });
   stream.on('close', () => {

@@ -17,10 +17,11 @@ import type { RequestLimits } from '../access/request-limits.js';
 import type { ApiRecord } from '../audit/record.js';
 import type { RequestContext } from './audit.js';
 import type { Principal } from '../auth/credentials.js';
-import type { AgentSession, TunnelRegistry } from '../tunnel/session.js';
+import type { TunnelRoute } from '../tunnel/route.js';
 
 export interface KubeProxyDeps {
-  tunnels: TunnelRegistry;
+  /** The way to the cluster's agent, wherever its tunnel is; undefined while no replica holds one. */
+  route(cluster: string): Promise<TunnelRoute | undefined>;
   /** Who is asking, or undefined when the request carries no valid kube credential. */
   authenticate(req: IncomingMessage): Promise<Principal | undefined>;
   /**
@@ -48,7 +49,7 @@ export interface ProxyTarget {
   identity: TunnelIdentity;
   kube: KubeRequest;
   method: string;
-  session: AgentSession;
+  route: TunnelRoute;
   /** Path and query below the cluster prefix, as the apiserver will see them. */
   upstreamPath: string;
   headers: OutgoingHttpHeaders;
@@ -98,9 +99,9 @@ export async function resolveTarget(
   guardKubeRequest(identity, kube);
 
   // authorize() has established that the cluster exists and that the caller may know it.
-  const session = deps.tunnels.get(cluster);
-  guardProtectedNamespaces(identity, kube, url.searchParams, protectedNamespaces(session?.info.jitNamespace));
-  if (!session)
+  const route = await deps.route(cluster);
+  guardProtectedNamespaces(identity, kube, url.searchParams, protectedNamespaces(route?.jitNamespace));
+  if (!route)
     throw new ZtkaError(
       'cluster_unavailable',
       `cluster ${cluster} is not connected: its agent has no tunnel open`,
@@ -117,7 +118,7 @@ export async function resolveTarget(
     identity,
     kube,
     method: req.method ?? 'GET',
-    session,
+    route,
     upstreamPath: path + url.search,
     headers,
   };

@@ -58,10 +58,10 @@ const SERVING_VALIDITY_DAYS = 825;
 /** The serving certificate is renewed when it expires within this window. */
 export const RENEW_BEFORE_MS = 30 * DAY_MS;
 /** notBefore is backdated a little so that clients with a slightly slow clock accept a fresh cert. */
-const BACKDATE_MS = 60 * 60 * 1000;
+export const BACKDATE_MS = 60 * 60 * 1000;
 
-const EC_KEY_ALG = { name: 'ECDSA', namedCurve: 'P-256' };
-const EC_SIGN_ALG = { name: 'ECDSA', hash: 'SHA-256' };
+export const EC_KEY_ALG = { name: 'ECDSA', namedCurve: 'P-256' };
+export const EC_SIGN_ALG = { name: 'ECDSA', hash: 'SHA-256' };
 
 export async function loadOrCreateTls(opts: TlsOptions): Promise<TlsMaterial> {
   const { certFile, keyFile, caFile } = opts;
@@ -319,12 +319,12 @@ async function issueServing(ca: Ca, hosts: Hosts, now: number): Promise<{ certPe
 // ---------------------------------------------------------------------------------------------------------
 // Helpers
 
-async function generateKeyPair(): Promise<webcrypto.CryptoKeyPair> {
+export async function generateKeyPair(): Promise<webcrypto.CryptoKeyPair> {
   return webcrypto.subtle.generateKey(EC_KEY_ALG, true, ['sign', 'verify']);
 }
 
 /** PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----"). */
-async function exportKeyPem(key: webcrypto.CryptoKey): Promise<string> {
+export async function exportKeyPem(key: webcrypto.CryptoKey): Promise<string> {
   const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
   return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
     .export({ type: 'pkcs8', format: 'pem' })
@@ -332,7 +332,7 @@ async function exportKeyPem(key: webcrypto.CryptoKey): Promise<string> {
 }
 
 /** 16 random bytes, high bit cleared so the DER INTEGER stays positive and 16 bytes long. */
-function randomSerial(): string {
+export function randomSerial(): string {
   const bytes = randomBytes(16);
   bytes[0] = ((bytes[0] ?? 0) & 0x7f) | 0x01;
   return bytes.toString('hex');

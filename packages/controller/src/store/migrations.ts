@@ -437,6 +437,48 @@ const migration010: Migration = {
   },
 };
 
+// Several replicas on one database: each running replica registers itself and its peer address, with a
+// heartbeat; each connected cluster records which replica holds its tunnel (and which tunnel, so a release
+// or a takeover only ever touches the tunnel it means). A replica that dies leaves rows a live one sweeps.
+const migration011: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('controller_replicas')
+      .addColumn('id', 'text', (c) => c.primaryKey().notNull())
+      .addColumn('peer_url', 'text')
+      .addColumn('started_at', 'bigint', (c) => c.notNull())
+      .addColumn('heartbeat_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('tunnel_locations')
+      .addColumn('cluster_id', 'text', (c) =>
+        c.primaryKey().notNull().references('clusters.id').onDelete('cascade'),
+      )
+      .addColumn('replica_id', 'text', (c) => c.notNull())
+      .addColumn('session_id', 'text', (c) => c.notNull())
+      .addColumn('jit_namespace', 'text', (c) => c.notNull())
+      .addColumn('connected_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex('tunnel_locations_replica_idx')
+      .on('tunnel_locations')
+      .column('replica_id')
+      .execute();
+    await db.schema
+      .createTable('peer_authority')
+      .addColumn('id', 'text', (c) => c.primaryKey().notNull())
+      .addColumn('cert_pem', 'text', (c) => c.notNull())
+      .addColumn('key_sealed', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+  },
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.dropTable('peer_authority').execute();
+    await db.schema.dropTable('tunnel_locations').execute();
+    await db.schema.dropTable('controller_replicas').execute();
+  },
+};
+
 /** All migrations, keyed by name; Kysely applies them in name order. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '001_initial': migration001,
@@ -449,6 +491,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '008_agent_keys': migration008,
   '009_sso': migration009,
   '010_local_login_policy': migration010,
+  '011_replicas': migration011,
 });
 
 class InMemoryMigrationProvider implements MigrationProvider {

@@ -287,6 +287,32 @@ export interface AuditCheckpointsTable {
   signature: string | null;
 }
 
+export interface ControllerReplicasTable {
+  id: string;
+  /** Where other replicas reach this one's peer listener; null if it takes no peers (a single replica). */
+  peer_url: string | null;
+  started_at: EpochMs;
+  /** Written by the replica itself, on its own clock, every few seconds while it runs. */
+  heartbeat_at: EpochMs;
+}
+
+export interface TunnelLocationsTable {
+  cluster_id: string;
+  replica_id: string;
+  /** The tunnel itself: a replica holding a newer tunnel of the cluster answers for this one no more. */
+  session_id: string;
+  jit_namespace: string;
+  connected_at: EpochMs;
+}
+
+export interface PeerAuthorityTable {
+  id: string;
+  cert_pem: string;
+  /** The CA's private key, sealed with the secrets key that every replica shares. */
+  key_sealed: string;
+  created_at: EpochMs;
+}
+
 export interface Database {
   orgs: OrgsTable;
   projects: ProjectsTable;
@@ -306,4 +332,7 @@ export interface Database {
   user_totp: UserTotpTable;
   audit_records: AuditRecordsTable;
   audit_checkpoints: AuditCheckpointsTable;
+  controller_replicas: ControllerReplicasTable;
+  tunnel_locations: TunnelLocationsTable;
+  peer_authority: PeerAuthorityTable;
 }

@@ -21,6 +21,7 @@ import {
 import type { AuthenticatedAgent } from '../clusters/registry.js';
 import { createMetrics } from '../observability/metrics.js';
 import { RequestLimits } from '../access/request-limits.js';
+import type { TunnelClaims } from './claims.js';
 import { createAgentEndpoint, type AgentDirectory } from './accept.js';
 import { AgentAlerts } from './alerts.js';
 import { TunnelRegistry } from './session.js';
@@ -55,8 +56,7 @@ async function rig(t: TestContext, opts: { probeTimeoutMs?: number; perAddress?:
           }
         : undefined,
     consumeAgentProof: async (id, nonce) => !used.has(id + nonce) && Boolean(used.add(id + nonce)),
-    markConnected: async () => undefined,
-    markDisconnected: async () => undefined,
+    recordAgent: async () => undefined,
     markSeen: async () => undefined,
   };
   const log = pino({ level: 'silent' });
@@ -68,9 +68,18 @@ async function rig(t: TestContext, opts: { probeTimeoutMs?: number; perAddress?:
     log,
   });
   const tunnels = new TunnelRegistry();
+  // One replica: the store's locations (peers/locations.ts, tested against both databases) name no other.
+  const claims: TunnelClaims = {
+    holder: async () => undefined,
+    isOwn: () => true,
+    probe: async () => ({ alive: false }),
+    claim: async () => true,
+    release: async () => undefined,
+  };
   const endpoint = createAgentEndpoint({
     directory,
     tunnels,
+    claims,
     log,
     // Pings of the keepalive would find a silent tunnel by themselves; only the endpoint's own probe may.
     keepalive: { intervalMs: 60_000, timeoutMs: opts.probeTimeoutMs ?? 300 },

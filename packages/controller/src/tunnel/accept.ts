@@ -22,6 +22,7 @@ import {
 import type { AuthenticatedAgent } from '../clusters/registry.js';
 import { DNS_LABEL_PATTERN } from '../org/names.js';
 import type { AgentAlerts, AgentRefusal } from './alerts.js';
+import type { TunnelClaims } from './claims.js';
 import { AgentSession, type AgentInfo, type KeepaliveOptions, type TunnelRegistry } from './session.js';
 
 /** What the tunnel endpoint needs from the cluster registry. */
@@ -29,11 +30,11 @@ export interface AgentDirectory {
   authenticateAgent(credential: string): Promise<AuthenticatedAgent | undefined>;
   /** False if this proof's nonce was accepted before (a replay). */
   consumeAgentProof(credentialId: string, nonce: string, expiresAt: number): Promise<boolean>;
-  markConnected(
+  /** What the agent reported as its tunnel opened (versions, JIT namespace). */
+  recordAgent(
     cluster: string,
     info: { agentVersion: string; kubeVersion: string; jitNamespace: string },
   ): Promise<void>;
-  markDisconnected(cluster: string): Promise<void>;
   markSeen(cluster: string): Promise<void>;
 }
 
@@ -147,6 +148,8 @@ function serialiser() {
 export function createAgentEndpoint(deps: {
   directory: AgentDirectory;
   tunnels: TunnelRegistry;
+  /** The cluster's tunnel across replicas (peers/router.ts). */
+  claims: TunnelClaims;
   log: Logger;
   keepalive: KeepaliveOptions;
   alerts: AgentAlerts;
@@ -233,11 +236,17 @@ export function createAgentEndpoint(deps: {
       remoteAddress,
       transport,
     };
-    const open = (stream: Duplex, end: () => void) => {
+    const open = (stream: Duplex, end: () => void, replacing: string | null) => {
       const session = new AgentSession(info, { stream, end, bytesReceived }, deps.log, deps.keepalive);
       if (!deps.tunnels.add(session)) return;
       deps.log.info(info, 'agent connected');
-      void deps.directory.markConnected(info.cluster, info).catch(storeFailed);
+      void deps.claims
+        .claim(session, replacing)
+        .then(async (won) => {
+          if (!won) return session.close('another connection of its cluster took the cluster meanwhile');
+          await deps.directory.recordAgent(info.cluster, info);
+        })
+        .catch(storeFailed);
       // Each answered ping proves the agent alive; record it, at most every SEEN_WRITE_INTERVAL_MS.
       let seenWritten = Date.now();
       session.onAlive(() => {
@@ -245,19 +254,16 @@ export function createAgentEndpoint(deps: {
         seenWritten = Date.now();
         void deps.directory.markSeen(info.cluster).catch(storeFailed);
       });
-      session.onClose(() => {
-        if (!deps.tunnels.get(info.cluster))
-          void deps.directory.markDisconnected(info.cluster).catch(storeFailed);
-      });
+      session.onClose(() => void deps.claims.release(session).catch(storeFailed));
     };
     // Resolves once the connection is the cluster's tunnel, or is gone.
-    const upgrade = () =>
+    const upgrade = (replacing: string | null) =>
       new Promise<void>((resolve) => {
         if (socket.destroyed) return resolve();
         socket.once('close', () => resolve());
         if (transport === 'websocket') {
           wss.handleUpgrade(req, socket, head, (ws) => {
-            open(createWebSocketStream(ws, TUNNEL_TUNING.streamBuffer), () => ws.terminate());
+            open(createWebSocketStream(ws, TUNNEL_TUNING.streamBuffer), () => ws.terminate(), replacing);
             resolve();
           });
           return;
@@ -268,12 +274,13 @@ export function createAgentEndpoint(deps: {
           socket.setNoDelay(true);
         }
         switchToH2(socket, head, (s) => {
-          open(s, () => s.destroy());
+          open(s, () => s.destroy(), replacing);
           resolve();
         });
       });
     await oneAtATime(agent.clusterName, async () => {
-      if (await freeFor(deps, info)) return upgrade();
+      const free = await freeFor(deps, info);
+      if (free) return upgrade(free.replacing);
       refuse(
         socket,
         new ZtkaError(
@@ -286,26 +293,54 @@ export function createAgentEndpoint(deps: {
 }
 
 /**
- * Whether the cluster's tunnel is free for a newcomer: there is none, or it no longer answers (it is closed
- * then). While it answers it keeps its cluster: a copy of the agent's credential and key (or a second
- * replica of the agent) cannot take the cluster's traffic over, only be noticed. Each contest is reported.
+ * Whether the cluster's tunnel is free for a newcomer, and which tunnel the newcomer then replaces: there is
+ * none, or it no longer answers (it is closed then, by whichever replica holds it). While it answers it keeps
+ * its cluster: a copy of the agent's credential and key (or a second replica of the agent) cannot take the
+ * cluster's traffic over, only be noticed, whichever controller replica it reaches. Each contest is reported.
  */
 async function freeFor(
-  deps: { tunnels: TunnelRegistry; keepalive: KeepaliveOptions; alerts: AgentAlerts; log: Logger },
+  deps: {
+    tunnels: TunnelRegistry;
+    claims: TunnelClaims;
+    keepalive: KeepaliveOptions;
+    alerts: AgentAlerts;
+    log: Logger;
+  },
   newcomer: AgentInfo,
-): Promise<boolean> {
-  const live = deps.tunnels.get(newcomer.cluster);
-  if (!live) return true;
+): Promise<{ replacing: string | null } | undefined> {
   const seen = { remoteAddress: newcomer.remoteAddress, agentVersion: newcomer.agentVersion };
-  if (await live.probe(deps.keepalive.timeoutMs)) {
+  const refused = () => {
     deps.log.warn(
       { cluster: newcomer.cluster, remote: seen.remoteAddress },
       'agent connection refused: tunnel in use',
     );
-    deps.alerts.contested('refused', live.info, seen);
-    return false;
+    return undefined;
+  };
+  const live = deps.tunnels.get(newcomer.cluster);
+  if (live) {
+    if (await live.probe(deps.keepalive.timeoutMs)) {
+      deps.alerts.contested('refused', live.info, seen);
+      return refused();
+    }
+    deps.alerts.contested('replaced', live.info, seen);
+    live.close('replaced: it did not answer a ping when another connection of its cluster arrived');
+    return { replacing: live.id };
   }
-  deps.alerts.contested('replaced', live.info, seen);
-  live.close('replaced: it did not answer a ping when another connection of its cluster arrived');
-  return true;
+  const at = await deps.claims.holder(newcomer.cluster);
+  // Nobody's, a tunnel of this replica already closing, or one of a replica that stopped.
+  if (!at || deps.claims.isOwn(at) || !at.live) return { replacing: at?.sessionId ?? null };
+  const answer = await deps.claims.probe(at, deps.keepalive.timeoutMs);
+  const transport = answer.live?.transport ?? '';
+  const described: AgentInfo = {
+    ...newcomer,
+    remoteAddress: answer.live?.remoteAddress ?? '',
+    agentVersion: answer.live?.agentVersion ?? '',
+    transport: isTunnelTransport(transport) ? transport : newcomer.transport,
+  };
+  if (answer.alive) {
+    deps.alerts.contested('refused', described, seen);
+    return refused();
+  }
+  deps.alerts.contested('replaced', described, seen);
+  return { replacing: at.sessionId };
 }

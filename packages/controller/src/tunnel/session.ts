@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -40,6 +41,8 @@ export interface TunnelConnection {
  */
 export class AgentSession {
   readonly h2: http2.ClientHttp2Session;
+  /** This tunnel, as the store's tunnel locations name it: a later tunnel of the cluster has another. */
+  readonly id = randomUUID();
   readonly connectedAt = Date.now();
   private closed = false;
   private readonly closeHandlers: Array<() => void> = [];

@@ -1,0 +1,143 @@
+// The peer listener: where other replicas bring requests for the tunnels this replica holds. Only a replica
+// gets in (mutual TLS against the replicas' CA, pki/peer.ts), and a replica only sends what it has already
+// authenticated, authorized and recorded, so nothing is checked again here but the tunnel: a stream for a
+// tunnel this replica does not hold (any more) is refused before anything is done with it.
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import { TUNNEL_TUNING, relay } from '@ztka/protocol';
+import type { PeerCredentials } from '../pki/peer.js';
+import { replicaOf } from '../pki/peer.js';
+import type { TunnelRegistry } from '../tunnel/session.js';
+import { PEER_CLUSTER_HEADER, PEER_OPS, PEER_OP_HEADER, PEER_SESSION_HEADER } from './wire.js';
+import type { ProbeAnswer } from '../tunnel/claims.js';
+
+const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
+
+/** Headers that belong to the hop between replicas, not to the request. */
+const HOP_HEADERS = new Set([
+  ':authority',
+  ':scheme',
+  PEER_OP_HEADER,
+  PEER_CLUSTER_HEADER,
+  PEER_SESSION_HEADER,
+]);
+
+export interface PeerServer {
+  /** host:port it listens on. */
+  address: string;
+  close(): Promise<void>;
+}
+
+export async function startPeerServer(deps: {
+  listen: { host: string; port: number };
+  credentials: PeerCredentials;
+  tunnels: TunnelRegistry;
+  /** How long a probed tunnel has to answer its ping. */
+  probeTimeoutMs: number;
+  log: Logger;
+}): Promise<PeerServer> {
+  const server = http2.createSecureServer({
+    key: deps.credentials.keyPem,
+    cert: deps.credentials.certPem,
+    ca: deps.credentials.caPem,
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.3',
+    settings: TUNNEL_TUNING.http2,
+  });
+  // The http2 server keeps no list of its sessions; shutdown ends them.
+  const open = new Set<http2.ServerHttp2Session>();
+  // The replica at the other end of each session, from its verified certificate.
+  const replicas = new WeakMap<http2.Http2Session, string | undefined>();
+  server.on('session', (session) => {
+    open.add(session);
+    replicas.set(session, replicaOf((session.socket as TLSSocket).getPeerCertificate()));
+    session.once('close', () => open.delete(session));
+    session.setLocalWindowSize(TUNNEL_TUNING.sessionWindowSize);
+    session.on('error', () => session.destroy());
+  });
+  server.on('stream', (stream, headers) => {
+    stream.on('error', () => undefined);
+    const from = stream.session ? replicas.get(stream.session) : undefined;
+    const cluster = String(headers[PEER_CLUSTER_HEADER] ?? '');
+    const sessionId = String(headers[PEER_SESSION_HEADER] ?? '');
+    const tunnel = deps.tunnels.get(cluster);
+    const held = tunnel !== undefined && tunnel.id === sessionId;
+    if (!from) return stream.close(NGHTTP2_REFUSED_STREAM);
+    switch (headers[PEER_OP_HEADER]) {
+      case PEER_OPS.proxy:
+        if (!held) return stream.close(NGHTTP2_REFUSED_STREAM);
+        return carry(stream, headers, tunnel.h2);
+      case PEER_OPS.probe: {
+        const answer = (body: ProbeAnswer) => {
+          stream.respond({ ':status': 200, 'content-type': 'application/json' });
+          stream.end(JSON.stringify(body));
+        };
+        if (!held) return answer({ alive: false });
+        const { remoteAddress, agentVersion, transport } = tunnel.info;
+        void tunnel.probe(deps.probeTimeoutMs).then((alive) => {
+          if (!alive)
+            tunnel.close('replaced: it did not answer a ping when another connection of its cluster arrived');
+          if (!stream.closed) answer({ alive, live: { remoteAddress, agentVersion, transport } });
+        });
+        return;
+      }
+      default:
+        stream.close(NGHTTP2_REFUSED_STREAM);
+    }
+  });
+  server.on('tlsClientError', (err) => deps.log.warn({ err: err.message }, 'peer connection refused'));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(deps.listen.port, deps.listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address() as AddressInfo;
+  const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+  return {
+    address: `${host}:${bound.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Streams of other replicas end with the tunnels; what is left is idle sessions.
+        for (const session of open) session.destroy();
+      }),
+  };
+}
+
+/** Splices the peer's stream onto a new stream of the agent's tunnel, both ways, cancellation included. */
+function carry(
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+  tunnel: http2.ClientHttp2Session,
+): void {
+  const request: http2.OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) if (!HOP_HEADERS.has(name)) request[name] = value;
+  let upstream: http2.ClientHttp2Stream;
+  try {
+    upstream = tunnel.request(request, { endStream: false });
+  } catch {
+    // The tunnel closed a moment ago: nothing travelled.
+    return stream.close(NGHTTP2_REFUSED_STREAM);
+  }
+  upstream.on('error', () => undefined);
+  relay(stream, upstream);
+  upstream.on('response', (answer) => {
+    stream.respond(answer);
+    relay(upstream, stream);
+  });
+  upstream.on('close', () => {
+    if (stream.closed) return;
+    // Ended whole: the relay has ended the peer's stream too. Otherwise pass on that it broke.
+    if (upstream.rstCode !== undefined && upstream.rstCode !== 0)
+      stream.close(upstream.rstCode === NGHTTP2_CANCEL ? NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR);
+    else if (!stream.headersSent) stream.close(NGHTTP2_INTERNAL_ERROR);
+  });
+  stream.on('close', () => {
+    if (!upstream.closed) upstream.close(NGHTTP2_CANCEL);
+  });
+}
