@@ -460,66 +460,106 @@ export function auditStoreContract(name: string, open: () => Promise<ContractSto
       }
     });
 
-    test('controllers pruning the same org at once leave a chain that verifies', async (t) => {
-      const store = await open();
-      try {
-        if (!store.replica) return t.skip('one writer process per database');
-        const signer = AuditSigner.generate();
-        const o = org();
-        const log = new AuditLog(store.db);
-        for (let i = 0; i < 40; i++)
-          await Promise.all(
-            Array.from({ length: 10 }, (_, j) => log.append(o, apiCall({ at: 1000 + i * 10 + j }))),
-          );
-        const waiting = async (n: number) => {
-          for (;;) {
-            const { rows } = await sql<{ n: number }>`
-              SELECT count(*)::int AS n FROM pg_stat_activity
-              WHERE datname = current_database() AND wait_event_type = 'Lock'`.execute(store.db);
-            if ((rows[0]?.n ?? 0) >= n) return;
-            await new Promise((r) => setTimeout(r, 10));
-          }
-        };
-        // The worst order, made certain: the controller whose clock is further on reaches its DELETE first,
-        // and both are held there (by a transaction holding the first record) until both have decided where
-        // to cut. Without a lock between them the later one would move the chain's start back to 101.
+    // Bounded, and what it started is undone when the time is up: a transaction left open would keep its
+    // pool, and the test process, alive long after the runner's verdict.
+    test(
+      'controllers pruning the same org at once leave a chain that verifies',
+      { timeout: 60_000 },
+      async (t) => {
+        const store = await open();
         let release = (): void => undefined;
-        const held = new Promise<void>((r) => (release = r));
-        const holder = store
-          .replica()
-          .transaction()
-          .execute(async (trx) => {
-            await trx
-              .selectFrom('audit_records')
-              .select('seq')
-              .where('org_id', '=', o)
-              .where('seq', '=', 1)
-              .forUpdate()
-              .execute();
-            await held;
-          });
-        const far = new AuditQuery(store.replica(), Date.now, signer).prune(o, 1300);
-        await waiting(1);
-        const near = new AuditQuery(store.replica(), Date.now, signer).prune(o, 1100);
-        await waiting(2);
-        // A third controller keeps appending meanwhile.
-        const other = new AuditLog(store.replica());
-        const appended = Promise.all(Array.from({ length: 200 }, () => other.append(o, apiCall())));
-        release();
-        await holder;
-        const [f, n] = await Promise.all([far, near, appended]);
-        assert.deepEqual([f.deleted, n.deleted], [300, 0]);
-        const v = await new AuditQuery(store.db, Date.now, signer).verify(o);
-        assert.deepEqual([v.ok, v.checked, v.firstBad], [true, 300, undefined]);
-        const start = await store.db
-          .selectFrom('audit_checkpoints')
-          .select('seq')
-          .where('org_id', '=', o)
-          .executeTakeFirstOrThrow();
-        assert.equal(Number(start.seq), 301);
-      } finally {
-        await store.close();
-      }
-    });
+        t.signal.addEventListener('abort', () => release());
+        const started: Promise<unknown>[] = [];
+        try {
+          if (!store.replica) return t.skip('one writer process per database');
+          const signer = AuditSigner.generate();
+          const o = org();
+          const log = new AuditLog(store.db);
+          for (let i = 0; i < 40; i++)
+            await Promise.all(
+              Array.from({ length: 10 }, (_, j) => log.append(o, apiCall({ at: 1000 + i * 10 + j }))),
+            );
+          // The backend that `blocker` holds up, by pid: a count of lock waits in the database cannot tell who
+          // waits for whom, and waits for a state that may already have come and gone.
+          const blockedBy = async (blocker: number, who: string): Promise<number> => {
+            const deadline = Date.now() + 20_000;
+            for (;;) {
+              const { rows } = await sql<{ pid: number }>`
+              SELECT pid FROM pg_stat_activity WHERE ${blocker}::int = ANY(pg_blocking_pids(pid))`.execute(
+                store.db,
+              );
+              const pid = rows[0]?.pid;
+              if (pid !== undefined) return pid;
+              if (Date.now() > deadline || t.signal.aborted) {
+                const activity = await sql`
+                SELECT pid, state, wait_event_type, wait_event, pg_blocking_pids(pid) AS blocked_by, query
+                FROM pg_stat_activity WHERE datname = current_database()`.execute(store.db);
+                throw new Error(
+                  `${who} never waited for backend ${blocker}: ${JSON.stringify(activity.rows, null, 1)}`,
+                );
+              }
+              await new Promise((r) => setTimeout(r, 10));
+            }
+          };
+          // The worst order, made certain: the controller whose clock is further on reaches its DELETE first,
+          // and both are held there (by a transaction holding the first record) until both have decided where
+          // to cut. Without a lock between them the later one would move the chain's start back to 101.
+          const held = new Promise<void>((r) => (release = r));
+          let holding = (_pid: number): void => undefined;
+          const locked = new Promise<number>((r) => (holding = r));
+          const holder = store
+            .replica()
+            .transaction()
+            .execute(async (trx) => {
+              const rows = await trx
+                .selectFrom('audit_records')
+                .select(['seq', sql<number>`pg_backend_pid()`.as('pid')])
+                .where('org_id', '=', o)
+                .where('seq', '=', 1)
+                .forUpdate()
+                .execute();
+              // Found, not already deleted: a prune that got there first would hold nothing up.
+              const [first] = rows;
+              assert.ok(first, 'the first record is there to hold');
+              holding(first.pid);
+              await held;
+            });
+          started.push(holder);
+          // The first prune starts once the row is held, not merely asked for: each comes through a pool of
+          // its own, and a prune whose connection were ready first would delete the row and be gone.
+          const holderPid = await Promise.race([
+            locked,
+            holder.then(() => Promise.reject(new Error('the holder ended without holding the first record'))),
+          ]);
+          const far = new AuditQuery(store.replica(), Date.now, signer).prune(o, 1300);
+          started.push(far);
+          const farPid = await blockedBy(holderPid, 'the prune of records before 1300');
+          const near = new AuditQuery(store.replica(), Date.now, signer).prune(o, 1100);
+          started.push(near);
+          await blockedBy(farPid, 'the prune of records before 1100');
+          // A third controller keeps appending meanwhile.
+          const other = new AuditLog(store.replica());
+          const appended = Promise.all(Array.from({ length: 200 }, () => other.append(o, apiCall())));
+          started.push(appended);
+          release();
+          await holder;
+          const [f, n] = await Promise.all([far, near, appended]);
+          assert.deepEqual([f.deleted, n.deleted], [300, 0]);
+          const v = await new AuditQuery(store.db, Date.now, signer).verify(o);
+          assert.deepEqual([v.ok, v.checked, v.firstBad], [true, 300, undefined]);
+          const start = await store.db
+            .selectFrom('audit_checkpoints')
+            .select('seq')
+            .where('org_id', '=', o)
+            .executeTakeFirstOrThrow();
+          assert.equal(Number(start.seq), 301);
+        } finally {
+          release();
+          // Every transaction ends before its pool is closed, which would otherwise wait for it.
+          await Promise.allSettled(started);
+          await store.close();
+        }
+      },
+    );
   });
 }
