@@ -112,18 +112,23 @@ test('a connection from the balancer without a valid header is closed before TLS
   );
 });
 
-test('a balancer connection that sends nothing, or half a header, is closed after the header timeout', async () => {
-  const closedAfter = (bytes: Buffer) =>
+test('a connection that sends nothing, or half a header, is closed after the header timeout', async () => {
+  const closedAfter = (from: string, bytes: Buffer) =>
     new Promise<number>((resolve) => {
       const started = Date.now();
-      const raw = net.connect({ host: '127.0.0.1', port, localAddress: BALANCER }, () => raw.write(bytes));
+      const raw = net.connect({ host: '127.0.0.1', port, localAddress: from }, () => raw.write(bytes));
       raw.on('error', () => undefined);
       raw.on('close', () => resolve(Date.now() - started));
       raw.resume();
     });
   const header = v2ProxyHeader([203, 0, 113, 7], 1);
-  for (const bytes of [Buffer.alloc(0), header.subarray(0, 20)]) {
-    const ms = await closedAfter(bytes);
+  const cases: [string, Buffer][] = [
+    [BALANCER, Buffer.alloc(0)],
+    [BALANCER, header.subarray(0, 20)],
+    [OTHER, Buffer.alloc(0)],
+  ];
+  for (const [from, bytes] of cases) {
+    const ms = await closedAfter(from, bytes);
     assert.ok(ms >= 250 && ms < 3000, `closed after ${ms} ms`);
   }
 });

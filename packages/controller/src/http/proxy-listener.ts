@@ -93,8 +93,9 @@ export function acceptProxyProtocol(server: TlsServer, opts: ProxyProtocolOption
   server.on('connection', (socket: Socket) => {
     const trusted = isTrusted(opts.trusted, socket.remoteAddress);
     let received: Buffer = Buffer.alloc(0);
+    // A silent stranger is only an idle connection, as TLS's own handshake timeout would see it: not logged.
     const timer = setTimeout(
-      () => refuse(socket, trusted ? 'no PROXY header in time' : 'nothing sent in time'),
+      () => (trusted ? refuse(socket, 'no PROXY header in time') : socket.destroy()),
       timeoutMs,
     );
     const onError = () => socket.destroy();
