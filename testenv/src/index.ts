@@ -205,3 +205,10 @@ export {
   type StartOidcProviderOptions,
 } from './oidc-provider.js';
 export { launchChromium, CHROMIUM } from './browser.js';
+export {
+  HAPROXY,
+  startHaproxy,
+  type BackendState,
+  type HaproxyServer,
+  type StartHaproxyOptions,
+} from './haproxy.js';

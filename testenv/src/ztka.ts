@@ -67,6 +67,15 @@ export interface StartOptions {
    * second replica is started with the first one's.
    */
   adminPassword?: string;
+  /**
+   * The URL users and agents dial when it is not the controller's own listener: a load balancer's
+   * (`startHaproxy`). The controller's certificate names its host too; the start is still awaited on the
+   * listener itself (`Ztka.listenUrl`), since the balancer may be started only once the controller's port
+   * is known.
+   */
+  publicUrl?: string;
+  /** Further controller flags, e.g. `['--proxy-protocol-from', '127.0.0.4']`. */
+  args?: readonly string[];
 }
 
 export interface AgentOptions {
@@ -91,7 +100,10 @@ export class Ztka {
   readonly jitNamespaces = new Map<string, { namespace: string; kubeconfig: string }>();
 
   private constructor(
+    /** What users and agents dial: the public URL. */
     readonly url: string,
+    /** The controller's own listener; `url` too unless started with a `publicUrl` of another address. */
+    readonly listenUrl: string,
     readonly caFile: string,
     readonly ca: string,
     /** The first admin's password (from ZTKA_ADMIN_PASSWORD). */
@@ -112,7 +124,8 @@ export class Ztka {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ztka-e2e-'));
     const port = await freePort(listenHost);
     const bracket = (h: string) => (h.includes(':') ? `[${h}]` : h);
-    const url = `https://${bracket(publicHost)}:${port}`;
+    const listenUrl = `https://${bracket(publicHost)}:${port}`;
+    const url = opts.publicUrl ?? listenUrl;
     const adminPassword = opts.adminPassword ?? randomBytes(18).toString('base64url');
     const metricsTokenFile = path.join(dir, 'metrics-token');
     if (opts.metricsToken !== undefined)
@@ -131,14 +144,26 @@ export class Ztka {
       'warn',
       ...(ping === null ? [] : ['--agent-ping-interval-ms', String(ping)]),
       ...(opts.metricsToken === undefined ? [] : ['--metrics-token-file', metricsTokenFile]),
+      ...(opts.args ?? []),
     ];
     const controller = Ztka.spawnController(args, adminPassword, opts.env ?? {});
     const caFile = path.join(dir, 'controller', 'tls', 'ca.crt');
     for (let i = 0; ; i++) {
       const ca = await fs.readFile(caFile, 'utf8').catch(() => '');
-      if (ca && (await healthy(url, ca))) {
-        const adminKey = await loginApiKey({ url, ca }, 'admin', adminPassword);
-        return new Ztka(url, caFile, ca, adminPassword, adminKey, dir, controller, args, opts.env ?? {});
+      if (ca && (await healthy(listenUrl, ca))) {
+        const adminKey = await loginApiKey({ url: listenUrl, ca }, 'admin', adminPassword);
+        return new Ztka(
+          url,
+          listenUrl,
+          caFile,
+          ca,
+          adminPassword,
+          adminKey,
+          dir,
+          controller,
+          args,
+          opts.env ?? {},
+        );
       }
       if (controller.child.exitCode !== null || i > 200) {
         throw new Error(`the controller did not start:\n${controller.output}`);
@@ -360,7 +385,7 @@ export class Ztka {
   async restartController(): Promise<void> {
     await this.controller.stop();
     this.controller = Ztka.spawnController(this.controllerArgs, this.adminPassword, this.controllerEnv);
-    for (let i = 0; !(await healthy(this.url, this.ca)); i++) {
+    for (let i = 0; !(await healthy(this.listenUrl, this.ca)); i++) {
       if (i > 200) throw new Error(`the controller did not restart:\n${this.controller.output}`);
       await sleep(100);
     }

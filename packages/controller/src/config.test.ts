@@ -65,3 +65,17 @@ test('a dead tunnel is noticed within seconds by default', () => {
   assert.equal(loadConfig([], { ZTKA_AGENT_PING_TIMEOUT_MS: '5000' }).agentPingTimeoutMs, 5000);
   assert.match(usage(), /--agent-ping-timeout-ms VALUE\n.*\(default 3000\)/);
 });
+
+test('the PROXY protocol is off until given the load balancers; a wrong entry stops the start', () => {
+  assert.equal(loadConfig([], {}).proxyProtocolFrom, undefined);
+  const config = loadConfig([], { ZTKA_PROXY_PROTOCOL_FROM: '10.0.0.0/8, 2001:db8::5' });
+  assert.equal(config.proxyProtocolFrom, '10.0.0.0/8, 2001:db8::5');
+  assert.throws(
+    () => loadConfig(['--proxy-protocol-from', '10.0.0.0/8,lb.example'], {}),
+    (err: Error) =>
+      err instanceof ConfigError && /proxyProtocolFrom: "lb.example" is not an IP/.test(err.message),
+  );
+  assert.match(usage(), /--proxy-protocol-from VALUE\n.*PROXY protocol header.*\[ZTKA_PROXY_PROTOCOL_FROM\]/);
+  assert.equal(loadConfig([], {}).shutdownDelaySeconds, 0);
+  assert.match(usage(), /--shutdown-delay-seconds VALUE\n.*\/readyz answers 503.*\(default 0\)/);
+});

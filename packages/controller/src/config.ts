@@ -5,6 +5,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { PRODUCT_VERSION } from '@ztka/protocol';
+import { parseTrustedProxies } from './http/proxy-listener.js';
 
 /** The controller's one configuration schema: flags, environment and file all land here and are checked once. */
 export const ConfigSchema = Type.Object(
@@ -149,6 +150,19 @@ export const ConfigSchema = Type.Object(
       description:
         'on SIGTERM, how long requests in flight may take to finish (watches and exec sessions end at once, so clients reconnect)',
     }),
+    shutdownDelaySeconds: Type.Integer({
+      minimum: 0,
+      maximum: 300,
+      description:
+        'on SIGTERM, how long /readyz answers 503 while everything else is still served, so a load balancer stops sending new connections before the listener closes',
+    }),
+    proxyProtocolFrom: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'load balancers, as IP addresses or CIDR blocks separated by commas: their connections must begin with a PROXY protocol header (v2 or v1) naming the client, and connections from anywhere else must not carry one (default: none, no header is accepted)',
+      }),
+    ),
     rateLimitPerPerson: Type.Integer({
       minimum: 0,
       maximum: 1_000_000,
@@ -215,6 +229,7 @@ const DEFAULTS = {
   shellFileMb: 100,
   shellCommandTimeoutSeconds: 3600,
   shutdownGraceSeconds: 10,
+  shutdownDelaySeconds: 0,
   rateLimitPerPerson: 100,
   rateLimitPerAddress: 10,
   ssoRefreshSeconds: 300,
@@ -260,6 +275,8 @@ const SETTINGS = [
   ['shell-file-mb', 'ZTKA_SHELL_FILE_MB', 'shellFileMb'],
   ['shell-command-timeout-seconds', 'ZTKA_SHELL_COMMAND_TIMEOUT_SECONDS', 'shellCommandTimeoutSeconds'],
   ['shutdown-grace-seconds', 'ZTKA_SHUTDOWN_GRACE_SECONDS', 'shutdownGraceSeconds'],
+  ['shutdown-delay-seconds', 'ZTKA_SHUTDOWN_DELAY_SECONDS', 'shutdownDelaySeconds'],
+  ['proxy-protocol-from', 'ZTKA_PROXY_PROTOCOL_FROM', 'proxyProtocolFrom'],
   ['rate-limit-per-person', 'ZTKA_RATE_LIMIT_PER_PERSON', 'rateLimitPerPerson'],
   ['rate-limit-per-address', 'ZTKA_RATE_LIMIT_PER_ADDRESS', 'rateLimitPerAddress'],
   ['sso-refresh-seconds', 'ZTKA_SSO_REFRESH_SECONDS', 'ssoRefreshSeconds'],
@@ -331,6 +348,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     throw new ConfigError(`invalid configuration:\n${[...new Set(lines)].join('\n')}`);
   }
   const config = merged as Config;
+  if (config.proxyProtocolFrom !== undefined) {
+    try {
+      parseTrustedProxies(config.proxyProtocolFrom);
+    } catch (err) {
+      throw new ConfigError(`invalid configuration:\n  proxyProtocolFrom: ${(err as Error).message}`);
+    }
+  }
   return { ...config, dataDir: path.resolve(config.dataDir) };
 }
 

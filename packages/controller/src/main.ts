@@ -15,7 +15,12 @@ async function main(argv: string[]): Promise<void> {
       `\nFirst admin created. Username: admin  Password (shown only now): ${server.adminPasswordCreated}\n`,
     );
   }
-  const stop = () =>
+  let stopping = false;
+  const stop = () => {
+    // One shutdown: a terminal's Ctrl-C reaches every process of its group and supervisors repeat their
+    // SIGTERM, and a second close() over the first would cut the drain short.
+    if (stopping) return;
+    stopping = true;
     void server.close().then(
       () => process.exit(0),
       (err: unknown) => {
@@ -25,6 +30,7 @@ async function main(argv: string[]): Promise<void> {
         process.exit(1);
       },
     );
+  };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }

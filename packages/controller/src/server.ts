@@ -52,6 +52,7 @@ import {
   refuseOnSocket,
   refuseRequest,
 } from './http/limits.js';
+import { acceptProxyProtocol, parseTrustedProxies } from './http/proxy-listener.js';
 import { createMetrics } from './observability/metrics.js';
 import { loadMetricsToken, registerMetricsRoute } from './observability/metrics-route.js';
 import { loadOrCreateTls } from './pki/ca.js';
@@ -269,7 +270,8 @@ export async function startController(
     // Unknown fields are refused rather than silently dropped, and a number is not a string: a request
     // that does not say exactly what it means is a 400 naming the field.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
-    // The client's own address is what login throttling and the audit record; no proxy headers trusted.
+    // The client's own address is what login throttling and the audit record; no HTTP header names it. A
+    // load balancer's PROXY protocol header, read before TLS, does (http/proxy-listener.ts).
     trustProxy: false,
     clientErrorHandler: answerClientError,
     serverFactory: (handler) => {
@@ -288,7 +290,10 @@ export async function startController(
   installErrorHandler(app, consoleServed ? (url) => isConsoleRoute('GET', url) : undefined);
 
   app.get('/healthz', async () => 'ok');
+  // From the first moment of a shutdown, so load balancers send new connections elsewhere.
+  let draining = false;
   app.get('/readyz', async (_req, reply) => {
+    if (draining) return reply.code(503).send('shutting down');
     try {
       await registry.listClusters();
       return 'ok';
@@ -398,6 +403,8 @@ export async function startController(
   });
 
   server.on('connect', refuseConnect);
+  if (config.proxyProtocolFrom)
+    acceptProxyProtocol(server, { trusted: parseTrustedProxies(config.proxyProtocolFrom), log });
   // Upgraded sockets (tunnels, shells, exec) leave the HTTP server's own bookkeeping, so shutdown ends them
   // itself; and one that arrives while shutting down (an agent redialling at once) is refused rather than
   // left to hold the server open.
@@ -438,6 +445,10 @@ export async function startController(
     tunnels,
     log,
     close: async () => {
+      draining = true;
+      // Served as before meanwhile: the balancers are still sending what they sent before they noticed.
+      if (config.shutdownDelaySeconds > 0)
+        await new Promise((resolve) => setTimeout(resolve, config.shutdownDelaySeconds * 1000));
       closing = true;
       clearInterval(pruneTimer);
       // Each step runs even if one before it failed: what is only counted or queued (refusals, records,
