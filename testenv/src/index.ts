@@ -212,3 +212,4 @@ export {
   type HaproxyServer,
   type StartHaproxyOptions,
 } from './haproxy.js';
+export { startReplicas, type ReplicaSet, type ReplicaSetOptions } from './replicas.js';

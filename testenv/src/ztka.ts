@@ -76,6 +76,11 @@ export interface StartOptions {
   publicUrl?: string;
   /** Further controller flags, e.g. `['--proxy-protocol-from', '127.0.0.4']`. */
   args?: readonly string[];
+  /**
+   * A serving certificate of the caller's (PEM files) instead of the controller's own CA: replicas behind one
+   * load balancer serve one certificate.
+   */
+  tls?: { certFile: string; keyFile: string; caFile: string };
 }
 
 export interface AgentOptions {
@@ -144,10 +149,20 @@ export class Ztka {
       'warn',
       ...(ping === null ? [] : ['--agent-ping-interval-ms', String(ping)]),
       ...(opts.metricsToken === undefined ? [] : ['--metrics-token-file', metricsTokenFile]),
+      ...(opts.tls
+        ? [
+            '--tls-cert-file',
+            opts.tls.certFile,
+            '--tls-key-file',
+            opts.tls.keyFile,
+            '--tls-ca-file',
+            opts.tls.caFile,
+          ]
+        : []),
       ...(opts.args ?? []),
     ];
     const controller = Ztka.spawnController(args, adminPassword, opts.env ?? {});
-    const caFile = path.join(dir, 'controller', 'tls', 'ca.crt');
+    const caFile = opts.tls?.caFile ?? path.join(dir, 'controller', 'tls', 'ca.crt');
     for (let i = 0; ; i++) {
       const ca = await fs.readFile(caFile, 'utf8').catch(() => '');
       if (ca && (await healthy(listenUrl, ca))) {
