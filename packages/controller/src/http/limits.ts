@@ -54,6 +54,7 @@ export function refuseRequest(req: IncomingMessage, res: ServerResponse, err: Zt
   res.writeHead(err.status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
     connection: 'close',
   });
   res.end(body);
@@ -73,6 +74,7 @@ export function refuseOnSocket(
   socket.end(
     `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? ''}\r\n` +
       'Content-Type: application/json\r\n' +
+      'Cache-Control: no-store\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
       extra.join('') +
       'Connection: close\r\n\r\n' +

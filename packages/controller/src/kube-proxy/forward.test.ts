@@ -69,6 +69,7 @@ async function rig(answer: (stream: http2.ServerHttp2Stream) => void): Promise<R
       const session = tunnels.get(cluster);
       return session && new LocalRoute(session);
     },
+    reconnecting: async () => false,
     authenticate: async () => principal,
     authorize: async () => ({ user: principal.username, userId: principal.userId, role: 'ADMIN' }),
     track: () => () => undefined,
@@ -188,6 +189,8 @@ test('an answer shorter than its Content-Length is a 502, never a truncated succ
   r.pending[0]?.commit();
   await seen.done;
   assert.equal(seen.status, 502);
+  // kubectl's HTTP cache must not keep a refusal and replay it to later commands.
+  assert.equal(seen.headers?.['cache-control'], 'no-store');
 });
 
 test('when the record cannot be committed the client gets a 500 and none of the answer', async (t) => {

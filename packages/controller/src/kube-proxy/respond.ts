@@ -13,6 +13,9 @@ export function sendStatus(res: ServerResponse, err: ZtkaError): void {
   res.writeHead(err.status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
+    // kubectl keeps an HTTP cache of discovery answers: a refusal stored there (a 503 while a tunnel moves
+    // between replicas) would be replayed to every later kubectl, Retry-After and all.
+    'cache-control': 'no-store',
     // client-go waits this long and retries a 429 by itself.
     ...(err.retryAfterSeconds === undefined ? {} : { 'retry-after': String(err.retryAfterSeconds) }),
   });
@@ -26,6 +29,7 @@ export function sendStatusOnSocket(socket: Duplex, err: ZtkaError): void {
     `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? ''}\r\n` +
       'Content-Type: application/json\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Cache-Control: no-store\r\n' +
       (err.retryAfterSeconds === undefined ? '' : `Retry-After: ${err.retryAfterSeconds}\r\n`) +
       'Connection: close\r\n\r\n' +
       body,
