@@ -218,6 +218,7 @@ export async function startController(
   const kubeProxy = createKubeProxy(
     {
       route: (cluster) => peering.router.route(cluster),
+      reconnecting: (cluster) => peering.router.reconnecting(cluster),
       limits,
       // Only kube credentials reach clusters: API keys and session cookies never do; a browser shell's
       // only through that shell's own socket.
@@ -446,6 +447,9 @@ export async function startController(
     log,
     close: async () => {
       draining = true;
+      // From now on a tunnel that closes is handed over: the balancer, seeing /readyz fail, may cut it
+      // before the drain below does, and its agent redials another replica; meanwhile requests there retry.
+      peering.router.handOver();
       // Served as before meanwhile: the balancers are still sending what they sent before they noticed.
       if (config.shutdownDelaySeconds > 0)
         await new Promise((resolve) => setTimeout(resolve, config.shutdownDelaySeconds * 1000));

@@ -22,6 +22,8 @@ import type { TunnelRoute } from '../tunnel/route.js';
 export interface KubeProxyDeps {
   /** The way to the cluster's agent, wherever its tunnel is; undefined while no replica holds one. */
   route(cluster: string): Promise<TunnelRoute | undefined>;
+  /** Whether a cluster without a route is expected back within seconds (its agent redialling). */
+  reconnecting(cluster: string): Promise<boolean>;
   /** Who is asking, or undefined when the request carries no valid kube credential. */
   authenticate(req: IncomingMessage): Promise<Principal | undefined>;
   /**
@@ -101,11 +103,18 @@ export async function resolveTarget(
   // authorize() has established that the cluster exists and that the caller may know it.
   const route = await deps.route(cluster);
   guardProtectedNamespaces(identity, kube, url.searchParams, protectedNamespaces(route?.jitNamespace));
-  if (!route)
+  if (!route) {
+    // Moving between replicas or back from a restart, the tunnel returns in a second or two: kubectl is
+    // told to retry. A cluster that has been away longer is simply not connected.
+    if (await deps.reconnecting(cluster))
+      throw new ZtkaError('cluster_unavailable', `cluster ${cluster} is reconnecting its tunnel; retry`, {
+        retryAfterSeconds: 1,
+      });
     throw new ZtkaError(
       'cluster_unavailable',
       `cluster ${cluster} is not connected: its agent has no tunnel open`,
     );
+  }
 
   const auditId = ctx.auditId;
   const headers: OutgoingHttpHeaders = forwardableHeaders(req.headers, { dropCredentials: true });

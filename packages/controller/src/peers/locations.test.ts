@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { ClusterRegistry } from '../clusters/registry.js';
 import { openSqlite } from '../store/db.js';
 import { migrateToLatest } from '../store/migrations.js';
-import { TunnelLocations } from './locations.js';
+import { HANDOVER_MS, TunnelLocations } from './locations.js';
 import { REPLICA_STALE_MS, ReplicaDirectory } from './replicas.js';
 
 const T0 = 1_700_000_000_000;
@@ -108,4 +108,30 @@ test('a replica that stops leaves the directory at once', async (t) => {
     false,
     'a location of a replica with no row is not live',
   );
+});
+
+test('a tunnel handed over by a stopping replica keeps its cluster connected until an agent claims it or the hand-over lapses', async (t) => {
+  const { a, b, clock, connected } = await fixture(t);
+  assert.equal(await a.locations.claim('alpha', tunnel('s1'), null), true);
+  await a.locations.release('alpha', 's1', true);
+  assert.equal(await connected(), true, 'handed over');
+  assert.equal(await b.locations.reconnecting('alpha'), true);
+  await b.locations.sweep();
+  assert.equal(await connected(), true, 'not yet lapsed');
+  // The agent arrives at B: nothing to replace.
+  assert.equal(await b.locations.claim('alpha', tunnel('s2'), null), true);
+  await b.locations.release('alpha', 's2', true);
+  clock.now += HANDOVER_MS + 1;
+  await b.replicas.beat();
+  await b.locations.sweep();
+  assert.equal(await connected(), false, 'no agent came');
+  assert.equal(await b.locations.reconnecting('alpha'), false);
+});
+
+test('an agent that leaves is gone at once: not reconnecting', async (t) => {
+  const { a, connected } = await fixture(t);
+  assert.equal(await a.locations.claim('alpha', tunnel('s1'), null), true);
+  await a.locations.release('alpha', 's1');
+  assert.equal(await connected(), false);
+  assert.equal(await a.locations.reconnecting('alpha'), false);
 });

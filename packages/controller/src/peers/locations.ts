@@ -10,6 +10,9 @@ import type { ReplicaDirectory } from './replicas.js';
 
 export type { TunnelLocation };
 
+/** How long a cluster whose tunnel a stopping replica handed over stays connected, waiting for its agent. */
+export const HANDOVER_MS = 10_000;
+
 export class TunnelLocations {
   constructor(
     private readonly db: Kysely<Database>,
@@ -38,6 +41,19 @@ export class TunnelLocations {
       peerUrl: row.peer_url ?? null,
       live: row.heartbeat_at !== null && Number(row.heartbeat_at) >= this.replicas.staleBefore(),
     };
+  }
+
+  /**
+   * Whether a cluster with no usable route is expected back within seconds: it is still marked connected
+   * (its tunnel was handed over by a stopping replica, or its holder died and is not yet swept).
+   */
+  async reconnecting(cluster: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('clusters')
+      .select('connected')
+      .where('name', '=', cluster)
+      .executeTakeFirst();
+    return row?.connected === 1;
   }
 
   /**
@@ -86,8 +102,12 @@ export class TunnelLocations {
     });
   }
 
-  /** This replica's tunnel `sessionId` of `cluster` closed: the cluster is disconnected unless it moved on. */
-  async release(cluster: string, sessionId: string): Promise<void> {
+  /**
+   * This replica's tunnel `sessionId` of `cluster` closed: the cluster is disconnected unless it moved on.
+   * A tunnel closed because this replica stops is `handedOver`: its agent is already redialling another
+   * replica, so the cluster stays connected for HANDOVER_MS, and requests meanwhile are told to retry.
+   */
+  async release(cluster: string, sessionId: string, handedOver = false): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
       const found = await tx
         .selectFrom('clusters')
@@ -103,7 +123,7 @@ export class TunnelLocations {
       if (gone.numDeletedRows > 0n)
         await tx
           .updateTable('clusters')
-          .set({ connected: 0, last_seen_at: this.clock() })
+          .set({ connected: handedOver ? 1 : 0, last_seen_at: this.clock() })
           .where('id', '=', found.id)
           .execute();
     });
@@ -111,8 +131,9 @@ export class TunnelLocations {
 
   /**
    * Forgets the tunnels of replicas that stopped (no fresh heartbeat, or no row at all) and marks their
-   * clusters, and any cluster marked connected with no location, disconnected. Run at start and with each
-   * heartbeat, by every replica: the work is idempotent.
+   * clusters, and any cluster marked connected with no location (a hand-over no agent took up within
+   * HANDOVER_MS), disconnected. Run at start and with each heartbeat, by every replica: the work is
+   * idempotent.
    */
   async sweep(): Promise<void> {
     const staleBefore = this.replicas.staleBefore();
@@ -124,6 +145,9 @@ export class TunnelLocations {
         .set({ connected: 0 })
         .where('connected', '=', 1)
         .where('id', 'not in', tx.selectFrom('tunnel_locations').select('cluster_id'))
+        .where((eb) =>
+          eb.or([eb('last_seen_at', 'is', null), eb('last_seen_at', '<', this.clock() - HANDOVER_MS)]),
+        )
         .execute();
       await tx
         .deleteFrom('controller_replicas')

@@ -11,6 +11,7 @@ import type { TunnelLocations } from './locations.js';
 
 export class TunnelRouter implements TunnelClaims {
   readonly #releasing = new Set<Promise<void>>();
+  #handingOver = false;
 
   constructor(
     private readonly tunnels: TunnelRegistry,
@@ -27,6 +28,16 @@ export class TunnelRouter implements TunnelClaims {
     const at = await this.locations.find(cluster);
     if (!at || !at.live || !at.peerUrl || at.replicaId === this.locations.replicaId) return undefined;
     return new PeerRoute(at, this.peers.session(at.replicaId, at.peerUrl));
+  }
+
+  /** Whether a cluster with no route now is expected back within seconds (its agent redialling). */
+  reconnecting(cluster: string): Promise<boolean> {
+    return this.locations.reconnecting(cluster);
+  }
+
+  /** From now on, tunnels that close are handed over (this replica is stopping), not lost. */
+  handOver(): void {
+    this.#handingOver = true;
   }
 
   async holder(cluster: string): Promise<TunnelLocation | undefined> {
@@ -51,7 +62,7 @@ export class TunnelRouter implements TunnelClaims {
   }
 
   release(session: AgentSession): Promise<void> {
-    const done = this.locations.release(session.info.cluster, session.id);
+    const done = this.locations.release(session.info.cluster, session.id, this.#handingOver);
     const tracked = done.catch(() => undefined).finally(() => this.#releasing.delete(tracked));
     this.#releasing.add(tracked);
     return done;
