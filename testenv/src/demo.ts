@@ -122,6 +122,14 @@ async function stopChildren(): Promise<void> {
   clearTimeout(timer);
 }
 
+/** Both values once both have settled: a failure of one must not leave the other starting things unseen. */
+async function settled<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === 'rejected') throw ra.reason;
+  if (rb.status === 'rejected') throw rb.reason;
+  return [ra.value, rb.value];
+}
+
 async function cleanOutside(made: { kubeconfig: string; namespaces: string[] }): Promise<void> {
   const run = (args: string[]) =>
     kubectl(args, { kubeconfig: made.kubeconfig, timeoutMs: 30_000 }).catch((err: unknown) =>
@@ -308,18 +316,24 @@ async function main(): Promise<void> {
   await fsp.rm(dir, { recursive: true, force: true });
   await fsp.mkdir(path.join(dir, 'logs'), { recursive: true });
 
-  const cluster = madeOutside
-    ? {
-        kubeconfig: await outsideCluster(options.kubeconfig ?? '', options.context, madeOutside.kubeconfig),
-      }
-    : await up({ log: (l) => console.error(`testenv: ${l}`) });
   const port = (await canListen(8443)) ? 8443 : await freePort();
   const url = `https://127.0.0.1:${port}`;
   const adminPassword = randomBytes(18).toString('base64url');
-  const { caFile, ca, replicas } =
+  const starting = madeOutside
+    ? outsideCluster(options.kubeconfig ?? '', options.context, madeOutside.kubeconfig).then(
+        (kubeconfig) => ({
+          kubeconfig,
+        }),
+      )
+    : up({ log: (l) => console.error(`testenv: ${l}`) });
+  // The controllers need no cluster until the agent starts: replicas, which wait for PostgreSQL and then
+  // for each other, start while the cluster does.
+  const [cluster, { caFile, ca, replicas }] = await settled(
+    starting,
     replicaCount === undefined
-      ? await startController(port, url, adminPassword)
-      : await startReplicaSet(replicaCount, port, url, adminPassword);
+      ? starting.then(() => startController(port, url, adminPassword))
+      : startReplicaSet(replicaCount, port, url, adminPassword),
+  );
   // As the reader sees it: .demo/controller/tls/ca.crt, or .demo/tls/ca.crt for replicas.
   const caShown = path.join('.demo', path.relative(dir, caFile));
   const adminKey = await loginApiKey({ url, ca }, 'admin', adminPassword);
