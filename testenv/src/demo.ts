@@ -80,9 +80,8 @@ if (options.context !== undefined && options.kubeconfig === undefined) {
   console.error('demo: --context needs --kubeconfig');
   process.exit(2);
 }
-const MAX_REPLICAS = 9;
 if (options.replicas !== undefined && !/^[1-9]$/.test(options.replicas)) {
-  console.error(`demo: --replicas takes a number from 1 to ${MAX_REPLICAS}`);
+  console.error('demo: --replicas takes a number from 1 to 9');
   process.exit(2);
 }
 /** How many controller replicas on PostgreSQL; undefined for the one controller on SQLite. */
