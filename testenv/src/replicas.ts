@@ -12,7 +12,7 @@ import { startPostgres, type PostgresServer } from './postgres.js';
 import { Ztka } from './ztka.js';
 
 /** The address haproxy connects to the replicas from: the one the replicas take PROXY headers from. */
-const BALANCER_SOURCE = '127.0.0.4';
+export const BALANCER_SOURCE = '127.0.0.4';
 
 export interface ReplicaSetOptions {
   /** How many replicas (default 3). */
@@ -39,9 +39,20 @@ export interface ReplicaSet {
   stop(): Promise<void>;
 }
 
-/** A serving certificate for 127.0.0.1 and localhost from a CA of its own, in `dir`. */
-async function servingCertificate(dir: string) {
-  const ca = await createCa(dir, '/CN=ztka-replicas-test-ca');
+/** What every replica of one set must share: its serving certificate and its secrets key. */
+export interface ReplicaFiles {
+  tls: { certFile: string; keyFile: string; caFile: string };
+  secretsKeyFile: string;
+}
+
+/**
+ * Writes into `dir` a serving certificate for 127.0.0.1 and localhost (`serving.crt`, `serving.key`) from a
+ * CA of its own (`ca.crt`), and a secrets key (`secrets.key`). The CA's key is deleted once the certificate
+ * is issued: a person told to trust `ca.crt` in a browser then trusts this one certificate and nothing else.
+ */
+export async function replicaFiles(dir: string): Promise<ReplicaFiles> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  const ca = await createCa(dir, '/CN=ztka replicas CA');
   const serving = await issueCert(
     dir,
     'serving',
@@ -54,7 +65,23 @@ async function servingCertificate(dir: string) {
     ].join('\n') + '\n',
     ca,
   );
-  return { certFile: serving.cert, keyFile: serving.key, caFile: ca.caCert };
+  await fs.rm(ca.caKey);
+  const secretsKeyFile = path.join(dir, 'secrets.key');
+  await fs.writeFile(secretsKeyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+  return { tls: { certFile: serving.cert, keyFile: serving.key, caFile: ca.caCert }, secretsKeyFile };
+}
+
+/**
+ * The environment that makes a controller one replica of a set: the shared database and secrets key, a peer
+ * listener of its own on a free loopback port, and PROXY headers taken from the balancer only.
+ */
+export function replicaEnv(databaseUrl: string, files: ReplicaFiles): Record<string, string> {
+  return {
+    ZTKA_DATABASE: databaseUrl,
+    ZTKA_SECRETS_KEY_FILE: files.secretsKeyFile,
+    ZTKA_PEER_LISTEN: '127.0.0.1:0',
+    ZTKA_PROXY_PROTOCOL_FROM: BALANCER_SOURCE,
+  };
 }
 
 export async function startReplicas(opts: ReplicaSetOptions = {}): Promise<ReplicaSet> {
@@ -65,9 +92,8 @@ export async function startReplicas(opts: ReplicaSetOptions = {}): Promise<Repli
   const replicas: Ztka[] = [];
   let haproxy: HaproxyServer | undefined;
   try {
-    const tls = await servingCertificate(dir);
-    const secretsKeyFile = path.join(dir, 'secrets.key');
-    await fs.writeFile(secretsKeyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+    const files = await replicaFiles(dir);
+    const { tls } = files;
     const port = await freePort('127.0.0.1');
     const url = `https://127.0.0.1:${port}`;
     const adminPassword = opts.adminPassword ?? randomBytes(18).toString('base64url');
@@ -76,13 +102,7 @@ export async function startReplicas(opts: ReplicaSetOptions = {}): Promise<Repli
         publicUrl: url,
         tls,
         adminPassword,
-        env: {
-          ZTKA_DATABASE: postgres.url,
-          ZTKA_SECRETS_KEY_FILE: secretsKeyFile,
-          ZTKA_PEER_LISTEN: '127.0.0.1:0',
-          ZTKA_PROXY_PROTOCOL_FROM: BALANCER_SOURCE,
-          ...opts.env,
-        },
+        env: { ...replicaEnv(postgres.url, files), ...opts.env },
       });
     // The first makes the org and admin; the rest join it together.
     replicas.push(await start());
