@@ -357,7 +357,17 @@ export async function p4(
  * P5: many agents on one controller. Each simulated agent is the real tunnel client (TLS upgraded to
  * HTTP/2, the agent's default transport) answering every request itself, so the controller's side is exactly what real agents cost it.
  */
-export async function p5(z: Ztka, count: number, controllerPid: number | undefined): Promise<Row[]> {
+/**
+ * `count` clusters registered through `z`'s API, each with a simulated agent: the agent's own tunnel client
+ * (real credential, key proof and HTTP/2), dialling `url`, answering every stream with a small Status. They
+ * are not started; `start()` dials them all.
+ */
+export async function simulatedAgents(
+  z: Ztka,
+  count: number,
+  url: string,
+  ca: string,
+): Promise<{ prefix: string; clients: TunnelClient[]; start(): Promise<void> }> {
   const log = pino({ level: 'silent' });
   const credentials: { credential: string; privateKey: KeyObject }[] = [];
   const prefix = `sim-${randomBytes(2).toString('hex')}`;
@@ -379,35 +389,46 @@ export async function p5(z: Ztka, count: number, controllerPid: number | undefin
       },
       null,
     );
-    if (reg.status !== 200) throw new Error(`P5 registration ${i}: ${reg.status}`);
+    if (reg.status !== 200) throw new Error(`simulated agent registration ${i}: ${reg.status}`);
     credentials.push({ credential: reg.body.credential, privateKey: createPrivateKey(key.privateKeyPem) });
   }
+  const clients = credentials.map(
+    ({ credential, privateKey }, i) =>
+      new TunnelClient({
+        controllerUrl: url,
+        ca,
+        credential,
+        privateKey,
+        agentVersion: 'bench',
+        kubeVersion: 'v0.0.0',
+        clusterIdentity: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+        jitNamespace: 'ztka-system',
+        log,
+        onStream: (stream) => {
+          stream.on('error', () => {}); // a stream cut by a closing tunnel is counted by the requester
+          // Control streams (the controller's sync on connect) may time out while this process is busy
+          // connecting thousands of agents; one already gone needs no answer.
+          if (stream.destroyed || stream.closed) return;
+          stream.respond({ ':status': 200, 'content-type': 'application/json' });
+          stream.end('{"kind":"Status","status":"Success"}');
+        },
+      }),
+  );
+  return {
+    prefix,
+    clients,
+    start: async () => {
+      for (const c of clients) c.start();
+      await Promise.all(clients.map((c) => c.connected));
+    },
+  };
+}
+
+export async function p5(z: Ztka, count: number, controllerPid: number | undefined): Promise<Row[]> {
+  const { prefix, clients, start: connectAll } = await simulatedAgents(z, count, z.url, z.ca);
   const before = rss(controllerPid);
   const start = process.hrtime.bigint();
-  const clients = credentials.map(({ credential, privateKey }, i) => {
-    const c = new TunnelClient({
-      controllerUrl: z.url,
-      ca: z.ca,
-      credential,
-      privateKey,
-      agentVersion: 'bench',
-      kubeVersion: 'v0.0.0',
-      clusterIdentity: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-      jitNamespace: 'ztka-system',
-      log,
-      onStream: (stream) => {
-        stream.on('error', () => {}); // a stream cut by a closing tunnel is counted by the requester
-        // Control streams (the controller's sync on connect) may time out while this process is busy
-        // connecting thousands of agents; one already gone needs no answer.
-        if (stream.destroyed || stream.closed) return;
-        stream.respond({ ':status': 200, 'content-type': 'application/json' });
-        stream.end('{"kind":"Status","status":"Success"}');
-      },
-    });
-    c.start();
-    return c;
-  });
-  await Promise.all(clients.map((c) => c.connected));
+  await connectAll();
   const connectSeconds = ms(start) / 1000;
   await new Promise((r) => setTimeout(r, 1000));
   const perAgent = (rss(controllerPid) - before) / count;

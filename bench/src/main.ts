@@ -11,8 +11,9 @@ import { p1, p2, p3, p4, p5, p7, p8, type Row, type Sizes } from './cases.js';
 import { percentile } from './stats.js';
 import { latencySvg, table, writeResults } from './report.js';
 import { openTargets } from './targets.js';
+import { p9, type ReplicaSizes } from './replicas.js';
 
-const SIZES: Record<'smoke' | 'quick' | 'full', Sizes> = {
+const SIZES: Record<'smoke' | 'quick' | 'full', Sizes & { p9: ReplicaSizes }> = {
   smoke: {
     p1Requests: 50,
     p2ConfigMaps: 20,
@@ -24,6 +25,7 @@ const SIZES: Record<'smoke' | 'quick' | 'full', Sizes> = {
     p6PostgresRecords: 3000,
     p7People: 3,
     p8Calls: 3,
+    p9: { seconds: 1, clients: 8, agents: 5 },
   },
   quick: {
     p1Requests: 1000,
@@ -36,6 +38,7 @@ const SIZES: Record<'smoke' | 'quick' | 'full', Sizes> = {
     p6PostgresRecords: 200_000,
     p7People: 30,
     p8Calls: 20,
+    p9: { seconds: 5, clients: 64, agents: 100 },
   },
   full: {
     p1Requests: 5000,
@@ -48,6 +51,7 @@ const SIZES: Record<'smoke' | 'quick' | 'full', Sizes> = {
     p6PostgresRecords: 1_000_000,
     p7People: 100,
     p8Calls: 50,
+    p9: { seconds: 10, clients: 64, agents: 500 },
   },
 };
 
@@ -56,7 +60,8 @@ const { values } = parseArgs({
     full: { type: 'boolean' },
     smoke: { type: 'boolean' },
     out: { type: 'string' },
-    // e.g. --cases P1,P5 to measure only those; --agents N overrides P5's count
+    // e.g. --cases P1,P5 to measure only those (P9, several replicas, runs only when named); --agents N
+    // overrides P5's count
     cases: { type: 'string' },
     agents: { type: 'string' },
   },
@@ -121,6 +126,10 @@ try {
       say(`P7: first access of ${sizes.p7People} new people`);
       const ztka = targets.all.find((t) => t.name === 'ztka');
       if (ztka) rows.push(...(await p7(z, ztka, 'bench', sizes.p7People)));
+    }
+    if (want('P9')) {
+      say(`P9: 1, 2 and 3 replicas on PostgreSQL behind haproxy`);
+      rows.push(...(await p9(env, sizes.p9, say)));
     }
     if (want('P8')) {
       say(`P8: kubectl per call, exec-credential against an embedded token, ${sizes.p8Calls} calls each`);

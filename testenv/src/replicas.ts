@@ -1,7 +1,9 @@
 // Several controller replicas as a deployment runs them: one PostgreSQL, one serving certificate and one
 // secrets key for all, a peer listener each, and haproxy in front (TCP passthrough with PROXY protocol v2,
 // health checks on /readyz). Users and agents dial the balancer's URL only.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +12,8 @@ import { createCa, issueCert } from './pki.js';
 import { freePort } from './ports.js';
 import { startPostgres, type PostgresServer } from './postgres.js';
 import { Ztka } from './ztka.js';
+
+const run = promisify(execFile);
 
 /** The address haproxy connects to the replicas from: the one the replicas take PROXY headers from. */
 export const BALANCER_SOURCE = '127.0.0.4';
@@ -36,6 +40,11 @@ export interface ReplicaSet {
   adminPassword: string;
   /** haproxy's name for replica `i`'s backend (`c<i>`). */
   backend(i: number): string;
+  /**
+   * Which replica listens at `peerUrl` (a `controller_replicas.peer_url`): replica ids are the controllers'
+   * own, so a test that found a tunnel's holder in the store finds its process by the port.
+   */
+  replicaAt(peerUrl: string): Promise<number | undefined>;
   stop(): Promise<void>;
 }
 
@@ -124,6 +133,12 @@ export async function startReplicas(opts: ReplicaSetOptions = {}): Promise<Repli
       postgres,
       adminPassword,
       backend: (i) => `c${i}`,
+      replicaAt: async (peerUrl) => {
+        const { stdout } = await run('ss', ['-Htlnp', `sport = :${new URL(peerUrl).port}`]);
+        const pid = Number(/pid=(\d+)/.exec(stdout)?.[1]);
+        const index = replicas.findIndex((r) => r.controllerPid === pid);
+        return index === -1 ? undefined : index;
+      },
       stop: async () => {
         await lb.stop();
         await Promise.all(replicas.map((r) => r.stop()));

@@ -7,8 +7,7 @@
 // time, under the same load, fails no request. The audit chain verifies after all of it.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { promisify } from 'node:util';
+import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openPostgres } from '@ztka/controller/store/postgres';
 import {
@@ -22,7 +21,6 @@ import {
 } from '@ztka/testenv';
 import { kubeconfigVia } from './support/replicas.js';
 
-const run = promisify(execFile);
 const CLUSTER = 'failover';
 let env: TestEnv;
 let set: ReplicaSet;
@@ -64,7 +62,7 @@ function steadyLoad(kubeconfig: string) {
   };
 }
 
-/** The replica whose process listens on the peer port the store names for the cluster's tunnel. */
+/** The replica holding the cluster's tunnel, by the store. */
 async function holder(): Promise<number | undefined> {
   const db = openPostgres(set.postgres.url);
   try {
@@ -73,12 +71,7 @@ async function holder(): Promise<number | undefined> {
       .innerJoin('controller_replicas as r', 'r.id', 'l.replica_id')
       .select('r.peer_url')
       .executeTakeFirst();
-    if (!row?.peer_url) return undefined;
-    const port = new URL(row.peer_url).port;
-    const { stdout } = await run('ss', ['-Htlnp', `sport = :${port}`]);
-    const pid = Number(/pid=(\d+)/.exec(stdout)?.[1]);
-    const index = set.replicas.findIndex((r) => r.controllerPid === pid);
-    return index === -1 ? undefined : index;
+    return row?.peer_url ? set.replicaAt(row.peer_url) : undefined;
   } finally {
     await db.destroy();
   }
