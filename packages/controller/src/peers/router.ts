@@ -35,9 +35,12 @@ export class TunnelRouter implements TunnelClaims {
     return this.locations.reconnecting(cluster);
   }
 
-  /** From now on, tunnels that close are handed over (this replica is stopping), not lost. */
+  /**
+   * From now on, tunnels that close are handed over (this replica is stopping), not lost. Only where there
+   * are peers to take them: a lone controller's clusters are simply disconnected until it is back.
+   */
   handOver(): void {
-    this.#handingOver = true;
+    this.#handingOver = this.peers !== undefined;
   }
 
   async holder(cluster: string): Promise<TunnelLocation | undefined> {
