@@ -49,8 +49,9 @@ interface Container {
   env?: {
     name: string;
     value?: string;
-    valueFrom?: { secretKeyRef?: { name: string; key: string } };
+    valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } };
   }[];
+  ports?: { name: string; containerPort: number; protocol: string }[];
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
   securityContext?: object;
   resources?: object;
@@ -67,6 +68,7 @@ interface PodSpec {
   securityContext?: object;
   containers: Container[];
   volumes?: Volume[];
+  affinity?: { podAntiAffinity?: object };
 }
 interface Obj {
   apiVersion: string;
@@ -126,6 +128,23 @@ const AGENT_VALUES = {
   cluster: 'edge-1',
 };
 
+/** Several replicas, with everything they must share (docs/install.md, "High availability"). */
+const HA_VALUES = {
+  replicaCount: 3,
+  publicUrl: 'https://ztka.example.com',
+  tls: { source: 'secret', secretName: 'ztka-tls' },
+  database: { type: 'postgres', postgres: { existingSecret: 'ztka-db' } },
+  secretsKeySecret: { name: 'ztka-keys' },
+  audit: { keySecret: { name: 'ztka-keys' } },
+  persistence: { enabled: false },
+  service: { type: 'LoadBalancer', externalTrafficPolicy: 'Local' },
+  proxyProtocolFrom: ['10.0.0.5', '10.0.1.0/24'],
+  shutdownDelaySeconds: 10,
+};
+
+/** What the downward API gives a pod, for the variables that name it. */
+const DOWNWARD_VALUES: Record<string, string> = { 'status.podIP': '10.244.1.7' };
+
 /** The documented variants of the controller chart (README.md), and what each must render besides the basics. */
 const CONTROLLER_VARIANTS: { name: string; values: object; kinds: string[] }[] = [
   { name: 'default values', values: {}, kinds: ['PersistentVolumeClaim', 'NetworkPolicy'] },
@@ -182,6 +201,11 @@ const CONTROLLER_VARIANTS: { name: string; values: object; kinds: string[] }[] =
       },
     },
     kinds: ['ServiceMonitor'],
+  },
+  {
+    name: 'three replicas on PostgreSQL, the certificate and keys from Secrets, behind a PROXY protocol balancer',
+    values: HA_VALUES,
+    kinds: ['PodDisruptionBudget', 'NetworkPolicy'],
   },
   {
     name: 'a LoadBalancer, the admin password from a Secret, more settings, no NetworkPolicy',
@@ -304,11 +328,19 @@ describe('Helm charts', () => {
         // Each variable is a setting the controller reads, and together they are a configuration it accepts.
         const container = spec.containers[0] as Container;
         const environment: Record<string, string> = {};
+        const downward: Record<string, string> = {};
         for (const e of container.env ?? []) {
+          const field = e.valueFrom?.fieldRef?.fieldPath;
+          if (field !== undefined) {
+            // Not a setting: a value later ones take in as $(NAME), as the kubelet expands them.
+            assert.ok(DOWNWARD_VALUES[field], `${e.name} from ${field}`);
+            downward[e.name] = DOWNWARD_VALUES[field];
+            continue;
+          }
           assert.ok(knownVariables.has(e.name), `${e.name} is not a controller setting`);
           environment[e.name] = e.valueFrom?.secretKeyRef
             ? (SECRET_VALUES[e.name] ?? 'secret')
-            : (e.value ?? '');
+            : (e.value ?? '').replace(/\$\((\w+)\)/g, (ref, name: string) => downward[name] ?? ref);
         }
         // Every file a setting names lies on a volume of the pod.
         const mounts = container.volumeMounts ?? [];
@@ -329,6 +361,8 @@ describe('Helm charts', () => {
         assert.equal(config.listen, '0.0.0.0:8443');
         assert.match(config.publicUrl, /^https:\/\//);
         assert.equal(config.agentImage, `ztka-agent:${PRODUCT_VERSION}`);
+        if (config.peerListen)
+          assert.equal(config.peerUrl, `https://${DOWNWARD_VALUES['status.podIP']}:9443`);
       });
     }
 
@@ -380,6 +414,48 @@ describe('Helm charts', () => {
       assert.deepEqual(cert.dnsNames, ['ztka.example.org']);
       const ing = only(ingress.objs, 'Ingress').spec as { tls: { secretName: string }[] };
       assert.equal(ing.tls[0]?.secretName, cert.secretName);
+      assert.equal(defaults.vars['ZTKA_PEER_LISTEN'], undefined);
+      assert.equal(only(defaults.objs, 'Deployment').spec?.replicas, 1);
+      assert.equal(defaults.objs.filter((o) => o.kind === 'PodDisruptionBudget').length, 0);
+
+      // Replicas: each reachable by the others at its own pod's address on the peer port, and only by them.
+      const ha = await rendered(HA_VALUES);
+      const deployment = only(ha.objs, 'Deployment');
+      assert.equal(deployment.spec?.replicas, 3);
+      assert.deepEqual(deployment.spec?.['strategy'], {
+        type: 'RollingUpdate',
+        rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
+      });
+      assert.ok(podSpec(ha.objs).affinity?.podAntiAffinity);
+      assert.deepEqual(ha.vars['POD_IP']?.valueFrom, { fieldRef: { fieldPath: 'status.podIP' } });
+      assert.equal(ha.vars['ZTKA_PEER_LISTEN']?.value, '0.0.0.0:9443');
+      assert.equal(ha.vars['ZTKA_PEER_URL']?.value, 'https://$(POD_IP):9443');
+      assert.equal(ha.vars['ZTKA_PROXY_PROTOCOL_FROM']?.value, '10.0.0.5,10.0.1.0/24');
+      assert.equal(ha.vars['ZTKA_SHUTDOWN_DELAY_SECONDS']?.value, '10');
+      assert.equal(ha.vars['ZTKA_SECRETS_KEY_FILE']?.value, '/etc/ztka/secrets-key/secrets.key');
+      assert.deepEqual(
+        podSpec(ha.objs).containers[0]?.ports?.find((p) => p.name === 'peer'),
+        { name: 'peer', containerPort: 9443, protocol: 'TCP' },
+      );
+      assert.deepEqual(podSpec(ha.objs).volumes?.find((v) => v.name === 'data')?.emptyDir, {});
+      assert.equal(ha.objs.filter((o) => o.kind === 'PersistentVolumeClaim').length, 0);
+      const ownPods = [{ podSelector: { matchLabels: only(ha.objs, 'Service').spec?.['selector'] } }];
+      const policy = only(ha.objs, 'NetworkPolicy').spec as {
+        ingress: { ports: { port: string }[]; from?: unknown }[];
+        egress: { ports: { port: string | number }[]; to?: unknown }[];
+      };
+      const toPeerPort = (r: { ports: { port: string | number }[] }) =>
+        r.ports.some((p) => p.port === 'peer');
+      assert.deepEqual(
+        policy.ingress.filter(toPeerPort).map((r) => r.from),
+        [ownPods],
+      );
+      assert.deepEqual(
+        policy.egress.filter(toPeerPort).map((r) => r.to),
+        [ownPods],
+      );
+      assert.deepEqual(only(ha.objs, 'PodDisruptionBudget').spec?.['maxUnavailable'], 1);
+      assert.equal(only(ha.objs, 'Service').spec?.['externalTrafficPolicy'], 'Local');
     });
 
     test('combinations that cannot work are refused at render time, and unknown settings at start', async () => {
@@ -402,8 +478,21 @@ describe('Helm charts', () => {
       await refused({ publicUrl: 'http://ztka.example.com' }, /publicUrl must start with https/);
       await refused(
         { shutdownGraceSeconds: 30, terminationGracePeriodSeconds: 30 },
-        /terminationGracePeriodSeconds must be longer than shutdownGraceSeconds/,
+        /terminationGracePeriodSeconds must be longer than shutdownDelaySeconds plus shutdownGraceSeconds/,
       );
+      await refused(
+        { shutdownDelaySeconds: 20 },
+        /terminationGracePeriodSeconds must be longer than shutdownDelaySeconds plus shutdownGraceSeconds/,
+      );
+      // Several replicas, each without one of the things they must share.
+      const replicasWithout: [object, RegExp][] = [
+        [{ database: { type: 'sqlite' } }, /replicaCount above 1 needs database.type=postgres/],
+        [{ tls: { source: 'generated' } }, /replicaCount above 1 needs tls.source secret or certManager/],
+        [{ secretsKeySecret: { name: '' } }, /replicaCount above 1 needs secretsKeySecret.name/],
+        [{ audit: { keySecret: { name: '' } } }, /replicaCount above 1 needs audit.keySecret.name/],
+        [{ persistence: { enabled: true } }, /replicaCount above 1 needs persistence.enabled=false/],
+      ];
+      for (const [change, message] of replicasWithout) await refused({ ...HA_VALUES, ...change }, message);
 
       // A misspelt setting in `config` renders, and the controller refuses to start with it.
       const objs = objects(

@@ -101,10 +101,28 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- if not (hasPrefix "https://" (include "ztka-controller.publicUrl" .)) }}
 {{- fail "publicUrl must start with https://" }}
 {{- end }}
-{{- if le (int .Values.terminationGracePeriodSeconds) (int .Values.shutdownGraceSeconds) }}
-{{- fail "terminationGracePeriodSeconds must be longer than shutdownGraceSeconds: the pod is killed at the former, before the controller has written its last audit records" }}
+{{- if le (int .Values.terminationGracePeriodSeconds) (add .Values.shutdownDelaySeconds .Values.shutdownGraceSeconds) }}
+{{- fail "terminationGracePeriodSeconds must be longer than shutdownDelaySeconds plus shutdownGraceSeconds: the pod is killed at the former, before the controller has written its last audit records" }}
 {{- end }}
-{{- $managed := list "dataDir" "listen" "publicUrl" "logLevel" "tlsCertFile" "tlsKeyFile" "tlsCaFile" "database" "metricsTokenFile" "auditKeyFile" "auditRetentionDays" "auditWebhookUrl" "agentImage" "shutdownGraceSeconds" }}
+{{- if gt (int .Values.replicaCount) 1 }}
+{{- /* What replicas share must be the same for all of them: the database, the keys, the certificate. */}}
+{{- if ne .Values.database.type "postgres" }}
+{{- fail "replicaCount above 1 needs database.type=postgres: replicas share one PostgreSQL, and SQLite allows one process" }}
+{{- end }}
+{{- if eq $tls "generated" }}
+{{- fail "replicaCount above 1 needs tls.source secret or certManager: each replica would generate a CA of its own" }}
+{{- end }}
+{{- if not .Values.secretsKeySecret.name }}
+{{- fail "replicaCount above 1 needs secretsKeySecret.name: replicas must share the secrets key, or one cannot open what another sealed" }}
+{{- end }}
+{{- if not .Values.audit.keySecret.name }}
+{{- fail "replicaCount above 1 needs audit.keySecret.name: replicas must sign audit checkpoints with one key, or each disowns the others'" }}
+{{- end }}
+{{- if .Values.persistence.enabled }}
+{{- fail "replicaCount above 1 needs persistence.enabled=false: a ReadWriteOnce claim cannot be shared, so each replica keeps its data directory in an emptyDir (move keys/ from the volume into Secrets first)" }}
+{{- end }}
+{{- end }}
+{{- $managed := list "dataDir" "listen" "publicUrl" "logLevel" "tlsCertFile" "tlsKeyFile" "tlsCaFile" "database" "metricsTokenFile" "auditKeyFile" "secretsKeyFile" "auditRetentionDays" "auditWebhookUrl" "agentImage" "shutdownGraceSeconds" "shutdownDelaySeconds" "proxyProtocolFrom" "peerListen" "peerUrl" }}
 {{- range $key, $_ := .Values.config }}
 {{- if has $key $managed }}
 {{- fail (printf "config.%s is set by this chart's own values (see README.md); set it there" $key) }}
