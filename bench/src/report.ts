@@ -11,6 +11,14 @@ const COLUMNS = [
   'ztka controller',
   'ztka agent',
   'ztka errors',
+  // P9: replica counts, where a request enters, and how agents spread.
+  '1 replica',
+  '2 replicas',
+  '3 replicas',
+  'at the holder',
+  'through a peer',
+  'fewest',
+  'most',
 ];
 
 function fmt(n: number | undefined): string {
