@@ -13,9 +13,12 @@ import type { ProbeAnswer, TunnelLocation } from '../tunnel/claims.js';
 
 /** A peer that answers no ping for this long is taken for gone, and its streams fail. */
 const PEER_PING_MS = 3000;
+const PEER_CONNECT_TIMEOUT_MS = 5000;
 
 export class PeerClients {
   readonly #sessions = new Map<string, { url: string; h2: http2.ClientHttp2Session }>();
+  /** Why each session failed, for probes whose streams only learn that they were cancelled. */
+  readonly #failures = new WeakMap<http2.ClientHttp2Session, Error>();
 
   constructor(
     private readonly credentials: PeerCredentials,
@@ -40,7 +43,15 @@ export class PeerClients {
           : new Error(`the peer at ${url} is not replica ${replicaId}`),
     });
     h2.on('connect', () => h2.setLocalWindowSize(TUNNEL_TUNING.sessionWindowSize));
-    h2.on('error', (err) => this.log.warn({ replica: replicaId, err: err.message }, 'peer session failed'));
+    // A black-holed address would hold requests for the system's SYN timeout (minutes).
+    const connecting = setTimeout(() => {
+      if (h2.connecting) h2.destroy(new Error(`replica ${replicaId} at ${url} did not answer`));
+    }, PEER_CONNECT_TIMEOUT_MS).unref();
+    h2.once('connect', () => clearTimeout(connecting));
+    h2.on('error', (err) => {
+      this.#failures.set(h2, err);
+      this.log.warn({ replica: replicaId, err: err.message }, 'peer session failed');
+    });
     let unanswered = false;
     const keepalive = setInterval(() => {
       if (h2.connecting) return;
@@ -61,12 +72,15 @@ export class PeerClients {
     return h2;
   }
 
-  /** Asks the holder whether its tunnel answers; a holder that cannot be asked holds nothing alive. */
-  probe(at: TunnelLocation, timeoutMs: number): Promise<ProbeAnswer> {
-    if (!at.peerUrl) return Promise.resolve({ alive: false });
+  /**
+   * Asks the holder whether its tunnel answers. A definite "no" is the holder's own answer, or nothing
+   * listening at its address (the process is gone); anything else (no answer in `timeoutMs`, a network
+   * error) is undefined: the holder may be alive and merely slow or cut off from this replica.
+   */
+  probe(at: TunnelLocation, timeoutMs: number): Promise<ProbeAnswer | undefined> {
+    if (!at.peerUrl) return Promise.resolve(undefined);
     const h2 = this.session(at.replicaId, at.peerUrl);
     return new Promise((resolve) => {
-      const gone = () => resolve({ alive: false });
       let stream: http2.ClientHttp2Stream;
       try {
         stream = h2.request({
@@ -77,20 +91,26 @@ export class PeerClients {
           [PEER_SESSION_HEADER]: at.sessionId,
         });
       } catch {
-        return gone();
+        return resolve(undefined);
       }
       stream.setTimeout(timeoutMs, () => stream.close(http2.constants.NGHTTP2_CANCEL));
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('error', gone);
+      // A stream pending on a session that could not connect fails with ERR_HTTP2_STREAM_CANCEL, the
+      // connection's own error as its cause.
+      const refused = (err?: Error & { code?: string; cause?: unknown }) =>
+        err?.code === 'ECONNREFUSED' ||
+        (err?.cause as { code?: string } | undefined)?.code === 'ECONNREFUSED';
+      stream.on('error', (err) => resolve(refused(err) ? { alive: false } : undefined));
       stream.on('end', () => {
         try {
-          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as ProbeAnswer);
+          const answer = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ProbeAnswer;
+          resolve(typeof answer.alive === 'boolean' ? answer : undefined);
         } catch {
-          gone();
+          resolve(undefined);
         }
       });
-      stream.on('close', gone);
+      stream.on('close', () => resolve(refused(this.#failures.get(h2)) ? { alive: false } : undefined));
       stream.end();
     });
   }

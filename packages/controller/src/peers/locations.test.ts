@@ -135,3 +135,11 @@ test('an agent that leaves is gone at once: not reconnecting', async (t) => {
   assert.equal(await connected(), false);
   assert.equal(await a.locations.reconnecting('alpha'), false);
 });
+
+test('mine lists the tunnels the store gives this replica', async (t) => {
+  const { a, b } = await fixture(t);
+  assert.deepEqual([...(await a.locations.mine())], []);
+  assert.equal(await a.locations.claim('alpha', tunnel('s1'), null), true);
+  assert.deepEqual([...(await a.locations.mine())], [['alpha', 's1']]);
+  assert.deepEqual([...(await b.locations.mine())], []);
+});

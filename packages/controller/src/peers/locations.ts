@@ -43,6 +43,17 @@ export class TunnelLocations {
     };
   }
 
+  /** The tunnels the store says this replica holds: cluster name → session id. */
+  async mine(): Promise<Map<string, string>> {
+    const rows = await this.db
+      .selectFrom('tunnel_locations as l')
+      .innerJoin('clusters as c', 'c.id', 'l.cluster_id')
+      .select(['c.name', 'l.session_id'])
+      .where('l.replica_id', '=', this.replicas.id)
+      .execute();
+    return new Map(rows.map((r) => [r.name, r.session_id]));
+  }
+
   /**
    * Whether a cluster with no usable route is expected back within seconds: it is still marked connected
    * (its tunnel was handed over by a stopping replica, or its holder died and is not yet swept).

@@ -63,8 +63,8 @@ export async function startPeering(deps: {
   await replicas.register(peerUrl ?? null);
   // Whatever replicas that stopped said they held is not true any more.
   await locations.sweep();
-  replicas.start(locations);
   const router = new TunnelRouter(deps.tunnels, locations, peers, deps.log);
+  replicas.start(locations, () => router.reconcile());
   const off = router.closeDeleted(deps.changes, deps.clusterExists);
   deps.log.info({ replica: replicaId, peerUrl }, 'replica registered');
   return {

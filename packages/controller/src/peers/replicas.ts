@@ -33,11 +33,15 @@ export class ReplicaDirectory {
       .execute();
   }
 
-  /** Beats every HEARTBEAT_INTERVAL_MS; each beat also clears what stopped replicas left (`locations`). */
-  start(locations: TunnelLocations): void {
+  /**
+   * Beats every HEARTBEAT_INTERVAL_MS; each beat also clears what stopped replicas left (`locations`), then
+   * runs `afterBeat` (the reconciliation of this replica's own tunnels with the store).
+   */
+  start(locations: TunnelLocations, afterBeat: () => Promise<void>): void {
     this.#timer = setInterval(() => {
       this.#beating = this.beat()
         .then(() => locations.sweep())
+        .then(afterBeat)
         .catch((err: unknown) => this.log.warn({ err }, 'replica heartbeat failed'));
     }, HEARTBEAT_INTERVAL_MS).unref();
   }

@@ -9,6 +9,9 @@ import type { AgentSession, TunnelRegistry } from '../tunnel/session.js';
 import { PeerRoute, type PeerClients } from './client.js';
 import type { TunnelLocations } from './locations.js';
 
+/** How old a tunnel must be before reconciliation judges it: younger ones are still being claimed. */
+const RECONCILE_AFTER_MS = 5000;
+
 export class TunnelRouter implements TunnelClaims {
   readonly #releasing = new Set<Promise<void>>();
   #handingOver = false;
@@ -51,9 +54,13 @@ export class TunnelRouter implements TunnelClaims {
     return at.replicaId === this.locations.replicaId;
   }
 
-  probe(at: TunnelLocation, timeoutMs: number): Promise<ProbeAnswer> {
-    if (!this.peers || !at.live) return Promise.resolve({ alive: false });
-    return this.peers.probe(at, timeoutMs);
+  probe(at: TunnelLocation, timeoutMs: number): Promise<ProbeAnswer | undefined> {
+    // A holder whose heartbeat stopped holds nothing; a lone controller's rows are its own past.
+    if (!at.live || !this.peers) return Promise.resolve({ alive: false });
+    // A live replica that takes no peer requests cannot be asked: its tunnel stays its own.
+    if (!at.peerUrl) return Promise.resolve(undefined);
+    // The holder pings for up to `timeoutMs`, and on a busy tunnel answers only then: wait past that.
+    return this.peers.probe(at, 2 * timeoutMs + 1000);
   }
 
   async claim(session: AgentSession, replacing: string | null): Promise<boolean> {
@@ -69,6 +76,25 @@ export class TunnelRouter implements TunnelClaims {
     const tracked = done.catch(() => undefined).finally(() => this.#releasing.delete(tracked));
     this.#releasing.add(tracked);
     return done;
+  }
+
+  /**
+   * Brings the store in line with the tunnels this replica holds, so that both never disagree for long: a
+   * tunnel whose row was swept (this replica was cut off from the database longer than the staleness
+   * allowed) is claimed again if nobody took the cluster meanwhile, and a tunnel whose cluster the store
+   * gives to another tunnel is closed. Tunnels younger than a few seconds are still being claimed.
+   */
+  async reconcile(): Promise<void> {
+    const settled = Date.now() - RECONCILE_AFTER_MS;
+    // One query for the usual case, where the store agrees with every tunnel.
+    const mine = await this.locations.mine();
+    for (const session of this.tunnels.open()) {
+      if (session.connectedAt > settled || mine.get(session.info.cluster) === session.id) continue;
+      const at = await this.locations.find(session.info.cluster);
+      if (at?.sessionId === session.id) continue;
+      const reclaimed = at === undefined && (await this.claim(session, null));
+      if (!reclaimed) session.close('the store gives its cluster to another tunnel');
+    }
   }
 
   /** Resolves once every release begun so far is written (shutdown: before the store closes). */

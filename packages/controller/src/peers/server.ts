@@ -88,7 +88,15 @@ export async function startPeerServer(deps: {
         stream.close(NGHTTP2_REFUSED_STREAM);
     }
   });
-  server.on('tlsClientError', (err) => deps.log.warn({ err: err.message }, 'peer connection refused'));
+  // Anyone who reaches the port can fail a handshake: said at most once a minute, with a count.
+  let refusedSince = 0;
+  let refusedQuietly = 0;
+  server.on('tlsClientError', (err) => {
+    if (Date.now() - refusedSince < 60_000) return void refusedQuietly++;
+    deps.log.warn({ err: err.message, alsoRefused: refusedQuietly }, 'peer connection refused');
+    refusedSince = Date.now();
+    refusedQuietly = 0;
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(deps.listen.port, deps.listen.host, () => {
@@ -127,7 +135,13 @@ function carry(
   upstream.on('error', () => undefined);
   relay(stream, upstream);
   upstream.on('response', (answer) => {
-    stream.respond(answer);
+    // The peer may have cancelled meanwhile; answering a closed stream throws.
+    if (stream.closed || stream.destroyed) return void upstream.close(NGHTTP2_CANCEL);
+    try {
+      stream.respond(answer);
+    } catch {
+      return void upstream.close(NGHTTP2_CANCEL);
+    }
     relay(upstream, stream);
   });
   upstream.on('close', () => {

@@ -5,7 +5,7 @@
 // every start, naming its replica id in a URI SAN that the caller checks against the replica it meant.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { createPrivateKey, webcrypto } from 'node:crypto';
+import { X509Certificate, createPrivateKey, webcrypto } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
 import type { SecretBox } from '../store/sealed.js';
@@ -14,7 +14,6 @@ import { BACKDATE_MS, EC_KEY_ALG, EC_SIGN_ALG, exportKeyPem, generateKeyPair, ra
 const AUTHORITY_ROW = 'peer';
 const SEAL_CONTEXT = 'peer-authority-key';
 const CA_VALIDITY_MS = 10 * 365 * 24 * 3600_000;
-const LEAF_VALIDITY_MS = 90 * 24 * 3600_000;
 
 /** The SAN naming a replica in its peer certificate. */
 export function replicaUri(replicaId: string): string {
@@ -61,7 +60,9 @@ async function loadOrCreateAuthority(
       .values({
         id: AUTHORITY_ROW,
         cert_pem: made.certPem,
-        key_sealed: box.seal(made.keyPem, SEAL_CONTEXT),
+        // The certificate is sealed with its key: what the replicas trust is only what the secrets key
+        // vouches for, never a column a database writer could append a CA of their own to.
+        key_sealed: box.seal(JSON.stringify(made), SEAL_CONTEXT),
         created_at: Date.now(),
       })
       .onConflict((oc) => oc.column('id').doNothing())
@@ -69,9 +70,9 @@ async function loadOrCreateAuthority(
     row = await read();
   }
   if (!row) throw new Error('the replicas CA could not be stored');
-  let keyPem: string;
+  let sealed: { certPem?: unknown; keyPem?: unknown };
   try {
-    keyPem = box.open(row.key_sealed, SEAL_CONTEXT);
+    sealed = JSON.parse(box.open(row.key_sealed, SEAL_CONTEXT)) as typeof sealed;
   } catch (err) {
     throw new Error(
       'the replicas CA in the database was sealed with another secrets key: every replica on one database ' +
@@ -79,7 +80,18 @@ async function loadOrCreateAuthority(
       { cause: err },
     );
   }
-  return { certPem: row.cert_pem, keyPem };
+  const { certPem, keyPem } = sealed;
+  if (
+    typeof certPem !== 'string' ||
+    typeof keyPem !== 'string' ||
+    row.cert_pem !== certPem ||
+    !new X509Certificate(certPem).checkPrivateKey(createPrivateKey(keyPem))
+  )
+    throw new Error(
+      'the replicas CA in the database does not match what was sealed with it: it was altered; refusing to ' +
+        'trust it (restore the peer_authority row, or delete it while every replica is stopped)',
+    );
+  return { certPem, keyPem };
 }
 
 /** This replica's peer certificate and key, and the CA its peers are checked against. */
@@ -99,7 +111,9 @@ export async function peerCredentials(
     subject: [{ CN: [`ztka replica ${replicaId}`] }],
     issuer: caCert.subjectName,
     notBefore,
-    notAfter: new Date(Math.min(notBefore.getTime() + LEAF_VALIDITY_MS, caCert.notAfter.getTime())),
+    // As long as the CA: a leaf is made at every start and its key never leaves the process, and a replica
+    // up longer than a shorter leaf would silently lose its peers.
+    notAfter: caCert.notAfter,
     publicKey: keys.publicKey,
     signingKey,
     signingAlgorithm: EC_SIGN_ALG,

@@ -330,6 +330,15 @@ async function freeFor(
   // Nobody's, a tunnel of this replica already closing, or one of a replica that stopped.
   if (!at || deps.claims.isOwn(at) || !at.live) return { replacing: at?.sessionId ?? null };
   const answer = await deps.claims.probe(at, deps.keepalive.timeoutMs);
+  // No definite answer: the holder may be alive, so the tunnel stays where it is (fail closed).
+  if (!answer) {
+    deps.log.warn(
+      { cluster: newcomer.cluster, remote: seen.remoteAddress },
+      'agent connection refused: the replica holding its tunnel did not answer',
+    );
+    deps.alerts.contested('refused', { ...newcomer, remoteAddress: '', agentVersion: '' }, seen);
+    return undefined;
+  }
   const transport = answer.live?.transport ?? '';
   const described: AgentInfo = {
     ...newcomer,

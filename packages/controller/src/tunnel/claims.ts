@@ -27,8 +27,12 @@ export interface TunnelClaims {
   /** Where the store says the cluster's tunnel is, if anywhere. */
   holder(cluster: string): Promise<TunnelLocation | undefined>;
   isOwn(at: TunnelLocation): boolean;
-  /** Asks the holding replica to ping its tunnel; it closes the tunnel itself if there is no answer. */
-  probe(at: TunnelLocation, timeoutMs: number): Promise<ProbeAnswer>;
+  /**
+   * Asks the holding replica to ping its tunnel; it closes the tunnel itself if there is no answer.
+   * Undefined when there is no definite answer (the holder is slow or cannot be reached but may be alive):
+   * the tunnel is then not taken.
+   */
+  probe(at: TunnelLocation, timeoutMs: number): Promise<ProbeAnswer | undefined>;
   /** Records `session` as the cluster's tunnel in place of `replacing` (null: none); false if beaten to it. */
   claim(session: AgentSession, replacing: string | null): Promise<boolean>;
   release(session: AgentSession): Promise<void>;
