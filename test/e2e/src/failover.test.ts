@@ -2,7 +2,7 @@
 // one agent dialling the balancer. kubectl works through every replica's own listener (the peer hop carries
 // what the tunnel's holder does not get itself). Then the replica holding the tunnel is killed with SIGKILL,
 // three times over, under a stream of kubectl requests through the balancer: each time the agent is back
-// on another replica within 5 s, an open watch ends rather than hangs, and kubectl (which retries a 503 with
+// on another replica within 5 s, an open watch and an exec session end rather than hang, and kubectl (which retries a 503 with
 // Retry-After by itself) sees at most one failed request. Then a rolling restart of all three, one at a
 // time, under the same load, fails no request. The audit chain verifies after all of it.
 import { after, before, test } from 'node:test';
@@ -13,10 +13,14 @@ import { openPostgres } from '@ztka/controller/store/postgres';
 import {
   kubectl,
   kubectlPath,
+  namespace,
+  podSandbox,
+  runningPod,
   startReplicas,
   testEnv,
   type ReplicaSet,
   type TestEnv,
+  type TestNamespace,
   type Ztka,
 } from '@ztka/testenv';
 import { kubeconfigVia } from './support/replicas.js';
@@ -26,8 +30,14 @@ let env: TestEnv;
 let set: ReplicaSet;
 let first: Ztka;
 
+let ns: TestNamespace;
+
 before(async () => {
   env = await testEnv();
+  // A pod whose commands run in a sandbox on this host (kwok): an exec session to hold open through a kill.
+  ns = await namespace(env, 'failover');
+  await podSandbox(env, ns.name, 'box');
+  await runningPod(env, ns.name, 'box');
   // A stopping replica keeps serving while the balancer's checks (every 0.5 s) mark it down.
   set = await startReplicas({ count: 3, env: { ZTKA_SHUTDOWN_DELAY_SECONDS: '2' } });
   first = set.replicas[0] as Ztka;
@@ -35,6 +45,7 @@ before(async () => {
 });
 after(async () => {
   await set?.stop();
+  await ns?.cleanup();
 });
 
 /** kubectl requests through the balancer, one after another, until stopped; what became of each. */
@@ -99,6 +110,14 @@ test('killing the replica that holds the tunnel, three times under load: back wi
       stdio: 'ignore',
     });
     const watchEnded = new Promise<void>((resolve) => watch.once('exit', () => resolve()));
+    // And an exec session that would run for a minute.
+    const exec = spawn(
+      kubectlPath(),
+      ['--kubeconfig', kubeconfig, '-n', ns.name, 'exec', 'box', '--', 'sh', '-c', 'echo started; sleep 60'],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    const execEnded = new Promise<void>((resolve) => exec.once('exit', () => resolve()));
+    await new Promise<void>((resolve) => exec.stdout.once('data', () => resolve()));
     const load = steadyLoad(kubeconfig);
     const outcomes = load.outcomes;
     await sleep(1500);
@@ -130,6 +149,12 @@ test('killing the replica that holds the tunnel, three times under load: back wi
       sleep(10_000).then(() => assert.fail(`round ${round}: the watch hung after the kill`)),
     ]);
     watch.kill();
+    // The exec's stream crossed the killed replica (its tunnel, or its own connection): it ends, not hangs.
+    await Promise.race([
+      execEnded,
+      sleep(10_000).then(() => assert.fail(`round ${round}: the exec session hung after the kill`)),
+    ]);
+    exec.kill();
 
     await doomed.restartController();
     await set.haproxy.waitFor(set.backend(victim ?? 0), 'UP', 15_000);
