@@ -143,3 +143,13 @@ test('mine lists the tunnels the store gives this replica', async (t) => {
   assert.deepEqual([...(await a.locations.mine())], [['alpha', 's1']]);
   assert.deepEqual([...(await b.locations.mine())], []);
 });
+
+test('a lone controller forgets what any other said it held, and its clusters show disconnected', async (t) => {
+  const { a, b, connected } = await fixture(t);
+  // A killed a moment ago: its heartbeat is still fresh, its row still there.
+  assert.equal(await a.locations.claim('alpha', tunnel('s1'), null), true);
+  await b.locations.forgetOthers();
+  assert.equal(await b.locations.find('alpha'), undefined);
+  assert.equal(await connected(), false);
+  assert.equal(await b.locations.reconnecting('alpha'), false);
+});

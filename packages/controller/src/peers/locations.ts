@@ -141,6 +141,24 @@ export class TunnelLocations {
   }
 
   /**
+   * For a replica that takes no peer requests (a lone controller): no other replica can serve a cluster for
+   * it, so whatever the store says others hold is forgotten and their clusters shown disconnected until
+   * their agents dial in. (Should another such replica share the store after all, it claims its tunnels
+   * again at its next heartbeat.)
+   */
+  async forgetOthers(): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('tunnel_locations').where('replica_id', '!=', this.replicas.id).execute();
+      await tx
+        .updateTable('clusters')
+        .set({ connected: 0 })
+        .where('connected', '=', 1)
+        .where('id', 'not in', tx.selectFrom('tunnel_locations').select('cluster_id'))
+        .execute();
+    });
+  }
+
+  /**
    * Forgets the tunnels of replicas that stopped (no fresh heartbeat, or no row at all) and marks their
    * clusters, and any cluster marked connected with no location (a hand-over no agent took up within
    * HANDOVER_MS), disconnected. Run at start and with each heartbeat, by every replica: the work is

@@ -61,8 +61,10 @@ export async function startPeering(deps: {
     peers = new PeerClients(credentials, deps.log);
   }
   await replicas.register(peerUrl ?? null);
-  // Whatever replicas that stopped said they held is not true any more.
-  await locations.sweep();
+  // Whatever replicas that stopped said they held is not true any more; for a lone controller, whatever
+  // any other said (a previous run of itself, killed a moment ago, among them).
+  if (peers) await locations.sweep();
+  else await locations.forgetOthers();
   const router = new TunnelRouter(deps.tunnels, locations, peers, deps.log);
   replicas.start(locations, () => router.reconcile());
   const off = router.closeDeleted(deps.changes, deps.clusterExists);
