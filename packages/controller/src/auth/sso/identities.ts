@@ -291,6 +291,13 @@ export class SsoIdentities {
     const wanted = mappedGroups(providerGroups, provider);
     const explicit = explicitlyMapped(providerGroups, provider);
     const result = await this.db.transaction().execute(async (trx) => {
+      // A refresh that began before its provider was removed must not give back what the removal took.
+      const stillThere = await trx
+        .selectFrom('sso_providers')
+        .select('id')
+        .where('id', '=', provider.id)
+        .executeTakeFirst();
+      if (!stillThere) return { added: [], removed: [], groups: [] };
       const found =
         wanted.length === 0
           ? []
