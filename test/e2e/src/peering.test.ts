@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import http2 from 'node:http2';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import type tls from 'node:tls';
@@ -23,6 +22,7 @@ import {
 import { openPostgres } from '@ztka/controller/store/postgres';
 import { kubectl, startPostgres, testEnv, Ztka, type PostgresServer, type TestEnv } from '@ztka/testenv';
 import { kubectlSuite } from './support/kubectl-suite.js';
+import { dialAgentEndpoint } from './support/agent-dial.js';
 import { kubeconfigVia } from './support/replicas.js';
 
 const CLUSTER = 'peered';
@@ -132,29 +132,12 @@ test('a copy of the agent at replica A does not take the cluster from its live t
     clusterIdentity,
     jitNamespace,
   });
-  const status = await new Promise<number>((resolve, reject) => {
-    const req = https.request(`${a.url}/v1/agents/connect`, {
-      ca: a.ca,
-      agent: false,
-      headers: {
-        connection: 'Upgrade',
-        upgrade: 'ztka-tunnel-h2',
-        authorization: `Bearer ${credential}`,
-        [AGENT_PROOF_HEADER]: proof,
-        [CLUSTER_IDENTITY_HEADER]: clusterIdentity,
-        [JIT_NAMESPACE_HEADER]: jitNamespace,
-      },
-    });
-    req.on('upgrade', (_res, socket) => {
-      socket.destroy();
-      resolve(101);
-    });
-    req.on('response', (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', reject);
-    req.end();
+  const status = await dialAgentEndpoint(a, {
+    upgrade: 'ztka-tunnel-h2',
+    authorization: `Bearer ${credential}`,
+    [AGENT_PROOF_HEADER]: proof,
+    [CLUSTER_IDENTITY_HEADER]: clusterIdentity,
+    [JIT_NAMESPACE_HEADER]: jitNamespace,
   });
   assert.equal(
     status,

@@ -9,6 +9,7 @@ import { WebSocket } from 'ws';
 import { generateAgentKey } from '@ztka/protocol';
 import type { KubectlError } from '@ztka/testenv';
 import { kubectl, startKubectl, testEnv, waitForOutput, type TestEnv } from '@ztka/testenv';
+import { dialAgentEndpoint } from './support/agent-dial.js';
 import { kubectlSuite } from './support/kubectl-suite.js';
 import { Ztka } from '@ztka/testenv';
 
@@ -145,23 +146,7 @@ describe('the tunnel and the proxy', () => {
       assert.equal(status, 401);
     }
     // The same for the HTTP/2 upgrade, and an Upgrade token the endpoint does not know is a 400.
-    const upgrade = (headers: Record<string, string>) =>
-      new Promise<number>((resolve, reject) => {
-        const req = https.request(`${z.url}/v1/agents/connect`, {
-          ca: z.ca,
-          headers: { connection: 'Upgrade', ...headers },
-        });
-        req.on('upgrade', (_res, socket) => {
-          socket.destroy();
-          resolve(101);
-        });
-        req.on('response', (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
-        req.on('error', reject);
-        req.end();
-      });
+    const upgrade = (headers: Record<string, string>) => dialAgentEndpoint(z, headers);
     assert.equal(await upgrade({ upgrade: 'ztka-tunnel-h2' }), 401);
     assert.equal(await upgrade({ upgrade: 'ztka-tunnel-h2', authorization: 'Bearer ztka_nope.nope' }), 401);
     assert.equal(await upgrade({ upgrade: 'h2c', authorization: 'Bearer ztka_nope.nope' }), 400);

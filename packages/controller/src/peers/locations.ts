@@ -13,6 +13,11 @@ export type { TunnelLocation };
 /** How long a cluster whose tunnel a stopping replica handed over stays connected, waiting for its agent. */
 export const HANDOVER_MS = 10_000;
 
+/** The cluster's id, by name, read inside the caller's transaction. */
+function clusterId(tx: Kysely<Database>, cluster: string): Promise<{ id: string } | undefined> {
+  return tx.selectFrom('clusters').select('id').where('name', '=', cluster).executeTakeFirst();
+}
+
 export class TunnelLocations {
   constructor(
     private readonly db: Kysely<Database>,
@@ -78,11 +83,7 @@ export class TunnelLocations {
     replacing: string | null,
   ): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
-      const found = await tx
-        .selectFrom('clusters')
-        .select('id')
-        .where('name', '=', cluster)
-        .executeTakeFirst();
+      const found = await clusterId(tx, cluster);
       if (!found) return false;
       const values = {
         replica_id: this.replicas.id,
@@ -120,11 +121,7 @@ export class TunnelLocations {
    */
   async release(cluster: string, sessionId: string, handedOver = false): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
-      const found = await tx
-        .selectFrom('clusters')
-        .select('id')
-        .where('name', '=', cluster)
-        .executeTakeFirst();
+      const found = await clusterId(tx, cluster);
       if (!found) return;
       const gone = await tx
         .deleteFrom('tunnel_locations')
