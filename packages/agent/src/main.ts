@@ -15,7 +15,7 @@ import { clusterInfo } from './cluster-info.js';
 import { createForwarder } from './forward.js';
 import { fileStore, obtainCredential, secretStore } from './register.js';
 import { TunnelClient } from './tunnel-client.js';
-import { asPerson, kubeconfigCredentials } from './upstream.js';
+import { asPerson, kubeconfigCredentials, withToken } from './upstream.js';
 import { createControlHandler } from './control.js';
 import { JitServiceAccounts } from './jit/service-accounts.js';
 
@@ -83,7 +83,12 @@ async function main(): Promise<void> {
   const jitNamespace = values['jit-namespace'] ?? env['ZTKA_JIT_NAMESPACE'] ?? SYSTEM_NAMESPACE;
   if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(jitNamespace))
     throw new Error(`--jit-namespace must be a DNS-1123 label, not "${jitNamespace}"`);
-  const jit = new JitServiceAccounts({ own: () => access.own(), namespace: jitNamespace, log });
+  const jit = new JitServiceAccounts({
+    own: () => access.own(),
+    asAccount: (token) => withToken(access, token),
+    namespace: jitNamespace,
+    log,
+  });
   const credentials = asPerson(access, (identity) => jit.tokenFor(identity));
   const info = await clusterInfo(own);
   const secret = values['credential-secret'] ?? env['ZTKA_CREDENTIAL_SECRET'];

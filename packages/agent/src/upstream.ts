@@ -102,21 +102,24 @@ export async function kubeconfigCredentials(
 }
 
 /** Every request as the person behind it: their just-in-time service account's token, on a pool without the agent's certificate. */
+/** Calls to the apiserver with someone else's bearer token: the agent's server, no client certificate. */
+export async function withToken(access: OwnAccess, token: string): Promise<UpstreamTarget> {
+  const own = await access.own();
+  return {
+    server: own.server,
+    agent: access.anonymousAgent,
+    headers: { authorization: `Bearer ${token}` },
+    ...(access.anonymousH2 ? { h2: access.anonymousH2 } : {}),
+  };
+}
+
 export function asPerson(
   access: OwnAccess,
   tokenFor: (identity: TunnelIdentity) => Promise<string>,
 ): CredentialProvider {
   return {
     own: () => access.own(),
-    forRequest: async (identity) => {
-      const own = await access.own();
-      return {
-        server: own.server,
-        agent: access.anonymousAgent,
-        headers: { authorization: `Bearer ${await tokenFor(identity)}` },
-        ...(access.anonymousH2 ? { h2: access.anonymousH2 } : {}),
-      };
-    },
+    forRequest: async (identity) => withToken(access, await tokenFor(identity)),
   };
 }
 

@@ -43,6 +43,13 @@ const MAX_TOKEN_S = 3600;
 /** A cached token is replaced this long before it expires, so no request carries one about to die. */
 const TOKEN_MARGIN_MS = 60_000;
 const DEFAULT_LIFETIME_S = 8 * 3600;
+/**
+ * What a new binding must allow before the account's first request goes out. Every role the agent may
+ * bind (the manifest's BINDABLE_ROLES) grants it, and a fresh service account holds nothing else that does.
+ */
+const BINDING_PROBE = { verb: 'get', resource: 'pods' } as const;
+/** How long the apiserver's authorizer may take to see new bindings (it reads them from a watch). */
+const BINDINGS_SEEN_WITHIN_MS = 5_000;
 
 interface Entry {
   name: string;
@@ -94,6 +101,11 @@ const roleKeyOf = (id: TunnelIdentity) =>
 
 export interface JitOptions {
   own: () => Promise<UpstreamTarget>;
+  /**
+   * Calls as an account, with its own token: after making an account's bindings the agent asks, as the
+   * account, until the apiserver's authorizer sees them. Without it, no such wait.
+   */
+  asAccount?: (token: string) => Promise<UpstreamTarget>;
   namespace: string;
   log: Logger;
   clock?: () => number;
@@ -332,7 +344,7 @@ export class JitServiceAccounts {
     } else if (created.status !== 201) {
       throw new KubeCallError(created.status, `create service account ${name}`, created.text);
     }
-    await this.#converge(name, desired);
+    const made = await this.#converge(name, desired);
 
     const expirationSeconds = Math.max(MIN_TOKEN_S, Math.min(MAX_TOKEN_S, Math.floor(lifetimeMs / 1000)));
     const tr = await this.#json<{ status?: { token?: string; expirationTimestamp?: string } }>(
@@ -342,6 +354,9 @@ export class JitServiceAccounts {
     );
     const token = tr.status?.token;
     if (!token) throw new Error(`the TokenRequest for ${name} returned no token`);
+    // The authorizer reads bindings from a watch: on a busy apiserver a binding made a moment ago may not
+    // count yet, and the person's first request would be refused (403) for no reason they could see.
+    if (made.length > 0) await this.#untilSeen(name, token, made);
     const entry: Entry = {
       name,
       user: identity.user,
@@ -358,8 +373,43 @@ export class JitServiceAccounts {
     return entry;
   }
 
-  /** Makes the service account's bindings exactly `desired`: missing ones created, others deleted. */
-  async #converge(name: string, desired: JitBinding[]): Promise<void> {
+  /** Waits (a while at most) until the apiserver's authorizer counts each of `bindings` for the account. */
+  async #untilSeen(name: string, token: string, bindings: readonly JitBinding[]): Promise<void> {
+    if (!this.opts.asAccount) return;
+    const as = await this.opts.asAccount(token);
+    const deadline = Date.now() + BINDINGS_SEEN_WITHIN_MS;
+    for (const b of bindings) {
+      for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
+        const review = await upstreamCall(
+          as,
+          'POST',
+          '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+          {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SelfSubjectAccessReview',
+            spec: {
+              resourceAttributes: { ...BINDING_PROBE, ...(b.namespace ? { namespace: b.namespace } : {}) },
+            },
+          },
+        );
+        // A cluster that lets accounts ask nothing about themselves cannot be asked: go on as before.
+        if (review.status !== 201) return;
+        const seen = (JSON.parse(review.text) as { status?: { allowed?: boolean } }).status?.allowed === true;
+        if (seen) break;
+        if (Date.now() >= deadline) {
+          this.opts.log.warn({ serviceAccount: name }, 'the apiserver does not count the new bindings yet');
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  /**
+   * Makes the service account's bindings exactly `desired`: missing ones created, others deleted. Returns
+   * those it created.
+   */
+  async #converge(name: string, desired: JitBinding[]): Promise<JitBinding[]> {
     const ns = this.opts.namespace;
     const bindingName = `ztka-jit.${ns}.${name}`;
     const selector = encodeURIComponent(`${SA_LABEL}=${name},${NS_LABEL}=${ns}`);
@@ -390,6 +440,7 @@ export class JitServiceAccounts {
         ),
       ),
     );
+    return missing;
   }
 
   async #deleteBinding(meta: ObjectMeta): Promise<void> {
