@@ -41,14 +41,16 @@ if (run(bin('eslint'), ['.']) !== 0 || run(bin('prettier'), ['--check', '--log-l
   process.exit(1);
 }
 
-// helm, for the chart tests: built once from its Go module and cached (testenv/build.sh), before the tests
-// start so that no test's timeout has to cover a first build.
-if (
-  e2e.length > 0 &&
-  run('bash', ['testenv/build.sh', 'helm'], { stdio: ['ignore', 'ignore', 'inherit'] }) !== 0
-) {
-  console.error('test: building helm failed');
-  process.exit(1);
+// helm, for the chart tests, and the bench's remotedialer peer: built once from their Go modules and cached
+// (testenv/build.sh), before the tests start so that no test's timeout has to cover a first build.
+for (const target of ['helm', 'peer']) {
+  if (
+    e2e.length > 0 &&
+    run('bash', ['testenv/build.sh', target], { stdio: ['ignore', 'ignore', 'inherit'] }) !== 0
+  ) {
+    console.error(`test: building ${target} (testenv/build.sh ${target}) failed`);
+    process.exit(1);
+  }
 }
 
 // The images test runs the agent and controller images: build them first (a second when they are

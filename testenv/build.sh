@@ -2,6 +2,7 @@
 # Builds the test environment's binaries from published Go modules into a cache outside the repo:
 #   build.sh [cluster]  the control plane (kube-apiserver, controller-manager, scheduler, etcd, kwok)
 #   build.sh helm       helm, for the chart tests
+#   build.sh peer       remotedialer-peer, the bench's peer on Rancher's tunnel library
 # Each cache key covers that target's go.mod/go.sum/Go files and the Go version, so a build runs again
 # only when a version changes. Prints the binary directory on its last line of stdout.
 set -euo pipefail
@@ -42,7 +43,14 @@ case "$target" in
     estimate="a few minutes"
     assets=()
     ;;
-  *) echo "testenv: build.sh [cluster|helm], not $target" >&2; exit 2 ;;
+  peer)
+    rd_ver=$(required "$mods/remotedialer/go.mod" github.com/rancher/remotedialer)
+    out="$cache_root/remotedialer-${rd_ver}_$(key remotedialer)"
+    bins=(remotedialer-peer)
+    estimate="a minute"
+    assets=()
+    ;;
+  *) echo "testenv: build.sh [cluster|helm|peer], not $target" >&2; exit 2 ;;
 esac
 
 complete() {
@@ -106,7 +114,10 @@ build() { # name, module dir, ldflags, packages...
   [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "testenv: building $what failed" >&2; exit 1; }
 }
 
-if [ "$target" = helm ]; then
+if [ "$target" = peer ]; then
+  ( cd "$mods/remotedialer" && go build -trimpath -ldflags "-s -w" -o "$tmp/remotedialer-peer" . ) ||
+    { echo "testenv: building remotedialer-peer failed" >&2; exit 1; }
+elif [ "$target" = helm ]; then
   # As helm's Makefile stamps it: its version, and the Kubernetes version of the client-go it was built
   # with, which `helm template` and `helm lint` assume when no cluster is asked.
   client_go=$(required "$mods/helm/go.mod" k8s.io/client-go) # v0.<minor>.<patch>

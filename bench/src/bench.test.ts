@@ -27,6 +27,7 @@ test('npm run bench -- --smoke runs every case and writes its results', { timeou
       'P6 audit',
       'P7 first access',
       'P8 kubectl per call',
+      'P10 uptime',
     ]) {
       assert.match(stdout, new RegExp(`^\\| ${c}`, 'm'), `${c} missing from the table`);
     }
@@ -38,8 +39,11 @@ test('npm run bench -- --smoke runs every case and writes its results', { timeou
       rows: { case: string; values: Record<string, number> }[];
     };
     const p1 = json.rows.find((r) => r.case === 'P1 small GET');
-    for (const name of ['direct', 'kubectl proxy', 'ztka'])
+    for (const name of ['direct', 'kubectl proxy', 'ztka', 'remotedialer'])
       assert.ok((p1?.values[name] ?? 0) > 0, `P1 has no figure for ${name}`);
+    // The side-by-side comparison with the peer, one line per case and measure.
+    for (const line of ['P1 added p50 latency', 'P2 throughput', 'P3 requests/s', 'P4 throughput'])
+      assert.match(stdout, new RegExp(`^ztka/remotedialer ${line} ratio \\d+\\.\\d+$`, 'm'), line);
   } finally {
     await fs.rm(out, { recursive: true, force: true });
   }

@@ -45,6 +45,8 @@ export interface Row {
   goal?: string;
   met?: boolean;
   note?: string;
+  /** Set on a comparison with the peer: printed as `ztka/remotedialer <caseId> <measure> ratio <x>`. */
+  versus?: { caseId: string; measure: string };
 }
 
 const ms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
@@ -74,6 +76,8 @@ export async function p1(
   const added = (name: string) => (p50[name] ?? 0) - (p50['direct'] ?? 0);
   const ztkaAdded = added('ztka');
   const proxyAdded = added('kubectl proxy');
+  const addedValues: Record<string, number> = { 'kubectl proxy': proxyAdded, ztka: ztkaAdded };
+  if (p50['remotedialer'] !== undefined) addedValues['remotedialer'] = added('remotedialer');
   const rows: Row[] = [
     { case: 'P1 small GET', metric: 'p50 latency', unit: 'ms', values: p50 },
     { case: 'P1 small GET', metric: 'p99 latency', unit: 'ms', values: p99 },
@@ -81,11 +85,12 @@ export async function p1(
       case: 'P1 small GET',
       metric: 'added p50 latency vs direct',
       unit: 'ms',
-      values: { 'kubectl proxy': proxyAdded, ztka: ztkaAdded },
+      values: addedValues,
       ratio: ztkaAdded / proxyAdded,
       goal: 'ztka ≤ kubectl proxy',
       met: ztkaAdded <= proxyAdded,
     },
+    ...versusPeer('P1', 'P1 small GET', 'added p50 latency', addedValues, 'lower'),
   ];
   if (p50['direct as JIT SA'] !== undefined) {
     rows.push({
@@ -124,20 +129,25 @@ export async function p2(env: TestEnv, targets: Target[], count: number, pids: P
   const uri = `/api/v1/namespaces/${ns}/configmaps`;
   const speeds: Record<string, number[]> = Object.fromEntries(targets.map((t) => [t.name, []]));
   let growth = { controller: 0, agent: 0 };
-  const cpu = new CpuTally(targets);
+  const cpu = new CpuTally(pids, targets);
+  const ztkaTarget = targets.find((t) => t.name === 'ztka');
   // One untimed LIST each first: the steady state is measured, not the first pass through cold code.
   for (const t of targets) await request(t, uri);
   for (let round = 0; round < 5; round++) {
     for (const t of targets) {
       const run = async () => {
         const start = process.hrtime.bigint();
-        const { result: r, cpu: used } = await cpuDuring(pids, () => request(t, uri));
+        const r = await cpu.measure(
+          t,
+          () => request(t, uri),
+          (reply) => reply.bytes / MB,
+        );
         if (r.status !== 200) throw new Error(`P2 ${t.name}: status ${r.status}`);
-        cpu.add(t, used, r.bytes / MB);
         return r.bytes / MB / (ms(start) / 1000);
       };
       if (t.name === 'ztka') {
-        const { result, baseline, peak } = await peakRss([pids.controller, pids.agent], run);
+        const own = ztkaTarget?.processes ?? {};
+        const { result, baseline, peak } = await peakRss([own['controller'], own['agent']], run);
         speeds[t.name]?.push(result);
         growth = {
           controller: Math.max(growth.controller, (peak[0] ?? 0) - (baseline[0] ?? 0)),
@@ -170,7 +180,8 @@ export async function p2(env: TestEnv, targets: Target[], count: number, pids: P
       goal: '≤ 64 MB',
       met: peakGrowth <= 64,
     },
-    ...cpu.rows(`P2 LIST ${count} × 10 KB`, 'MB'),
+    ...versusPeer('P2', `P2 LIST ${count} × 10 KB`, 'throughput', mbps, 'higher'),
+    ...cpu.rows('P2', `P2 LIST ${count} × 10 KB`, 'MB'),
   ];
 }
 
@@ -184,7 +195,7 @@ export async function p3(
   const ok: Record<string, number> = {};
   const elapsed: Record<string, number> = {};
   const errors: Record<string, number> = {};
-  const cpu = new CpuTally(targets);
+  const cpu = new CpuTally(pids, targets);
   const burst = async (t: Target, forMs: number) => {
     let done = 0;
     const deadline = Date.now() + forMs;
@@ -212,10 +223,13 @@ export async function p3(
   for (let round = 0; round < rounds; round++) {
     for (const t of targets) {
       const start = process.hrtime.bigint();
-      const { result, cpu: used } = await cpuDuring(pids, () => burst(t, (seconds * 1000) / rounds));
+      const result = await cpu.measure(
+        t,
+        () => burst(t, (seconds * 1000) / rounds),
+        (n) => n,
+      );
       ok[t.name] = (ok[t.name] ?? 0) + result;
       elapsed[t.name] = (elapsed[t.name] ?? 0) + ms(start) / 1000;
-      cpu.add(t, used, result);
     }
   }
   const rates = Object.fromEntries(targets.map((t) => [t.name, (ok[t.name] ?? 0) / (elapsed[t.name] ?? 1)]));
@@ -238,55 +252,110 @@ export async function p3(
       goal: '0',
       met: (errors['ztka'] ?? 1) === 0,
     },
-    ...cpu.rows(`P3 ${clients} concurrent clients`, 'request'),
+    ...versusPeer('P3', `P3 ${clients} concurrent clients`, 'requests/s', rates, 'higher'),
+    ...cpu.rows('P3', `P3 ${clients} concurrent clients`, 'request'),
   ];
 }
 
-/** The processes whose CPU time is counted: the apiserver for every target, ztka's own two for ztka. */
+/** The apiserver, whose CPU is counted for every target; each target's own processes count for it alone. */
 export interface Processes {
   apiserver: number | undefined;
-  controller: number | undefined;
-  agent: number | undefined;
+}
+
+/** The side-by-side comparison with the peer of ztka's shape (remotedialer), as one row per measure. */
+export function versusPeer(
+  caseId: string,
+  caseName: string,
+  measure: string,
+  values: Record<string, number>,
+  better: 'higher' | 'lower',
+): Row[] {
+  const ztka = values['ztka'];
+  const peer = values['remotedialer'];
+  // A CPU time below the clock's 10 ms tick reads as 0 (at smoke sizes): no ratio rather than an infinite one.
+  if (ztka === undefined || peer === undefined || !(ztka > 0) || !(peer > 0)) return [];
+  const ratio = ztka / peer;
+  return [
+    {
+      case: caseName,
+      metric: `${measure}: ztka / remotedialer`,
+      unit: 'ratio',
+      values: {},
+      ratio,
+      goal: better === 'higher' ? '≥ 1' : '≤ 1',
+      met: better === 'higher' ? ratio >= 1 : ratio <= 1,
+      versus: { caseId, measure },
+    },
+  ];
 }
 
 /**
  * CPU spent per unit of work (a request, a MB), by process and target: where the time goes, so a ratio
- * short of its goal can be told apart as ztka's own cost or the machine's.
+ * short of its goal can be told apart as a proxy's own cost or the machine's.
  */
 class CpuTally {
-  private readonly spent: Record<string, Processes & { units: number }> = {};
+  private readonly spent = new Map<
+    string,
+    { apiserver: number; own: Record<string, number>; units: number }
+  >();
 
-  constructor(targets: readonly Target[]) {
-    for (const t of targets) this.spent[t.name] = { apiserver: 0, controller: 0, agent: 0, units: 0 };
+  constructor(
+    private readonly pids: Processes,
+    targets: readonly Target[],
+  ) {
+    for (const t of targets) this.spent.set(t.name, { apiserver: 0, own: {}, units: 0 });
   }
 
-  add(t: Target, used: Record<keyof Processes, number>, units: number): void {
-    const s = this.spent[t.name];
-    if (!s) return;
-    s.apiserver = (s.apiserver ?? 0) + used.apiserver;
-    s.controller = (s.controller ?? 0) + used.controller;
-    s.agent = (s.agent ?? 0) + used.agent;
-    s.units += units;
+  /** Runs `work` for `t`, counting the apiserver's CPU and that of `t`'s own processes. */
+  async measure<T>(t: Target, work: () => Promise<T>, units: (result: T) => number): Promise<T> {
+    const watched: Record<string, number | undefined> = { ...t.processes, apiserver: this.pids.apiserver };
+    const { result, cpu } = await cpuDuring(watched, work);
+    const s = this.spent.get(t.name);
+    if (s) {
+      s.apiserver += cpu.apiserver ?? 0;
+      for (const name of Object.keys(t.processes)) s.own[name] = (s.own[name] ?? 0) + (cpu[name] ?? 0);
+      s.units += units(result);
+    }
+    return result;
   }
 
-  rows(caseName: string, unit: string): Row[] {
-    const per = (name: string, p: keyof Processes) => {
-      const s = this.spent[name];
-      return s && s.units > 0 ? (s[p] ?? 0) / s.units : NaN;
+  /** CPU per unit of each of the target's processes, and of all of them together. */
+  per(name: string): { apiserver: number; own: Record<string, number>; proxy: number } {
+    const s = this.spent.get(name);
+    if (!s || s.units <= 0) return { apiserver: NaN, own: {}, proxy: NaN };
+    const own = Object.fromEntries(Object.entries(s.own).map(([p, ms]) => [p, ms / s.units]));
+    return {
+      apiserver: s.apiserver / s.units,
+      own,
+      proxy: Object.keys(own).length ? Object.values(own).reduce((a, b) => a + b, 0) : NaN,
     };
+  }
+
+  rows(caseId: string, caseName: string, unit: string): Row[] {
+    const names = [...this.spent.keys()];
+    const apiserver = Object.fromEntries(names.map((n) => [n, this.per(n).apiserver]));
+    const proxy = Object.fromEntries(
+      names.filter((n) => !Number.isNaN(this.per(n).proxy)).map((n) => [n, this.per(n).proxy]),
+    );
+    const split = (target: string, label: string) =>
+      Object.fromEntries(Object.entries(this.per(target).own).map(([p, v]) => [`${label} ${p}`, v]));
     return [
-      {
-        case: caseName,
-        metric: `kube-apiserver CPU per ${unit}`,
-        unit: 'ms',
-        values: Object.fromEntries(Object.keys(this.spent).map((n) => [n, per(n, 'apiserver')])),
-      },
+      { case: caseName, metric: `kube-apiserver CPU per ${unit}`, unit: 'ms', values: apiserver },
+      { case: caseName, metric: `proxy CPU per ${unit} (all its processes)`, unit: 'ms', values: proxy },
       {
         case: caseName,
         metric: `ztka's own CPU per ${unit} (controller / agent)`,
         unit: 'ms',
-        values: { 'ztka controller': per('ztka', 'controller'), 'ztka agent': per('ztka', 'agent') },
+        values: split('ztka', 'ztka'),
       },
+      {
+        case: caseName,
+        metric: `remotedialer's own CPU per ${unit} (server / agent)`,
+        unit: 'ms',
+        values: split('remotedialer', 'remotedialer'),
+      },
+      ...versusPeer(caseId, caseName, `proxy CPU per ${unit}`, proxy, 'lower'),
+      ...versusPeer(caseId, caseName, `kube-apiserver CPU per ${unit}`, apiserver, 'lower'),
     ];
   }
 }
@@ -304,7 +373,7 @@ export async function p4(
   await fs.writeFile(path.join(box.workDir, 'big.bin'), randomBytes(megabytes * MB));
   await runningPod(env, ns, 'box');
   const speeds: Record<string, number[]> = Object.fromEntries(targets.map((t) => [t.name, []]));
-  const cpu = new CpuTally(targets);
+  const cpu = new CpuTally(pids, targets);
   // The rate is taken from the first byte to the last: kubectl's own start and the GET of the pod before
   // the upgrade are P1's subject, not the stream's.
   const exec = (t: Target) =>
@@ -329,11 +398,14 @@ export async function p4(
     });
   for (let round = 0; round < 3; round++) {
     for (const t of targets) {
-      const { result, cpu: used } = await cpuDuring(pids, () => exec(t));
+      const result = await cpu.measure(
+        t,
+        () => exec(t),
+        (r) => r.bytes / MB,
+      );
       if (result.bytes !== megabytes * MB)
         throw new Error(`P4 ${t.name}: got ${result.bytes} bytes of ${megabytes * MB}`);
       speeds[t.name]?.push(result.mbps);
-      cpu.add(t, used, result.bytes / MB);
     }
   }
   await env.admin(['delete', 'namespace', ns, '--wait=false']);
@@ -349,7 +421,8 @@ export async function p4(
       goal: '≥ 80% of direct',
       met: ratio >= 0.8,
     },
-    ...cpu.rows(`P4 exec cat ${megabytes} MB`, 'MB'),
+    ...versusPeer('P4', `P4 exec cat ${megabytes} MB`, 'throughput', mbps, 'higher'),
+    ...cpu.rows('P4', `P4 exec cat ${megabytes} MB`, 'MB'),
   ];
 }
 
@@ -438,6 +511,7 @@ export async function p5(z: Ztka, count: number, controllerPid: number | undefin
     name: 'ztka',
     base: '',
     kubeconfig: '',
+    processes: { controller: controllerPid },
     options: () => ({ headers: { authorization: `Bearer ${token}` }, ca: z.ca }),
   };
   const latencies: number[] = [];

@@ -12,8 +12,9 @@ import { percentile } from './stats.js';
 import { latencySvg, table, writeResults } from './report.js';
 import { openTargets } from './targets.js';
 import { p9, type ReplicaSizes } from './replicas.js';
+import { p10 } from './uptime.js';
 
-const SIZES: Record<'smoke' | 'quick' | 'full', Sizes & { p9: ReplicaSizes }> = {
+const SIZES: Record<'smoke' | 'quick' | 'full', Sizes & { p9: ReplicaSizes; p10Requests: number }> = {
   smoke: {
     p1Requests: 50,
     p2ConfigMaps: 20,
@@ -25,6 +26,7 @@ const SIZES: Record<'smoke' | 'quick' | 'full', Sizes & { p9: ReplicaSizes }> = 
     p6PostgresRecords: 3000,
     p7People: 3,
     p8Calls: 3,
+    p10Requests: 200,
     p9: { seconds: 1, clients: 8, agents: 5 },
   },
   quick: {
@@ -38,6 +40,7 @@ const SIZES: Record<'smoke' | 'quick' | 'full', Sizes & { p9: ReplicaSizes }> = 
     p6PostgresRecords: 200_000,
     p7People: 30,
     p8Calls: 20,
+    p10Requests: 20_000,
     p9: { seconds: 5, clients: 64, agents: 100 },
   },
   full: {
@@ -51,6 +54,7 @@ const SIZES: Record<'smoke' | 'quick' | 'full', Sizes & { p9: ReplicaSizes }> = 
     p6PostgresRecords: 1_000_000,
     p7People: 100,
     p8Calls: 50,
+    p10Requests: 100_000,
     p9: { seconds: 10, clients: 64, agents: 500 },
   },
 };
@@ -69,7 +73,7 @@ const { values } = parseArgs({
 const mode = values.smoke ? 'smoke' : values.full ? 'full' : 'quick';
 const sizes = { ...SIZES[mode], ...(values.agents ? { p5Agents: Number(values.agents) } : {}) };
 const wanted = new Set(
-  (values.cases ?? 'P1,P2,P3,P4,P5,P6,P7,P8').split(',').map((c) => c.trim().toUpperCase()),
+  (values.cases ?? 'P1,P2,P3,P4,P5,P6,P7,P8,P10').split(',').map((c) => c.trim().toUpperCase()),
 );
 const want = (c: string) => wanted.has(c);
 const say = (line: string) => console.error(`bench: ${line}`);
@@ -85,11 +89,7 @@ let exitCode = 0;
 try {
   await z.connectCluster('bench', env.kubeconfig);
   const pids = z.pids();
-  const processes = {
-    apiserver: env.components.find((c) => c.name === 'kube-apiserver')?.pid,
-    controller: pids.controller,
-    agent: pids.agents['bench'],
-  };
+  const processes = { apiserver: env.components.find((c) => c.name === 'kube-apiserver')?.pid };
   const targets = await openTargets(env, z, 'bench', sizes.p3Clients, tmp);
   const rows: Row[] = [];
   try {
@@ -131,11 +131,19 @@ try {
       say(`P9: 1, 2 and 3 replicas on PostgreSQL behind haproxy`);
       rows.push(...(await p9(env, sizes.p9, say)));
     }
+    if (want('P10')) {
+      say(`P10: uptime, ${sizes.p10Requests} small GETs each through ztka and the remotedialer peer`);
+      const database = path.join(z.dir, 'controller', 'ztka.db');
+      rows.push(...(await p10(env, targets.all, sizes.p10Requests, database)));
+    }
     if (want('P8')) {
       say(`P8: kubectl per call, exec-credential against an embedded token, ${sizes.p8Calls} calls each`);
       rows.push(...(await p8(z, 'bench', sizes.p8Calls)));
     }
     console.log(`\n${table(rows)}\n`);
+    for (const r of rows)
+      if (r.versus && r.ratio !== undefined)
+        console.log(`ztka/remotedialer ${r.versus.caseId} ${r.versus.measure} ratio ${r.ratio.toFixed(2)}`);
     const stamp = new Date().toISOString().replace(/[:]/g, '-').replace(/\..*/, '');
     const out =
       values.out ??

@@ -25,6 +25,7 @@ function target(base: string, ca: string, token: string, clients: number): Targe
     name: 'ztka',
     base: `${base}/k8s/clusters/${CLUSTER}`,
     kubeconfig: '',
+    processes: {},
     options: () => ({ agent, ca, headers: { authorization: `Bearer ${token}` } }),
   };
 }

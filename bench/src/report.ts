@@ -8,9 +8,17 @@ const COLUMNS = [
   'direct as JIT SA',
   'kubectl proxy',
   'ztka',
+  'remotedialer',
   'ztka controller',
   'ztka agent',
   'ztka errors',
+  'remotedialer server',
+  'remotedialer agent',
+  // P10: fresh and after its uptime's requests.
+  'ztka fresh',
+  'ztka aged',
+  'remotedialer fresh',
+  'remotedialer aged',
   // P9: replica counts, where a request enters, and how agents spread.
   '1 replica',
   '2 replicas',

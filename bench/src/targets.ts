@@ -4,16 +4,19 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { kubectlEnv, kubectlPath, type TestEnv, type Ztka } from '@ztka/testenv';
+import { startPeer } from './peer.js';
 
 /** One way to reach the same kube-apiserver, measured side by side with the others. */
 export interface Target {
-  name: 'direct' | 'kubectl proxy' | 'ztka' | 'direct as JIT SA';
+  name: 'direct' | 'kubectl proxy' | 'ztka' | 'remotedialer' | 'direct as JIT SA';
   /** Base URL the kube API paths are appended to. */
   base: string;
   /** Options for node's http(s).request: TLS material, credential header, a keep-alive pool. */
   options(): https.RequestOptions;
   /** A kubeconfig for kubectl through this target. */
   kubeconfig: string;
+  /** The processes this target puts between the client and the apiserver, whose CPU is its cost. */
+  processes: Record<string, number | undefined>;
 }
 
 export interface Targets {
@@ -27,7 +30,10 @@ export interface Targets {
   stop(): Promise<void>;
 }
 
-/** The apiserver directly, `kubectl proxy` in front of it, and ztka's controller + agent. */
+/**
+ * The apiserver directly, `kubectl proxy` in front of it, ztka's controller + agent, and the remotedialer
+ * peer's server + agent.
+ */
 export async function openTargets(
   env: TestEnv,
   z: Ztka,
@@ -72,6 +78,7 @@ export async function openTargets(
     base: `${z.url}/k8s/clusters/${cluster}`,
     options: () => ({ agent: ztkaAgent, headers: { authorization: `Bearer ${token}` } }),
     kubeconfig: await z.kubeconfig(cluster),
+    processes: { controller: z.pids().controller, agent: z.pids().agents[cluster] },
   };
   // The first request through ztka creates the person's service account; then borrow a token for it.
   const first = await request(ztka, '/api/v1/namespaces/default');
@@ -87,12 +94,29 @@ export async function openTargets(
     await env.admin(['create', 'token', accounts[0] ?? '', '-n', jitNs, '--duration=2h'])
   ).trim();
   const jitAgent = new https.Agent({ ...pool(), ca });
+  // The peer proxies with the same person's service-account token, so the apiserver does the same work
+  // (token review, RBAC) behind both.
+  const peer = await startPeer(env, jitToken, dir).catch((err: unknown) => {
+    proxy.kill();
+    throw err;
+  });
+  const peerAgent = new https.Agent({ ...pool(), ca });
+  const peerKubeconfig = path.join(dir, 'peer.kubeconfig');
+  await fs.writeFile(
+    peerKubeconfig,
+    `apiVersion: v1\nkind: Config\nclusters: [{name: p, cluster: {server: "${peer.url}", ` +
+      `certificate-authority: "${path.join(env.pkiDir, 'ca.crt')}"}}]\n` +
+      // A credential of some kind, or kubectl exec asks for a username on its stdin; the peer replaces it.
+      `users: [{name: p, user: {token: replaced-by-the-peer}}]\n` +
+      `contexts: [{name: p, context: {cluster: p, user: p}}]\ncurrent-context: p\n`,
+  );
   return {
     directAsJit: {
       name: 'direct as JIT SA',
       base: env.apiserverUrl,
       options: () => ({ agent: jitAgent, headers: { authorization: `Bearer ${jitToken}` } }),
       kubeconfig: '',
+      processes: {},
     },
     all: [
       {
@@ -100,18 +124,28 @@ export async function openTargets(
         base: env.apiserverUrl,
         options: () => ({ agent: directAgent }),
         kubeconfig: env.kubeconfig,
+        processes: {},
       },
       {
         name: 'kubectl proxy',
         base: `http://127.0.0.1:${proxyPort}`,
         options: () => ({ agent: proxyAgent }),
         kubeconfig: proxyKubeconfig,
+        processes: { proxy: proxy.pid },
       },
       ztka,
+      {
+        name: 'remotedialer',
+        base: peer.url,
+        options: () => ({ agent: peerAgent }),
+        kubeconfig: peerKubeconfig,
+        processes: peer.pids,
+      },
     ],
     stop: async () => {
       proxy.kill();
-      for (const a of [directAgent, ztkaAgent, proxyAgent, jitAgent]) a.destroy();
+      peer.stop();
+      for (const a of [directAgent, ztkaAgent, proxyAgent, jitAgent, peerAgent]) a.destroy();
     },
   };
 }

@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { buildScript } from './paths.js';
 
-/** What build.sh builds: the control plane's binaries, or helm for the chart tests. */
-export type BuildTarget = 'cluster' | 'helm';
+/** What build.sh builds: the control plane's binaries, helm for the chart tests, or the bench's peer. */
+export type BuildTarget = 'cluster' | 'helm' | 'peer';
 
 /**
  * Returns the directory holding the target's binaries (the control plane's unless told), building them
@@ -20,7 +20,9 @@ export function ensureBinaries(target: BuildTarget = 'cluster'): Promise<string>
       const dir = out.trim().split('\n').pop();
       if (code === 0 && dir) resolve(dir);
       else {
-        const what = target === 'cluster' ? 'the test control plane' : target;
+        const what = { cluster: 'the test control plane', helm: 'helm', peer: 'the remotedialer peer' }[
+          target
+        ];
         reject(new Error(`building ${what} failed (build.sh exited ${code})`));
       }
     });
@@ -33,4 +35,12 @@ let helmBinary: Promise<string> | undefined;
 export function ensureHelm(): Promise<string> {
   helmBinary ??= ensureBinaries('helm').then((dir) => path.join(dir, 'helm'));
   return helmBinary;
+}
+
+let peerBinary: Promise<string> | undefined;
+
+/** The path of remotedialer-peer (testenv/go/remotedialer), the bench's peer of ztka's shape. */
+export function ensureRemotedialerPeer(): Promise<string> {
+  peerBinary ??= ensureBinaries('peer').then((dir) => path.join(dir, 'remotedialer-peer'));
+  return peerBinary;
 }

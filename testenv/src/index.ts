@@ -23,7 +23,7 @@ export {
   waitForOutput,
 } from './kubectl.js';
 export { selfSignedCert } from './certs.js';
-export { ensureBinaries, ensureHelm, type BuildTarget } from './binaries.js';
+export { ensureBinaries, ensureHelm, ensureRemotedialerPeer, type BuildTarget } from './binaries.js';
 export { HelmError, helm, type HelmOptions, type HelmResult } from './helm.js';
 export { ensureDebianPackages } from './debian.js';
 export { renderKubeconfig, type Credential, type KubeconfigSpec } from './kubeconfig.js';
