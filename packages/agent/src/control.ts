@@ -1,10 +1,11 @@
 // Streams the controller opens to instruct the agent rather than to proxy a request (CONTROL_HEADER): revoke
-// some people's service accounts now, or keep only those of the people listed. Only the controller can open
+// some people's service accounts now, keep only those of the people listed, or cancel proxied streams. Only the controller can open
 // one: the tunnel is authenticated both ways, and the controller drops every client-sent `x-ztka-*` header.
 import http2 from 'node:http2';
 import type { Logger } from 'pino';
 import { CONTROL_PATHS } from '@ztka/protocol';
 import type { JitServiceAccounts } from './jit/service-accounts.js';
+import { cancelStreams } from './streams.js';
 
 const MAX_BODY = 4 << 20;
 
@@ -40,11 +41,14 @@ export function createControlHandler(jit: JitServiceAccounts, log: Logger) {
       stream.end(JSON.stringify(body));
     };
     try {
-      const body = (await readJson(stream)) as { users?: unknown; userIds?: unknown };
+      const body = (await readJson(stream)) as { users?: unknown; userIds?: unknown; streams?: unknown };
       const strings = (value: unknown) =>
         Array.isArray(value) ? value.filter((u): u is string => typeof u === 'string') : undefined;
       const users = strings(body.users) ?? [];
-      if (path === CONTROL_PATHS.revoke) {
+      if (path === CONTROL_PATHS.cancel) {
+        const ids = Array.isArray(body.streams) ? (body.streams as unknown[]) : [];
+        reply(200, { cancelled: cancelStreams(stream.session, ids) });
+      } else if (path === CONTROL_PATHS.revoke) {
         await Promise.all(users.map((u) => jit.revoke(u)));
         log.info({ users: users.length }, 'service accounts revoked');
         reply(200, { removed: users.length });

@@ -17,6 +17,7 @@ import { fileStore, obtainCredential, secretStore } from './register.js';
 import { TunnelClient } from './tunnel-client.js';
 import { asPerson, kubeconfigCredentials, withToken } from './upstream.js';
 import { createControlHandler } from './control.js';
+import { trackStream } from './streams.js';
 import { JitServiceAccounts } from './jit/service-accounts.js';
 
 const usage = `Usage: ztka-agent --controller-url URL --ca-file FILE [options]
@@ -127,8 +128,11 @@ async function main(): Promise<void> {
     clusterIdentity: info.identity,
     jitNamespace,
     transport,
-    onStream: (stream, headers) =>
-      void (headers[CONTROL_HEADER] ? control(stream, headers) : forward(stream, headers)),
+    onStream: (stream, headers) => {
+      if (headers[CONTROL_HEADER]) return void control(stream, headers);
+      trackStream(stream);
+      void forward(stream, headers);
+    },
     log,
   });
   client.start();

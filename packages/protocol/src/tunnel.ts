@@ -75,10 +75,25 @@ export interface TunnelIdentity {
  * one of CONTROL_PATHS and its body JSON. `revoke` {users: [...]} deletes those people's service accounts
  * at once; `sync` {users: [...], userIds: [...]} deletes every service account whose person is not among
  * them (sent when an agent connects, so one that was offline during a revocation converges; the ids also
- * remove the account of a deleted person whose username has been taken again since).
+ * remove the account of a deleted person whose username has been taken again since). `cancel`
+ * {streams: [...]} asks the agent to reset those streams of the same tunnel itself (see CANCEL_GRACE_MS).
  */
 export const CONTROL_HEADER = 'x-ztka-control';
-export const CONTROL_PATHS = { revoke: '/ztka/v1/revoke', sync: '/ztka/v1/sync' } as const;
+export const CONTROL_PATHS = {
+  revoke: '/ztka/v1/revoke',
+  sync: '/ztka/v1/sync',
+  cancel: '/ztka/v1/cancel',
+} as const;
+
+/**
+ * A request its client abandoned is cancelled in-band on a shared HTTP/2 session (an agent's tunnel, the
+ * hop between replicas): the side that cancels names the stream in a message, and the other side resets it.
+ * nghttp2 ends a server session that receives about a thousand resets in a burst (its guard against the
+ * rapid-reset attack), and every person's requests share these sessions, so a person hanging up on requests
+ * fast enough would otherwise cut everyone's. A client session counts no resets. A stream the other side
+ * has not reset within this grace is reset after all.
+ */
+export const CANCEL_GRACE_MS = 5_000;
 
 export function encodeIdentity(identity: TunnelIdentity): string {
   return Buffer.from(JSON.stringify(identity)).toString('base64url');

@@ -227,13 +227,13 @@ function forwardRequest(
     stop: (why) => {
       reason ??= why;
       drained = true;
-      if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      target.route.cancel(stream);
     },
   });
   const untrack = deps.track(target, (why) => {
     // No longer allowed: a watch or log stream ends now, not when the client hangs up.
     reason = why;
-    if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+    target.route.cancel(stream);
     res.destroy();
   });
   relay(req, stream);
@@ -326,7 +326,7 @@ function forwardRequest(
   });
   // The client went away: stop the work in the cluster too (a watch, a log stream).
   res.on('close', () => {
-    if (!res.writableFinished && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+    if (!res.writableFinished) target.route.cancel(stream);
   });
 }
 
@@ -408,6 +408,6 @@ function relayUpgrade(
       .finally(landed);
   });
   socket.on('close', () => {
-    if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+    target.route.cancel(stream);
   });
 }

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { TUNNEL_TUNING, type ZtkaError } from '@ztka/protocol';
 import { replicaOf, type PeerCredentials } from '../pki/peer.js';
 import { badGateway, notDelivered, wasRefused, type TunnelRoute } from '../tunnel/route.js';
+import { InBandCancels } from '../tunnel/cancellation.js';
 import { PEER_CLUSTER_HEADER, PEER_OPS, PEER_OP_HEADER, PEER_SESSION_HEADER } from './wire.js';
 import type { ProbeAnswer, TunnelLocation } from '../tunnel/claims.js';
 
@@ -19,6 +20,7 @@ export class PeerClients {
   readonly #sessions = new Map<string, { url: string; h2: http2.ClientHttp2Session }>();
   /** Why each session failed, for probes whose streams only learn that they were cancelled. */
   readonly #failures = new WeakMap<http2.ClientHttp2Session, Error>();
+  readonly #cancels = new WeakMap<http2.ClientHttp2Session, InBandCancels>();
 
   constructor(
     private readonly credentials: PeerCredentials,
@@ -115,6 +117,16 @@ export class PeerClients {
     });
   }
 
+  /** How streams of `h2` are cancelled: named to the holder, which resets them. */
+  cancels(h2: http2.ClientHttp2Session): InBandCancels {
+    let cancels = this.#cancels.get(h2);
+    if (!cancels) {
+      cancels = new InBandCancels((streams) => sendCancels(h2, streams));
+      this.#cancels.set(h2, cancels);
+    }
+    return cancels;
+  }
+
   closeAll(): void {
     for (const { h2 } of this.#sessions.values()) h2.destroy();
     this.#sessions.clear();
@@ -126,6 +138,7 @@ export class PeerRoute implements TunnelRoute {
   constructor(
     private readonly at: TunnelLocation,
     private readonly h2: http2.ClientHttp2Session,
+    private readonly cancels: InBandCancels,
   ) {}
 
   get cluster(): string {
@@ -152,6 +165,10 @@ export class PeerRoute implements TunnelRoute {
     );
   }
 
+  cancel(stream: http2.ClientHttp2Stream): void {
+    this.cancels.cancel(stream);
+  }
+
   gone(): ZtkaError | undefined {
     return this.h2.closed || this.h2.destroyed
       ? notDelivered(this.cluster, `the replica holding its tunnel is gone`)
@@ -165,4 +182,17 @@ export class PeerRoute implements TunnelRoute {
       return notDelivered(this.cluster, 'the replica holding its tunnel is unreachable');
     return badGateway(err);
   }
+}
+
+/** The holder's status for a cancel op naming `streams` of this session. */
+function sendCancels(h2: http2.ClientHttp2Session, streams: number[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const stream = h2.request({ ':method': 'POST', ':path': '/cancel', [PEER_OP_HEADER]: PEER_OPS.cancel });
+    let status = 0;
+    stream.on('response', (headers) => (status = Number(headers[':status'])));
+    stream.on('error', reject);
+    stream.on('close', () => resolve(status));
+    stream.resume();
+    stream.end(JSON.stringify({ streams }));
+  });
 }

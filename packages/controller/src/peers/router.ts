@@ -30,7 +30,8 @@ export class TunnelRouter implements TunnelClaims {
     if (!this.peers) return undefined;
     const at = await this.locations.find(cluster);
     if (!at || !at.live || !at.peerUrl || at.replicaId === this.locations.replicaId) return undefined;
-    return new PeerRoute(at, this.peers.session(at.replicaId, at.peerUrl));
+    const h2 = this.peers.session(at.replicaId, at.peerUrl);
+    return new PeerRoute(at, h2, this.peers.cancels(h2));
   }
 
   /** Whether a cluster with no route now is expected back within seconds (its agent redialling). */

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { TUNNEL_TUNING, relay } from '@ztka/protocol';
 import type { PeerCredentials } from '../pki/peer.js';
 import { replicaOf } from '../pki/peer.js';
-import type { TunnelRegistry } from '../tunnel/session.js';
+import type { AgentSession, TunnelRegistry } from '../tunnel/session.js';
 import { PEER_CLUSTER_HEADER, PEER_OPS, PEER_OP_HEADER, PEER_SESSION_HEADER } from './wire.js';
 import type { ProbeAnswer } from '../tunnel/claims.js';
 
@@ -51,6 +51,8 @@ export async function startPeerServer(deps: {
   const open = new Set<http2.ServerHttp2Session>();
   // The replica at the other end of each session, from its verified certificate.
   const replicas = new WeakMap<http2.Http2Session, string | undefined>();
+  // Each session's proxy streams by id, for the cancellations it sends in-band.
+  const carried = new WeakMap<http2.Http2Session, Map<number, http2.ServerHttp2Stream>>();
   server.on('session', (session) => {
     open.add(session);
     replicas.set(session, replicaOf((session.socket as TLSSocket).getPeerCertificate()));
@@ -67,9 +69,45 @@ export async function startPeerServer(deps: {
     const held = tunnel !== undefined && tunnel.id === sessionId;
     if (!from) return stream.close(NGHTTP2_REFUSED_STREAM);
     switch (headers[PEER_OP_HEADER]) {
-      case PEER_OPS.proxy:
+      case PEER_OPS.proxy: {
         if (!held) return stream.close(NGHTTP2_REFUSED_STREAM);
-        return carry(stream, headers, tunnel.h2);
+        const session = stream.session;
+        const id = stream.id;
+        if (session && id !== undefined) {
+          let streams = carried.get(session);
+          if (!streams) carried.set(session, (streams = new Map()));
+          streams.set(id, stream);
+          stream.once('close', () => streams.delete(id));
+        }
+        return carry(stream, headers, tunnel);
+      }
+      case PEER_OPS.cancel: {
+        const streams = stream.session ? carried.get(stream.session) : undefined;
+        const chunks: Buffer[] = [];
+        let size = 0;
+        stream.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > 1 << 20) stream.close(NGHTTP2_REFUSED_STREAM);
+          else chunks.push(chunk);
+        });
+        stream.on('end', () => {
+          let ids: unknown = [];
+          try {
+            ids = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { streams?: unknown }).streams;
+          } catch {
+            // Nothing to cancel.
+          }
+          for (const id of Array.isArray(ids) ? ids : []) {
+            const target = typeof id === 'number' ? streams?.get(id) : undefined;
+            if (target && !target.closed) target.close(NGHTTP2_CANCEL);
+          }
+          if (!stream.closed) {
+            stream.respond({ ':status': 200 });
+            stream.end();
+          }
+        });
+        return;
+      }
       case PEER_OPS.probe: {
         const answer = (body: ProbeAnswer) => {
           stream.respond({ ':status': 200, 'content-type': 'application/json' });
@@ -121,13 +159,13 @@ export async function startPeerServer(deps: {
 function carry(
   stream: http2.ServerHttp2Stream,
   headers: http2.IncomingHttpHeaders,
-  tunnel: http2.ClientHttp2Session,
+  tunnel: AgentSession,
 ): void {
   const request: http2.OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) if (!HOP_HEADERS.has(name)) request[name] = value;
   let upstream: http2.ClientHttp2Stream;
   try {
-    upstream = tunnel.request(request, { endStream: false });
+    upstream = tunnel.h2.request(request, { endStream: false });
   } catch {
     // The tunnel closed a moment ago: nothing travelled.
     return stream.close(NGHTTP2_REFUSED_STREAM);
@@ -136,11 +174,11 @@ function carry(
   relay(stream, upstream);
   upstream.on('response', (answer) => {
     // The peer may have cancelled meanwhile; answering a closed stream throws.
-    if (stream.closed || stream.destroyed) return void upstream.close(NGHTTP2_CANCEL);
+    if (stream.closed || stream.destroyed) return tunnel.cancel(upstream);
     try {
       stream.respond(answer);
     } catch {
-      return void upstream.close(NGHTTP2_CANCEL);
+      return tunnel.cancel(upstream);
     }
     relay(upstream, stream);
   });
@@ -151,7 +189,5 @@ function carry(
       stream.close(upstream.rstCode === NGHTTP2_CANCEL ? NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR);
     else if (!stream.headersSent) stream.close(NGHTTP2_INTERNAL_ERROR);
   });
-  stream.on('close', () => {
-    if (!upstream.closed) upstream.close(NGHTTP2_CANCEL);
-  });
+  stream.on('close', () => tunnel.cancel(upstream));
 }

@@ -10,4 +10,9 @@ export const PEER_OPS = {
   proxy: 'proxy',
   /** Is the named tunnel alive? (An agent's new connection arrived elsewhere.) */
   probe: 'probe',
+  /**
+   * Reset these proxy streams of this session, {streams: [ids]}: a cancellation in-band (CANCEL_GRACE_MS in
+   * @ztka/protocol), since the holder's session is a server's that counts the resets it receives.
+   */
+  cancel: 'cancel',
 } as const;

@@ -16,6 +16,11 @@ export interface TunnelRoute {
   readonly via: string;
   /** Opens one HTTP/2 stream to the apiserver, through the agent; `headers` include `:method` and `:path`. */
   open(headers: OutgoingHttpHeaders): http2.ClientHttp2Stream;
+  /**
+   * Cancels a stream opened here whose client has gone or lost its access: the work in the cluster stops
+   * too. Never a reset on the shared session (CANCEL_GRACE_MS in @ztka/protocol).
+   */
+  cancel(stream: http2.ClientHttp2Stream): void;
   /** Why no new stream can travel this route, if none can. */
   gone(): ZtkaError | undefined;
   /**
@@ -64,6 +69,10 @@ export class LocalRoute implements TunnelRoute {
     // Node closes the request side of a GET at once unless told otherwise; an upgraded GET (exec over
     // WebSocket) needs it open for the bytes that follow, and a plain one ends it when its empty body does.
     return this.session.h2.request(headers, { endStream: false });
+  }
+
+  cancel(stream: http2.ClientHttp2Stream): void {
+    this.session.cancel(stream);
   }
 
   gone(): ZtkaError | undefined {

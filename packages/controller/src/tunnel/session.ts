@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { CONTROL_HEADER, TUNNEL_TUNING, ZtkaError, type TunnelTransport } from '@ztka/protocol';
+import {
+  CONTROL_HEADER,
+  CONTROL_PATHS,
+  TUNNEL_TUNING,
+  ZtkaError,
+  type TunnelTransport,
+} from '@ztka/protocol';
+import { InBandCancels } from './cancellation.js';
 
 export interface AgentInfo {
   cluster: string;
@@ -49,6 +56,7 @@ export class AgentSession {
   private readonly aliveHandlers: Array<() => void> = [];
   private readonly keepalive: NodeJS.Timeout;
   private pingDeadline: NodeJS.Timeout | undefined;
+  private readonly cancels = new InBandCancels((streams) => this.control(CONTROL_PATHS.cancel, { streams }));
 
   constructor(
     readonly info: AgentInfo,
@@ -143,6 +151,11 @@ export class AgentSession {
   /** Called each time the agent answers a ping. */
   onAlive(handler: () => void): void {
     this.aliveHandlers.push(handler);
+  }
+
+  /** Cancels a stream of this tunnel in-band: the agent resets it (CANCEL_GRACE_MS says why). */
+  cancel(stream: http2.ClientHttp2Stream): void {
+    this.cancels.cancel(stream);
   }
 
   /** Sends a control message (CONTROL_PATHS) to the agent; resolves with the agent's status. */
