@@ -14,6 +14,8 @@ interface Cost {
   perGet: number;
   perMB: number;
   rssMB: number;
+  /** Each process's resident memory, MB. */
+  rssOf: Record<string, number>;
 }
 
 /** `n` small GETs from `clients` clients at once; throws on a failed one. */
@@ -43,8 +45,9 @@ async function cost(t: Target, list: string, probe: number): Promise<Cost> {
       bytes += r.bytes;
     }
   });
-  const rssMB = Object.values(t.processes).reduce<number>((sum, pid) => sum + rss(pid), 0) / MB;
-  return { perGet: own(g.cpu) / probe, perMB: own(l.cpu) / (bytes / MB), rssMB };
+  const rssOf = Object.fromEntries(Object.entries(t.processes).map(([name, pid]) => [name, rss(pid) / MB]));
+  const rssMB = Object.values(rssOf).reduce((sum, mb) => sum + mb, 0);
+  return { perGet: own(g.cpu) / probe, perMB: own(l.cpu) / (bytes / MB), rssMB, rssOf };
 }
 
 async function fileMB(file: string): Promise<number> {
@@ -115,7 +118,20 @@ export async function p10(
       goal: 'ztka aged / fresh ≤ 1.2',
       met: growth((c) => c.perMB) <= 1.2,
     },
-    { case: name, metric: 'resident memory, all its processes', unit: 'MB', values: pair((c) => c.rssMB) },
+    {
+      case: name,
+      metric: 'resident memory, all its processes',
+      unit: 'MB',
+      values: pair((c) => c.rssMB),
+      note: measured
+        .flatMap((t) =>
+          Object.keys(fresh[t.name]?.rssOf ?? {}).map(
+            (p) =>
+              `${t.name} ${p} ${(fresh[t.name]?.rssOf[p] ?? 0).toFixed(0)} → ${(aged[t.name]?.rssOf[p] ?? 0).toFixed(0)}`,
+          ),
+        )
+        .join(', '),
+    },
     {
       case: name,
       metric: "ztka's SQLite database / its WAL, fresh → aged",
