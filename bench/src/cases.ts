@@ -104,9 +104,17 @@ export async function p1(
   return { samples, rows };
 }
 
-/** P2: one LIST of many 10 KB ConfigMaps: throughput, and the controller's and agent's memory growth. */
-export async function p2(env: TestEnv, targets: Target[], count: number, pids: Processes): Promise<Row[]> {
-  const ns = `bench-list-${randomBytes(3).toString('hex')}`;
+/**
+ * A new namespace holding `count` ConfigMaps of 10 KB, made straight through the apiserver; its name. The
+ * LIST of it is P2's and P10's large answer.
+ */
+export async function configMapNamespace(
+  env: TestEnv,
+  targets: Target[],
+  prefix: string,
+  count: number,
+): Promise<string> {
+  const ns = `${prefix}-${randomBytes(3).toString('hex')}`;
   await env.admin(['create', 'namespace', ns]);
   const direct = targets.find((t) => t.name === 'direct') as Target;
   const value = 'x'.repeat(10 * 1024);
@@ -122,10 +130,16 @@ export async function p2(env: TestEnv, targets: Target[], count: number, pids: P
           data: { v: value },
         });
         const r = await request(direct, `/api/v1/namespaces/${ns}/configmaps`, 'POST', body);
-        if (r.status !== 201) throw new Error(`P2 setup: status ${r.status}`);
+        if (r.status !== 201) throw new Error(`${prefix} setup: status ${r.status}`);
       }
     }),
   );
+  return ns;
+}
+
+/** P2: one LIST of many 10 KB ConfigMaps: throughput, and the controller's and agent's memory growth. */
+export async function p2(env: TestEnv, targets: Target[], count: number, pids: Processes): Promise<Row[]> {
+  const ns = await configMapNamespace(env, targets, 'bench-list', count);
   const uri = `/api/v1/namespaces/${ns}/configmaps`;
   const speeds: Record<string, number[]> = Object.fromEntries(targets.map((t) => [t.name, []]));
   let growth = { controller: 0, agent: 0 };

@@ -1,10 +1,9 @@
 // P10: whether a proxy's cost grows with its uptime. ztka and the remotedialer peer are measured fresh,
 // then after many requests each, then again: CPU per small GET and per MB of LIST, resident memory, and the
 // size of ztka's database and its write-ahead log.
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { TestEnv } from '@ztka/testenv';
-import type { Row } from './cases.js';
+import { configMapNamespace, type Row } from './cases.js';
 import { MB, cpuDuring, rss } from './stats.js';
 import { request, type Target } from './targets.js';
 
@@ -61,20 +60,7 @@ export async function p10(
   database: string,
 ): Promise<Row[]> {
   const measured = targets.filter((t) => t.name === 'ztka' || t.name === 'remotedialer');
-  const ns = `bench-uptime-${randomBytes(3).toString('hex')}`;
-  await env.admin(['create', 'namespace', ns]);
-  const direct = targets.find((t) => t.name === 'direct') as Target;
-  const value = 'x'.repeat(10 * 1024);
-  for (let i = 0; i < 200; i++) {
-    const body = JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: `cm-${i}` },
-      data: { v: value },
-    });
-    const r = await request(direct, `/api/v1/namespaces/${ns}/configmaps`, 'POST', body);
-    if (r.status !== 201) throw new Error(`P10 setup: status ${r.status}`);
-  }
+  const ns = await configMapNamespace(env, targets, 'bench-uptime', 200);
   const list = `/api/v1/namespaces/${ns}/configmaps`;
   const probe = Math.max(50, Math.min(2000, Math.floor(requests / 10)));
   for (const t of measured) await gets(t, 200, 16); // warm: pools, handshakes, optimised code
@@ -98,26 +84,15 @@ export async function p10(
         [`${t.name} aged`, pick(aged[t.name] as Cost)],
       ]),
     );
-  const growth = (pick: (c: Cost) => number) => pick(aged['ztka'] as Cost) / pick(fresh['ztka'] as Cost);
+  /** A CPU row: fresh and aged for each, and ztka's growth against its goal. */
+  const cpuRow = (metric: string, pick: (c: Cost) => number): Row => {
+    const growth = pick(aged['ztka'] as Cost) / pick(fresh['ztka'] as Cost);
+    const goal = 'ztka aged / fresh ≤ 1.2';
+    return { case: name, metric, unit: 'ms', values: pair(pick), ratio: growth, goal, met: growth <= 1.2 };
+  };
   return [
-    {
-      case: name,
-      metric: 'proxy CPU per small GET',
-      unit: 'ms',
-      values: pair((c) => c.perGet),
-      ratio: growth((c) => c.perGet),
-      goal: 'ztka aged / fresh ≤ 1.2',
-      met: growth((c) => c.perGet) <= 1.2,
-    },
-    {
-      case: name,
-      metric: 'proxy CPU per MB of LIST',
-      unit: 'ms',
-      values: pair((c) => c.perMB),
-      ratio: growth((c) => c.perMB),
-      goal: 'ztka aged / fresh ≤ 1.2',
-      met: growth((c) => c.perMB) <= 1.2,
-    },
+    cpuRow('proxy CPU per small GET', (c) => c.perGet),
+    cpuRow('proxy CPU per MB of LIST', (c) => c.perMB),
     {
       case: name,
       metric: 'resident memory, all its processes',
