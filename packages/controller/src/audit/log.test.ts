@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { insertChunks } from './log.js';
+import { openSqlite } from '../store/db.js';
+import { migrateToLatest } from '../store/migrations.js';
+import { compileInsert, insertChunks } from './log.js';
 
 test('a batch is cut into the few INSERT sizes, largest first, covering every row', () => {
   assert.deepEqual(insertChunks(0), []);
@@ -14,5 +16,25 @@ test('a batch is cut into the few INSERT sizes, largest first, covering every ro
       n,
     );
     assert.ok(chunks.every((c, i) => i === 0 || c <= (chunks[i - 1] ?? 0)));
+  }
+});
+
+test('a compiled INSERT has one parameter for every column of every row, and nothing else', async () => {
+  const db = openSqlite(':memory:');
+  try {
+    await migrateToLatest(db);
+    const columns = (await db.introspection.getTables()).find((t) => t.name === 'audit_records')?.columns;
+    assert.ok(columns && columns.length > 0);
+    for (const size of [1, 4]) {
+      const { sql, slots } = compileInsert(db, size);
+      assert.match(sql, /^insert into "audit_records"/);
+      assert.equal(slots.length, size * columns.length);
+      const seen = new Set(slots.map(([row, column]) => `${row}/${column}`));
+      assert.equal(seen.size, slots.length);
+      for (let row = 0; row < size; row++)
+        for (const c of columns) assert.ok(seen.has(`${row}/${c.name}`), `${row}/${c.name}`);
+    }
+  } finally {
+    await db.destroy();
   }
 });

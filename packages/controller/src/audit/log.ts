@@ -6,7 +6,7 @@
 // On SQLite this process is the only writer, and each org's head is read once and then kept. On PostgreSQL
 // several controllers may append to the same chain: each batch's transaction takes the lock of every org it
 // extends (chain-lock.ts) and reads those heads under it, so writers take turns per batch, not per record.
-import type { Insertable, Kysely } from 'kysely';
+import { CompiledQuery, type Insertable, type Kysely } from 'kysely';
 import { dialectOf } from '../store/open.js';
 import type { AuditRecordsTable, Database } from '../store/schema.js';
 import { GENESIS, linkHash } from './chain.js';
@@ -68,14 +68,80 @@ async function readHead(db: Kysely<Database>, orgId: string): Promise<Head> {
     : { seq: 0, hash: GENESIS };
 }
 
-async function insertRows(db: Kysely<Database>, rows: Row[]): Promise<void> {
-  let at = 0;
-  for (const size of insertChunks(rows.length)) {
-    await db
-      .insertInto('audit_records')
-      .values(rows.slice(at, at + size))
-      .execute();
-    at += size;
+/** Every column of an audit row: the compiler says so if one is added to the table and not here. */
+const COLUMNS = Object.keys({
+  org_id: true,
+  seq: true,
+  id: true,
+  kind: true,
+  at: true,
+  stage: true,
+  username: true,
+  project: true,
+  cluster: true,
+  namespace: true,
+  resource: true,
+  verb: true,
+  status: true,
+  channel: true,
+  session_id: true,
+  kubectl_session: true,
+  summary: true,
+  body: true,
+  prev_hash: true,
+  hash: true,
+} satisfies Record<keyof AuditRecordsTable, true>) as Array<keyof AuditRecordsTable>;
+
+/** An INSERT of a given number of rows: its SQL, and which row's column each parameter is. */
+interface InsertStatement {
+  sql: string;
+  slots: Array<[row: number, column: keyof AuditRecordsTable]>;
+}
+
+/**
+ * The INSERT of `size` rows, compiled by the store's own dialect from rows whose every value names its
+ * slot, so the parameters of any batch can be laid out without building and compiling the query again.
+ */
+export function compileInsert(db: Kysely<Database>, size: number): InsertStatement {
+  const marker = (row: number, column: string) => `\u0000${row}\u0000${column}`;
+  const template = Array.from(
+    { length: size },
+    (_, row) => Object.fromEntries(COLUMNS.map((c) => [c, marker(row, c)])) as unknown as Row,
+  );
+  const compiled = db.insertInto('audit_records').values(template).compile();
+  const slots = compiled.parameters.map((p) => {
+    const [, row, column] = typeof p === 'string' ? p.split('\u0000') : [];
+    if (row === undefined || !COLUMNS.includes(column as keyof AuditRecordsTable))
+      throw new Error('the audit INSERT has a parameter that is no row value');
+    return [Number(row), column as keyof AuditRecordsTable] as [number, keyof AuditRecordsTable];
+  });
+  return { sql: compiled.sql, slots };
+}
+
+/**
+ * Writes rows with INSERTs compiled once per size. Building and compiling the query through Kysely cost
+ * more than SQLite's own work for a one-row append (about 110 of 180 µs), and that append stands between
+ * every answer and its end.
+ */
+class Inserts {
+  readonly #compiled = new Map<number, InsertStatement>();
+
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** `on` is the store or a transaction of it. */
+  async write(on: Kysely<Database>, rows: Row[]): Promise<void> {
+    let at = 0;
+    for (const size of insertChunks(rows.length)) {
+      let statement = this.#compiled.get(size);
+      if (!statement) {
+        statement = compileInsert(this.db, size);
+        this.#compiled.set(size, statement);
+      }
+      const chunk = rows.slice(at, at + size);
+      const parameters = statement.slots.map(([row, column]) => chunk[row]?.[column] ?? null);
+      await on.executeQuery(CompiledQuery.raw(statement.sql, parameters));
+      at += size;
+    }
   }
 }
 
@@ -89,9 +155,11 @@ export class AuditLog {
   readonly #shared: boolean;
   readonly #listeners: AuditListener[] = [];
   readonly #batchListeners: Array<(records: number) => void> = [];
+  readonly #inserts: Inserts;
 
   constructor(private readonly db: Kysely<Database>) {
     this.#shared = dialectOf(db) === 'postgres';
+    this.#inserts = new Inserts(db);
   }
 
   append(orgId: string, record: AuditRecord): Promise<void> {
@@ -159,9 +227,9 @@ export class AuditLog {
     if (insertChunks(rows.length).length === 1) {
       // One statement is atomic on its own: no BEGIN and COMMIT round trips for the common case of a
       // quiet moment, where the record is all that stands between a response and its end.
-      await this.db.insertInto('audit_records').values(rows).execute();
+      await this.#inserts.write(this.db, rows);
     } else {
-      await this.db.transaction().execute((trx) => insertRows(trx, rows));
+      await this.db.transaction().execute((trx) => this.#inserts.write(trx, rows));
     }
     for (const [orgId, head] of heads) this.#heads.set(orgId, head);
     return committed;
@@ -183,7 +251,7 @@ export class AuditLog {
           heads.set(orgId, await readHead(trx, orgId));
         }
         const { rows, committed } = this.#link(batch, heads);
-        await insertRows(trx, rows);
+        await this.#inserts.write(trx, rows);
         return committed;
       });
   }
