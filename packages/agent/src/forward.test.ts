@@ -194,3 +194,21 @@ test(
     assert.equal(r.apiStreams(), 2);
   },
 );
+
+test(
+  "an answer with more header fields than the controller's session takes is a 502 from the agent, never a reset",
+  { timeout: 10_000 },
+  async (t) => {
+    const r = await rig((stream) => {
+      const headers: http2.OutgoingHttpHeaders = { ':status': 200 };
+      for (let i = 0; i < 120; i++) headers[`x-pod-${i}`] = 'v';
+      stream.respond(headers);
+      stream.end('{}');
+    });
+    t.after(() => r.close());
+    const got = await answer(r.get('/api/v1/namespaces/default/pods/web:8080/proxy/'));
+    assert.equal(got.status, 502);
+    assert.equal(got.reset, undefined);
+    assert.match(got.body, /1[23]\d header fields/);
+  },
+);

@@ -4,6 +4,7 @@ import https from 'node:https';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import {
+  ANSWER_HEADER_LIMIT,
   AUDIT_ID_HEADER,
   IDENTITY_HEADER,
   UPGRADE_HEADER,
@@ -30,7 +31,8 @@ const gone = (stream: http2.ServerHttp2Stream) => stream.destroyed || stream.clo
 /** Answers with a Status, or, when part of an answer has already gone out, resets the stream so that no
  * client takes a truncated answer for a whole one. */
 function fail(stream: http2.ServerHttp2Stream, err: ZtkaError): void {
-  if (gone(stream)) return;
+  // Gone, or already answered in full (a refusal made here): nothing more to say.
+  if (gone(stream) || stream.writableEnded) return;
   if (stream.headersSent) {
     stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
     return;
@@ -155,12 +157,21 @@ export function createForwarder(credentials: CredentialProvider, log: Logger, pr
     req.on('upgrade', (res, socket, head) => {
       if (gone(stream)) return socket.destroy();
       const h = forwardableHeaders(res.headers);
-      stream.respond({
+      // After a 101 the stream carries raw bytes: a length would make them a protocol error at the
+      // controller, which would reset the stream on the shared tunnel.
+      delete h['content-length'];
+      const answer = {
         ...h,
         [HTTP2_HEADER_STATUS]: 200,
         [UPGRADE_STATUS_HEADER]: '101',
         [UPGRADE_HEADER]: String(res.headers.upgrade ?? ''),
-      });
+      };
+      const refused = tooManyHeaders(answer);
+      if (refused) {
+        socket.destroy();
+        return fail(stream, refused);
+      }
+      stream.respond(answer);
       if (head.length > 0) stream.write(head);
       relay(socket, stream);
       relay(stream, socket);
@@ -225,6 +236,26 @@ function forwardOverH2(
   relay(stream, up);
 }
 
+/**
+ * An answer whose headers the controller's session would refuse, and reset: never passed on
+ * (ANSWER_HEADER_LIMIT). Counted as the wire does, one field per value.
+ */
+function tooManyHeaders(headers: http2.OutgoingHttpHeaders): ZtkaError | undefined {
+  let pairs = 0;
+  let bytes = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    for (const v of Array.isArray(value) ? value : [value]) {
+      pairs++;
+      bytes += name.length + String(v).length;
+    }
+  }
+  if (pairs <= ANSWER_HEADER_LIMIT.pairs && bytes <= ANSWER_HEADER_LIMIT.bytes) return undefined;
+  return new ZtkaError(
+    'bad_gateway',
+    `the cluster's answer carries ${pairs} header fields (${bytes} bytes), more than ztka passes on`,
+  );
+}
+
 function upstreamFailed(err: unknown, auditId: string, log: Logger): ZtkaError {
   const message = err instanceof Error ? err.message : String(err);
   log.warn({ auditId, err: message }, 'kube-apiserver request failed');
@@ -243,6 +274,11 @@ function passAnswer(
 ): void {
   if (gone(stream)) return void body.destroy();
   const answerHeaders = { ...forwardableHeaders(headers), [HTTP2_HEADER_STATUS]: status };
+  const refused = tooManyHeaders(answerHeaders);
+  if (refused) {
+    body.destroy();
+    return fail(stream, refused);
+  }
   const length = Number(headers['content-length']);
   if (Number.isSafeInteger(length) && length >= 0 && length <= WHOLE_ANSWER_LIMIT) {
     // Bounded by the length: the HTTP parser and nghttp2 both refuse a body longer than announced.

@@ -145,8 +145,18 @@ export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
  */
 export const WHOLE_ANSWER_LIMIT = 64 << 10;
 
+/**
+ * The most header fields, and bytes of them, an answer may carry through the tunnel. The agent answers 502
+ * itself for one with more (a pod behind pods/proxy chooses its headers); the controller's and the replicas'
+ * sessions take more than this (TUNNEL_TUNING.maxHeaderListPairs), because an answer they refused would be
+ * a reset from their side, which counts against the whole shared session (CANCEL_GRACE_MS).
+ */
+export const ANSWER_HEADER_LIMIT = { pairs: 100, bytes: 16 << 10 } as const;
+
 export const TUNNEL_TUNING = {
   http2: { initialWindowSize: 4 << 20, maxFrameSize: 256 << 10, enablePush: false },
+  /** Received header fields a tunnel or peer session takes; above ANSWER_HEADER_LIMIT, under nghttp2's own. */
+  maxHeaderListPairs: 256,
   sessionWindowSize: 32 << 20,
   streamBuffer: { readableHighWaterMark: 1 << 20, writableHighWaterMark: 1 << 20 },
 } as const;

@@ -38,6 +38,7 @@ export class PeerClients {
       key: this.credentials.keyPem,
       minVersion: 'TLSv1.3',
       settings: TUNNEL_TUNING.http2,
+      maxHeaderListPairs: TUNNEL_TUNING.maxHeaderListPairs,
       // Any replica holds a certificate of the replicas' CA; this one must be the replica meant.
       checkServerIdentity: (_host: string, cert: PeerCertificate) =>
         replicaOf(cert) === replicaId

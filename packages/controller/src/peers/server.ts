@@ -46,6 +46,7 @@ export async function startPeerServer(deps: {
     rejectUnauthorized: true,
     minVersion: 'TLSv1.3',
     settings: TUNNEL_TUNING.http2,
+    maxHeaderListPairs: TUNNEL_TUNING.maxHeaderListPairs,
   });
   // The http2 server keeps no list of its sessions; shutdown ends them.
   const open = new Set<http2.ServerHttp2Session>();

@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { InBandCancels } from './cancellation.js';
+import { CANCEL_GRACE_MS } from '@ztka/protocol';
+import { InBandCancels, RESET_BUDGET } from './cancellation.js';
 
 const { NGHTTP2_CANCEL } = http2.constants;
 
 /** A server that answers headers and then holds each stream open, and counts the resets it receives. */
 async function rig() {
-  const server = http2.createServer();
+  const server = http2.createServer({ settings: { maxConcurrentStreams: 1000 } });
   const streams = new Map<number, http2.ServerHttp2Stream>();
   let resetsReceived = 0;
   server.on('stream', (stream) => {
@@ -47,7 +48,8 @@ async function rig() {
   };
 }
 
-const closed = (s: http2.ClientHttp2Stream) => new Promise((resolve) => s.once('close', resolve));
+const closed = (s: http2.ClientHttp2Stream) =>
+  new Promise((resolve) => (s.closed ? resolve(undefined) : s.once('close', resolve)));
 
 test('streams cancelled in one turn are named in one message, and the other side resets them', async () => {
   const r = await rig();
@@ -84,6 +86,27 @@ test('a side that refuses the message, or ignores it past the grace, gets a rese
     assert.ok(Date.now() - started >= 45, 'reset only once the grace has passed');
     for (let i = 0; i < 50 && r.resets() < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10));
     assert.equal(r.resets(), 2);
+  } finally {
+    await r.close();
+  }
+});
+
+test('resets this side sends itself are paced under the limit that would end the session', async () => {
+  const r = await rig();
+  try {
+    let told = 0;
+    const refusing = new InBandCancels(
+      async () => 404,
+      CANCEL_GRACE_MS,
+      () => told++,
+    );
+    const streams = await Promise.all(Array.from({ length: RESET_BUDGET.burst + 40 }, () => r.open()));
+    for (const s of streams) refusing.cancel(s);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const early = streams.filter((s) => s.closed).length;
+    assert.ok(early >= RESET_BUDGET.burst && early < streams.length, `${early} reset at once`);
+    await Promise.all(streams.map(closed));
+    assert.equal(told, 1, 'an agent that cannot cancel in-band is reported once');
   } finally {
     await r.close();
   }

@@ -56,7 +56,15 @@ export class AgentSession {
   private readonly aliveHandlers: Array<() => void> = [];
   private readonly keepalive: NodeJS.Timeout;
   private pingDeadline: NodeJS.Timeout | undefined;
-  private readonly cancels = new InBandCancels((streams) => this.control(CONTROL_PATHS.cancel, { streams }));
+  private readonly cancels = new InBandCancels(
+    (streams) => this.control(CONTROL_PATHS.cancel, { streams }),
+    undefined,
+    () =>
+      this.log.warn(
+        { cluster: this.info.cluster, agentVersion: this.info.agentVersion },
+        'the agent cannot cancel requests in-band (older than the controller): cancellations are paced resets',
+      ),
+  );
 
   constructor(
     readonly info: AgentInfo,
@@ -75,6 +83,7 @@ export class AgentSession {
       // A large window lets one stream (a big LIST, an exec copy) fill the tunnel instead of waiting for
       // window updates every 64 KiB.
       settings: TUNNEL_TUNING.http2,
+      maxHeaderListPairs: TUNNEL_TUNING.maxHeaderListPairs,
     });
     this.h2.on('connect', (session) => session.setLocalWindowSize(TUNNEL_TUNING.sessionWindowSize));
     this.h2.on('error', (err) => {
