@@ -222,18 +222,24 @@ function forwardRequest(
   /** Ended because the controller drains: a watch then ends cleanly, so its client simply watches again. */
   let drained = false;
   const stream = openStream(target);
+  // What the cluster sends after the cancel is read and dropped on the way (route.cancel), not counted.
+  let cancelled = false;
+  const cancel = () => {
+    cancelled = true;
+    target.route.cancel(stream);
+  };
   const landed = flights.add({
     longRunning,
     stop: (why) => {
       reason ??= why;
       drained = true;
-      target.route.cancel(stream);
+      cancel();
     },
   });
   const untrack = deps.track(target, (why) => {
     // No longer allowed: a watch or log stream ends now, not when the client hangs up.
     reason = why;
-    target.route.cancel(stream);
+    cancel();
     res.destroy();
   });
   relay(req, stream);
@@ -266,7 +272,9 @@ function forwardRequest(
     if (longRunning) res.flushHeaders();
     // Counted only from here: a 'data' listener attached earlier would start the flow before the
     // pipe exists and lose the first bytes of a small response.
-    stream.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
+    stream.on('data', (chunk: Buffer) => {
+      if (!cancelled) bytesOut += chunk.length;
+    });
     // The response is ended below, once its record is committed.
     relay(stream, res, { end: false });
   });
@@ -326,7 +334,7 @@ function forwardRequest(
   });
   // The client went away: stop the work in the cluster too (a watch, a log stream).
   res.on('close', () => {
-    if (!res.writableFinished) target.route.cancel(stream);
+    if (!res.writableFinished) cancel();
   });
 }
 
@@ -342,6 +350,8 @@ function relayUpgrade(
 ) {
   let status = 0;
   let bytesOut = 0;
+  /** Set once the client's socket closed: what the cluster sends after that reaches nobody. */
+  let cancelled = false;
   // After the switch the stream carries the upgraded protocol's bytes, not a body: a `Content-Length: 0`
   // from the client would make HTTP/2 reset the stream at the first byte.
   delete target.headers['content-length'];
@@ -375,7 +385,9 @@ function relayUpgrade(
         `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines.join('')}Connection: close\r\n\r\n`,
       );
     }
-    stream.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
+    stream.on('data', (chunk: Buffer) => {
+      if (!cancelled) bytesOut += chunk.length;
+    });
     relay(stream, socket);
   });
   stream.on('error', (err) => {
@@ -408,6 +420,7 @@ function relayUpgrade(
       .finally(landed);
   });
   socket.on('close', () => {
+    cancelled = true;
     target.route.cancel(stream);
   });
 }
