@@ -231,10 +231,18 @@ for (const version of ['1.27', '1.33'] as const) {
         const earlier = new Set(await fs.readdir('/tmp'));
         const shell = await open('viewer');
         try {
-          // A file in the session directory, as `kubectl cp` would bring one: kubectl holds it all.
-          const [dir] = (await fs.readdir('/tmp')).filter(
+          // A file in the session directory, as `kubectl cp` would bring one: kubectl holds it all. Other
+          // tests run shells too: each new directory gets a file naming it, and this shell's kubectl says
+          // which one it reads.
+          const fresh = (await fs.readdir('/tmp')).filter(
             (d) => d.startsWith('ztka-shell-') && !earlier.has(d),
           );
+          for (const d of fresh)
+            await fs.writeFile(path.join('/tmp', d, 'home', 'which.txt'), d).catch(() => undefined);
+          const which = await shell.run(
+            'kubectl create configmap which --dry-run=client -o yaml --from-file=which.txt',
+          );
+          const dir = fresh.find((d) => which.includes(d));
           assert.ok(dir, "the shell's session directory");
           const home = path.join('/tmp', dir, 'home');
           const st = await fs.stat(home);
