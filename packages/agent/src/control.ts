@@ -3,9 +3,8 @@
 // one: the tunnel is authenticated both ways, and the controller drops every client-sent `x-ztka-*` header.
 import http2 from 'node:http2';
 import type { Logger } from 'pino';
-import { CONTROL_PATHS } from '@ztka/protocol';
+import { CONTROL_PATHS, type SessionStreams } from '@ztka/protocol';
 import type { JitServiceAccounts } from './jit/service-accounts.js';
-import { cancelStreams } from './streams.js';
 
 const MAX_BODY = 4 << 20;
 
@@ -29,7 +28,7 @@ function readJson(stream: http2.ServerHttp2Stream): Promise<unknown> {
   });
 }
 
-export function createControlHandler(jit: JitServiceAccounts, log: Logger) {
+export function createControlHandler(jit: JitServiceAccounts, log: Logger, proxied: SessionStreams) {
   return async function control(
     stream: http2.ServerHttp2Stream,
     headers: http2.IncomingHttpHeaders,
@@ -46,8 +45,7 @@ export function createControlHandler(jit: JitServiceAccounts, log: Logger) {
         Array.isArray(value) ? value.filter((u): u is string => typeof u === 'string') : undefined;
       const users = strings(body.users) ?? [];
       if (path === CONTROL_PATHS.cancel) {
-        const ids = Array.isArray(body.streams) ? (body.streams as unknown[]) : [];
-        reply(200, { cancelled: cancelStreams(stream.session, ids) });
+        reply(200, { cancelled: proxied.cancel(stream.session, body.streams) });
       } else if (path === CONTROL_PATHS.revoke) {
         await Promise.all(users.map((u) => jit.revoke(u)));
         log.info({ users: users.length }, 'service accounts revoked');

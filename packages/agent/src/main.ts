@@ -10,6 +10,7 @@ import {
   TUNNEL_TRANSPORTS,
   isTunnelTransport,
   protectedNamespaces,
+  SessionStreams,
 } from '@ztka/protocol';
 import { clusterInfo } from './cluster-info.js';
 import { createForwarder } from './forward.js';
@@ -17,7 +18,6 @@ import { fileStore, obtainCredential, secretStore } from './register.js';
 import { TunnelClient } from './tunnel-client.js';
 import { asPerson, kubeconfigCredentials, withToken } from './upstream.js';
 import { createControlHandler } from './control.js';
-import { trackStream } from './streams.js';
 import { JitServiceAccounts } from './jit/service-accounts.js';
 
 const usage = `Usage: ztka-agent --controller-url URL --ca-file FILE [options]
@@ -110,7 +110,8 @@ async function main(): Promise<void> {
   });
   log.info({ kubeVersion: info.kubeVersion, identity: info.identity }, 'starting');
   const forward = createForwarder(credentials, log, protectedNamespaces(jitNamespace));
-  const control = createControlHandler(jit, log);
+  const proxied = new SessionStreams();
+  const control = createControlHandler(jit, log, proxied);
   const sweeper = setInterval(() => {
     jit
       .sweep()
@@ -130,7 +131,7 @@ async function main(): Promise<void> {
     transport,
     onStream: (stream, headers) => {
       if (headers[CONTROL_HEADER]) return void control(stream, headers);
-      trackStream(stream);
+      proxied.track(stream);
       void forward(stream, headers);
     },
     log,

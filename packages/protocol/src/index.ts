@@ -1,6 +1,7 @@
 export { AGENT_NAME, CLUSTER_PROXY_PREFIX, SYSTEM_NAMESPACE } from './constants.js';
 export { PRODUCT_VERSION } from './version.js';
 export * from './tunnel.js';
+export * from './session-streams.js';
 export * from './agent-proof.js';
 export {
   ERROR_CODES,

@@ -6,7 +6,7 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { TUNNEL_TUNING, relay } from '@ztka/protocol';
+import { SessionStreams, TUNNEL_TUNING, relay } from '@ztka/protocol';
 import type { PeerCredentials } from '../pki/peer.js';
 import { replicaOf } from '../pki/peer.js';
 import type { AgentSession, TunnelRegistry } from '../tunnel/session.js';
@@ -53,7 +53,7 @@ export async function startPeerServer(deps: {
   // The replica at the other end of each session, from its verified certificate.
   const replicas = new WeakMap<http2.Http2Session, string | undefined>();
   // Each session's proxy streams by id, for the cancellations it sends in-band.
-  const carried = new WeakMap<http2.Http2Session, Map<number, http2.ServerHttp2Stream>>();
+  const carried = new SessionStreams();
   server.on('session', (session) => {
     open.add(session);
     replicas.set(session, replicaOf((session.socket as TLSSocket).getPeerCertificate()));
@@ -72,18 +72,10 @@ export async function startPeerServer(deps: {
     switch (headers[PEER_OP_HEADER]) {
       case PEER_OPS.proxy: {
         if (!held) return stream.close(NGHTTP2_REFUSED_STREAM);
-        const session = stream.session;
-        const id = stream.id;
-        if (session && id !== undefined) {
-          let streams = carried.get(session);
-          if (!streams) carried.set(session, (streams = new Map()));
-          streams.set(id, stream);
-          stream.once('close', () => streams.delete(id));
-        }
+        carried.track(stream);
         return carry(stream, headers, tunnel);
       }
       case PEER_OPS.cancel: {
-        const streams = stream.session ? carried.get(stream.session) : undefined;
         const chunks: Buffer[] = [];
         let size = 0;
         stream.on('data', (chunk: Buffer) => {
@@ -98,10 +90,7 @@ export async function startPeerServer(deps: {
           } catch {
             // Nothing to cancel.
           }
-          for (const id of Array.isArray(ids) ? ids : []) {
-            const target = typeof id === 'number' ? streams?.get(id) : undefined;
-            if (target && !target.closed) target.close(NGHTTP2_CANCEL);
-          }
+          carried.cancel(stream.session, ids);
           if (!stream.closed) {
             stream.respond({ ':status': 200 });
             stream.end();

@@ -7,9 +7,7 @@ import { SecretBox } from '../store/sealed.js';
 import { peerCredentials, replicaOf } from './peer.js';
 
 test('replicas on one database share one CA, each with a leaf naming it', async (t) => {
-  const db = openSqlite(':memory:');
-  t.after(() => db.destroy());
-  await migrateToLatest(db);
+  const db = await freshStore(t);
   const box = SecretBox.generate();
   const a = await peerCredentials(db, box, 'replica-a');
   const b = await peerCredentials(db, box, 'replica-b');
@@ -22,20 +20,18 @@ test('replicas on one database share one CA, each with a leaf naming it', async 
 });
 
 test('a CA appended to the stored certificate by a database writer is refused, not trusted', async (t) => {
-  const db = openSqlite(':memory:');
-  t.after(() => db.destroy());
-  await migrateToLatest(db);
+  const db = await freshStore(t);
   const box = SecretBox.generate();
   const honest = await peerCredentials(db, box, 'replica-a');
   // The attacker's own CA (any self-signed certificate will do), appended as a bundle, and alone.
-  const other = await peerCredentials(await openAnother(t), SecretBox.generate(), 'evil');
+  const other = await peerCredentials(await freshStore(t), SecretBox.generate(), 'evil');
   for (const forged of [`${honest.caPem}${other.caPem}`, other.caPem]) {
     await db.updateTable('peer_authority').set({ cert_pem: forged }).execute();
     await assert.rejects(peerCredentials(db, box, 'replica-b'), /altered/);
   }
 });
 
-async function openAnother(t: { after: (fn: () => unknown) => void }) {
+async function freshStore(t: { after: (fn: () => unknown) => void }) {
   const db = openSqlite(':memory:');
   t.after(() => db.destroy());
   await migrateToLatest(db);
