@@ -36,11 +36,16 @@ test('npm run bench -- --smoke runs every case and writes its results', { timeou
     const json = JSON.parse(
       await fs.readFile(path.join(out, files.find((f) => f.endsWith('.json')) as string), 'utf8'),
     ) as {
-      rows: { case: string; values: Record<string, number> }[];
+      rows: { case: string; metric: string; values: Record<string, number> }[];
     };
     const p1 = json.rows.find((r) => r.case === 'P1 small GET');
     for (const name of ['direct', 'kubectl proxy', 'ztka', 'remotedialer'])
       assert.ok((p1?.values[name] ?? 0) > 0, `P1 has no figure for ${name}`);
+    // What a Node.js hop pays to read the apiserver's answer: with node:https, and over bare TLS.
+    for (const metric of ["a Node.js HTTPS client's CPU per MB", "a bare Node.js TLS reader's CPU per MB"]) {
+      const row = json.rows.find((r) => r.case.startsWith('P2 LIST') && r.metric.startsWith(metric));
+      assert.ok((row?.values['direct'] ?? 0) > 0, `P2 has no figure for ${metric}`);
+    }
     // The side-by-side comparison with the peer, one line per case and measure.
     for (const line of ['P1 added p50 latency', 'P2 throughput', 'P3 requests/s', 'P4 throughput'])
       assert.match(stdout, new RegExp(`^ztka/remotedialer ${line} ratio \\d+\\.\\d+$`, 'm'), line);

@@ -19,6 +19,7 @@ import { generateAgentKey } from '@ztka/protocol';
 import { pino } from 'pino';
 import { MB, cpuDuring, median, peakRss, percentile, rss } from './stats.js';
 import { request, type Target } from './targets.js';
+import { readOverBareTls } from './tls-floor.js';
 
 export interface Sizes {
   p1Requests: number;
@@ -147,6 +148,8 @@ export async function p2(env: TestEnv, targets: Target[], count: number, pids: P
   const ztkaTarget = targets.find((t) => t.name === 'ztka');
   /** The bench's own CPU reading the LIST straight from the apiserver: what any Node.js reader pays. */
   const reader = { ms: 0, mb: 0 };
+  /** The same, over a bare TLS socket with no HTTP parsing: what terminating the apiserver's TLS costs. */
+  const floor = { ms: 0, mb: 0 };
   // One untimed LIST each first: the steady state is measured, not the first pass through cold code.
   for (const t of targets) await request(t, uri);
   for (let round = 0; round < 5; round++) {
@@ -164,6 +167,9 @@ export async function p2(env: TestEnv, targets: Target[], count: number, pids: P
           const used = process.cpuUsage(own);
           reader.ms += (used.user + used.system) / 1000;
           reader.mb += r.bytes / MB;
+          const bare = await readOverBareTls(t, uri);
+          floor.ms += bare.cpuMs;
+          floor.mb += bare.bytes / MB;
         }
         return r.bytes / MB / (ms(start) / 1000);
       };
@@ -207,7 +213,14 @@ export async function p2(env: TestEnv, targets: Target[], count: number, pids: P
       metric: "a Node.js HTTPS client's CPU per MB, reading it from the apiserver",
       unit: 'ms',
       values: { direct: reader.mb > 0 ? reader.ms / reader.mb : NaN },
-      note: 'the bench itself: the floor of any hop in Node.js that reads the answer',
+      note: 'the bench itself: what a hop in Node.js that reads the answer with node:https pays',
+    },
+    {
+      case: `P2 LIST ${count} × 10 KB`,
+      metric: "a bare Node.js TLS reader's CPU per MB, no HTTP parsing",
+      unit: 'ms',
+      values: { direct: floor.mb > 0 ? floor.ms / floor.mb : NaN },
+      note: "the floor under any Node.js process that terminates the apiserver's TLS",
     },
     ...versusPeer('P2', `P2 LIST ${count} × 10 KB`, 'throughput', mbps, 'higher'),
     ...cpu.rows('P2', `P2 LIST ${count} × 10 KB`, 'MB'),
