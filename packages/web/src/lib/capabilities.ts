@@ -1,6 +1,7 @@
 // What the signed-in person may do, derived from their role assignments (their own and their groups'), so
 // the console offers only what the API would allow. The API still decides; this only hides what would fail.
-import type { Role, RoleAssignment } from './types.js';
+import type { Role } from '@ztka/protocol/roles';
+import type { RoleAssignment } from './types.js';
 
 export interface Capabilities {
   /** ADMIN: administers users, groups, roles, projects, clusters and settings. */

@@ -6,20 +6,7 @@ import type {
   SystemRecord as AuditSystemRecord,
 } from '@ztka/protocol/audit';
 import type { NamespacePodSecurity } from '@ztka/protocol/pod-security';
-
-export const ROLES = [
-  'ADMIN',
-  'ADMIN_READ_ONLY',
-  'PROJECT_ADMIN',
-  'PROJECT_READ_ONLY',
-  'NAMESPACE_ADMIN',
-  'NAMESPACE_READ_ONLY',
-] as const;
-export type Role = (typeof ROLES)[number];
-
-/** Org-wide roles take no project; namespace roles also take namespaces. */
-export const ORG_ROLES: ReadonlySet<Role> = new Set<Role>(['ADMIN', 'ADMIN_READ_ONLY']);
-export const NAMESPACE_ROLES: ReadonlySet<Role> = new Set<Role>(['NAMESPACE_ADMIN', 'NAMESPACE_READ_ONLY']);
+import type { Role } from '@ztka/protocol/roles';
 
 export interface RoleAssignment {
   id: string;

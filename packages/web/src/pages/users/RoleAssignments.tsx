@@ -1,12 +1,13 @@
 // The role assignments of one user or group: listed for org readers, assigned and revoked by admins.
 import { Badge, Button, Group, Loader, Select, Stack, Table, TagsInput, Text, Title } from '@mantine/core';
 import { useState } from 'react';
+import { NAMESPACE_ROLES, ORG_ROLES, ROLES, type Role } from '@ztka/protocol/roles';
 import { ErrorAlert } from '../../components/ErrorAlert.js';
 import { notifyError } from '../../components/notify.js';
 import { api, listAll, seg } from '../../lib/api.js';
 import { useAuth } from '../../lib/auth.js';
 import { useProject } from '../../lib/project.js';
-import { NAMESPACE_ROLES, ORG_ROLES, ROLES, type Role, type RoleAssignment } from '../../lib/types.js';
+import type { RoleAssignment } from '../../lib/types.js';
 import { useResource } from '../../lib/use-resource.js';
 
 export type Subject = { user: string } | { group: string };
