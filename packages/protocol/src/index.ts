@@ -33,3 +33,10 @@ export { RELAY_LIMIT, relay } from './relay.js';
 export * from './audit.js';
 export * from './sso.js';
 export { ssoConfirmationWords } from './sso-confirmation.js';
+export {
+  DURATION_FORMS,
+  DURATION_PATTERN,
+  DURATION_UNITS,
+  formatDuration,
+  parseDuration,
+} from './duration.js';

@@ -4,17 +4,14 @@
 // client's word.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { AUDIT_FILTERS } from '@ztka/protocol';
+import { AUDIT_FILTERS, DURATION_PATTERN, parseDuration } from '@ztka/protocol';
 import { exportRecords } from '../audit/export.js';
 import type { AuditFilter, VerifyResult } from '../audit/query.js';
 import { requireOrgReader, type ApiDeps } from './context.js';
 import { Body, Label, PAGE_PARAMS, Username, errors, page } from './schemas.js';
 
-const RELATIVE = /^(\d{1,4})(m|h|d)$/;
-const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
 const FilterParams = {
-  last: Type.Optional(Type.String({ pattern: RELATIVE.source, description: 'e.g. 10m, 1h, 24h, 7d' })),
+  last: Type.Optional(Type.String({ pattern: DURATION_PATTERN, description: 'e.g. 10m, 1h, 24h, 7d' })),
   since: Type.Optional(Type.String({ format: 'date-time' })),
   until: Type.Optional(Type.String({ format: 'date-time' })),
   project: Type.Optional(Label),
@@ -64,8 +61,8 @@ type FilterQuery = Partial<Record<keyof typeof FilterParams, string>>;
 
 function filterOf(kind: AuditFilter['kind'], q: FilterQuery, now: number): AuditFilter {
   const f: AuditFilter = { kind };
-  const rel = q.last ? RELATIVE.exec(q.last) : null;
-  if (rel) f.since = now - Number(rel[1]) * UNIT_MS[rel[2] as keyof typeof UNIT_MS];
+  const last = q.last === undefined ? undefined : parseDuration(q.last);
+  if (last !== undefined) f.since = now - last * 1000;
   if (q.since) f.since = Date.parse(q.since);
   if (q.until) f.until = Date.parse(q.until);
   for (const key of AUDIT_FILTERS) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { formatDuration, parseDuration } from '@ztka/protocol/duration';
 import { detailText, formatMs, resourcePath, statusColor } from './audit-format.js';
-import { formatDuration, parseDuration } from './duration.js';
 import { localInputToIso, relativeTime } from './time.js';
 
 test('durations parse as people write them and print back shortest', () => {

@@ -8,12 +8,12 @@ import {
   isNamespacePodSecurity,
   type NamespacePodSecurity,
 } from '@ztka/protocol/pod-security';
+import { formatDuration, parseDuration } from '@ztka/protocol/duration';
 import { ErrorAlert } from '../components/ErrorAlert.js';
 import { PageHeader } from '../components/PageHeader.js';
 import { notifyDone } from '../components/notify.js';
 import { api } from '../lib/api.js';
 import { useAuth } from '../lib/auth.js';
-import { formatDuration, parseDuration } from '../lib/duration.js';
 import type { Settings } from '../lib/types.js';
 import { useResource } from '../lib/use-resource.js';
 import { SsoProviders } from './settings/SsoProviders.js';

@@ -18,13 +18,13 @@ import {
 } from '@mantine/core';
 import { useState } from 'react';
 import type { SsoProviderView } from '@ztka/protocol/sso';
+import { formatDuration, parseDuration } from '@ztka/protocol/duration';
 import { ConfirmButton } from '../../components/ConfirmButton.js';
 import { ErrorAlert } from '../../components/ErrorAlert.js';
 import { FormModal } from '../../components/FormModal.js';
 import { notifyDone } from '../../components/notify.js';
 import { api, seg } from '../../lib/api.js';
 import { useAuth } from '../../lib/auth.js';
-import { formatDuration, parseDuration } from '../../lib/duration.js';
 import { useResource } from '../../lib/use-resource.js';
 
 const words = (text: string) => text.split(/[\s,]+/).filter(Boolean);
