@@ -40,3 +40,4 @@ export {
   formatDuration,
   parseDuration,
 } from './duration.js';
+export * from './shell-frames.js';

@@ -1,10 +1,10 @@
-// The browser shell's socket: JSON text frames over a same-origin WebSocket that the session cookie
-// authenticates. Client → server: {type:"input",data} for keystrokes, {type:"resize",cols,rows}.
-// Server → client: {type:"output",data} and {type:"exit",reason}. The server does all line editing.
+// The browser shell's socket: JSON text frames (@ztka/protocol/shell-frames) over a same-origin WebSocket
+// that the session cookie authenticates. The server does all line editing.
+import { MAX_TERMINAL_SIZE, decodeServerFrame, encodeShellFrame } from '@ztka/protocol/shell-frames';
 
-/** The server takes frames up to 64 KiB and sizes up to 1000; a large paste goes in several frames. */
-export const MAX_TERMINAL_SIZE = 1000;
-const CHUNK_CHARS = 8000; // ≤ 48 KiB of JSON even if every character were escaped as \uXXXX
+// Characters per input frame: ≤ 48 KiB of JSON even if every one were escaped as \uXXXX, well within
+// MAX_FRAME_BYTES (64 KiB).
+const CHUNK_CHARS = 8000;
 
 /** Keystrokes split into frames that fit, never splitting a surrogate pair. */
 export function inputChunks(data: string): string[] {
@@ -19,32 +19,6 @@ export function inputChunks(data: string): string[] {
     start = end;
   }
   return chunks;
-}
-
-export type ShellServerMessage = { type: 'output'; data: string } | { type: 'exit'; reason: string };
-
-export function inputMessage(data: string): string {
-  return JSON.stringify({ type: 'input', data });
-}
-
-export function resizeMessage(cols: number, rows: number): string {
-  return JSON.stringify({ type: 'resize', cols, rows });
-}
-
-/** A server frame, or undefined for anything the console does not know (ignored, not fatal). */
-export function parseServerMessage(raw: unknown): ShellServerMessage | undefined {
-  if (typeof raw !== 'string') return undefined;
-  let msg: unknown;
-  try {
-    msg = JSON.parse(raw);
-  } catch {
-    return undefined;
-  }
-  if (!msg || typeof msg !== 'object') return undefined;
-  const m = msg as { type?: unknown; data?: unknown; reason?: unknown };
-  if (m.type === 'output' && typeof m.data === 'string') return { type: 'output', data: m.data };
-  if (m.type === 'exit') return { type: 'exit', reason: typeof m.reason === 'string' ? m.reason : '' };
-  return undefined;
 }
 
 /** `wss://<host>/v1/shell?cluster=<cluster>` on the page's own origin (ws: only for a plain-http dev server). */
@@ -72,11 +46,11 @@ export class ShellSocket {
     this.#ws = new WebSocket(url);
     this.#ws.addEventListener('open', () => {
       this.#opened = true;
-      if (this.#size) this.#ws.send(resizeMessage(this.#size.cols, this.#size.rows));
+      if (this.#size) this.#ws.send(encodeShellFrame({ type: 'resize', ...this.#size }));
       handlers.onOpen();
     });
     this.#ws.addEventListener('message', (ev: MessageEvent) => {
-      const msg = parseServerMessage(ev.data);
+      const msg = decodeServerFrame(ev.data);
       if (msg?.type === 'output') handlers.onOutput(msg.data);
       else if (msg?.type === 'exit') handlers.onExit(msg.reason);
     });
@@ -93,7 +67,7 @@ export class ShellSocket {
 
   input(data: string): void {
     if (!this.open) return;
-    for (const chunk of inputChunks(data)) this.#ws.send(inputMessage(chunk));
+    for (const chunk of inputChunks(data)) this.#ws.send(encodeShellFrame({ type: 'input', data: chunk }));
   }
 
   resize(cols: number, rows: number): void {
@@ -101,7 +75,7 @@ export class ShellSocket {
     cols = Math.min(Math.floor(cols), MAX_TERMINAL_SIZE);
     rows = Math.min(Math.floor(rows), MAX_TERMINAL_SIZE);
     this.#size = { cols, rows };
-    if (this.open) this.#ws.send(resizeMessage(cols, rows));
+    if (this.open) this.#ws.send(encodeShellFrame({ type: 'resize', cols, rows }));
   }
 
   /** Closes without reporting it (the page is going away or reconnecting). */
