@@ -8,6 +8,7 @@ import {
   PRODUCT_VERSION,
   SYSTEM_NAMESPACE,
   TUNNEL_TRANSPORTS,
+  isDnsLabel,
   isTunnelTransport,
   protectedNamespaces,
   SessionStreams,
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
   if (!isTunnelTransport(transport))
     throw new Error(`--transport must be one of ${Object.keys(TUNNEL_TRANSPORTS).join(', ')}`);
   const jitNamespace = values['jit-namespace'] ?? env['ZTKA_JIT_NAMESPACE'] ?? SYSTEM_NAMESPACE;
-  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(jitNamespace))
+  if (!isDnsLabel(jitNamespace))
     throw new Error(`--jit-namespace must be a DNS-1123 label, not "${jitNamespace}"`);
   const jit = new JitServiceAccounts({
     own: () => access.own(),

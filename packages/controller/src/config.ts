@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
-import { PRODUCT_VERSION } from '@ztka/protocol';
+import { MAX_KUBE_TOKEN_TTL_SECONDS, PRODUCT_VERSION } from '@ztka/protocol';
 import { parseTrustedProxies } from './http/proxy-listener.js';
 
 /** The controller's one configuration schema: flags, environment and file all land here and are checked once. */
@@ -134,7 +134,7 @@ export const ConfigSchema = Type.Object(
     ),
     kubeTokenTtlSeconds: Type.Integer({
       minimum: 1,
-      maximum: 900,
+      maximum: MAX_KUBE_TOKEN_TTL_SECONDS,
       description: 'lifetime of kube tokens from /v1/tokens (the exec-credential plugin), at most 15 min',
     }),
     metricsTokenFile: Type.Optional(
@@ -213,7 +213,7 @@ const DEFAULTS = {
   bootstrapTokenTtlSeconds: 24 * 3600,
   agentPingIntervalMs: 3_000,
   agentPingTimeoutMs: 3_000,
-  kubeTokenTtlSeconds: 900,
+  kubeTokenTtlSeconds: MAX_KUBE_TOKEN_TTL_SECONDS,
   auditRetentionDays: 365,
   auditCheckpointIntervalSeconds: 10,
   agentImage: `ztka-agent:${PRODUCT_VERSION}`,

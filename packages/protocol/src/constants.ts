@@ -10,3 +10,13 @@ export const AGENT_NAME = 'ztka-agent';
  * TLS passthrough is needed in front of the controller.
  */
 export const CLUSTER_PROXY_PREFIX = '/k8s/clusters/';
+
+/** The org every installation has; clusters and people belong to it unless another is named. */
+export const DEFAULT_ORG = 'default';
+
+/**
+ * The longest a kube token (`/v1/tokens` for the CLI's exec-credential plugin, and the browser shell's own)
+ * lives, and so the longest a watch, log stream or exec opened with one lasts (docs/security.md, "What
+ * outlives a credential").
+ */
+export const MAX_KUBE_TOKEN_TTL_SECONDS = 15 * 60;

@@ -1,4 +1,10 @@
-export { AGENT_NAME, CLUSTER_PROXY_PREFIX, SYSTEM_NAMESPACE } from './constants.js';
+export {
+  AGENT_NAME,
+  CLUSTER_PROXY_PREFIX,
+  DEFAULT_ORG,
+  MAX_KUBE_TOKEN_TTL_SECONDS,
+  SYSTEM_NAMESPACE,
+} from './constants.js';
 export { PRODUCT_VERSION } from './version.js';
 export * from './tunnel.js';
 export * from './session-streams.js';
@@ -41,3 +47,4 @@ export {
   parseDuration,
 } from './duration.js';
 export * from './shell-frames.js';
+export { DNS_LABEL_MAX, DNS_LABEL_PATTERN, isDnsLabel } from './names.js';

@@ -5,7 +5,7 @@
 // and a TOTP code from whoever has one, or from everyone when the org requires it.
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { ZtkaError } from '@ztka/protocol';
+import { DEFAULT_ORG, ZtkaError } from '@ztka/protocol';
 import { sessionSetCookie, bearerToken, csrfTokenFor, sessionCookie } from '../auth/authenticate.js';
 import { dummyHash, hashPassword, needsRehash, verifyPassword } from '../auth/passwords.js';
 import { caller, type ApiDeps } from './context.js';
@@ -179,7 +179,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const all = await deps.roles.list(c.principal.orgId, {});
     return {
       username: c.principal.username,
-      org: 'default',
+      org: DEFAULT_ORG,
       groups,
       totp,
       roles: all.filter(

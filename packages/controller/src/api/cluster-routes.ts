@@ -3,13 +3,18 @@
 // its agent's credential is bound to) is shown to org admins only.
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { AGENT_EVENTS, AGENT_REGISTER_PATH, ZtkaError, agentKeyFingerprint } from '@ztka/protocol';
+import {
+  AGENT_EVENTS,
+  AGENT_REGISTER_PATH,
+  DEFAULT_ORG,
+  ZtkaError,
+  agentKeyFingerprint,
+} from '@ztka/protocol';
 import { noClusterAccess } from '../access/authorize.js';
 import { canManageClusters, canSeeProject } from '../access/effective.js';
 import type { ClusterView } from '../clusters/registry.js';
 import { RegistryError } from '../clusters/registry.js';
 import { bootstrapManifest } from '../clusters/manifest.js';
-import { DEFAULT_ORG } from '../auth/bootstrap.js';
 import { caller, recordAction, type ApiDeps, type Caller } from './context.js';
 import { Body, Label, NameParams, PAGE_PARAMS, errors, page } from './schemas.js';
 import { pageOf } from '../org/page.js';

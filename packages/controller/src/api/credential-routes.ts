@@ -2,17 +2,15 @@
 // tokens (the exec-credential plugin's). Every issue is recorded; no secret is ever shown twice.
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { ZtkaError } from '@ztka/protocol';
+import { DEFAULT_ORG, MAX_KUBE_TOKEN_TTL_SECONDS, ZtkaError } from '@ztka/protocol';
 import { noClusterAccess } from '../access/authorize.js';
 import { effectiveAccess } from '../access/effective.js';
 import { renderKubeconfig } from '../auth/kubeconfig.js';
-import { DEFAULT_ORG } from '../auth/bootstrap.js';
 import { caller, recordAction, type ApiDeps, type Caller } from './context.js';
 import { Body, Label, PAGE_PARAMS, Username, errors, page } from './schemas.js';
 import { pageOf } from '../org/page.js';
 
 /** The ceiling on kube tokens: short enough that a leaked one is soon worthless. */
-export const MAX_KUBE_TOKEN_TTL_MS = 15 * 60_000;
 const MAX_API_KEY_VALIDITY_S = 365 * 24 * 3600;
 const DEFAULT_API_KEY_VALIDITY_S = 90 * 24 * 3600;
 
@@ -145,7 +143,7 @@ export function registerCredentialRoutes(app: FastifyInstance, deps: ApiDeps): v
       const channel = 'cli';
       const issued = await deps.credentials.issue(c.principal.userId, 'kube_token', {
         name: `token for ${req.body.cluster}`,
-        ttlMs: Math.min(deps.kubeTokenTtlMs, MAX_KUBE_TOKEN_TTL_MS),
+        ttlMs: Math.min(deps.kubeTokenTtlMs, MAX_KUBE_TOKEN_TTL_SECONDS * 1000),
         channel,
         clusterId: cluster?.id ?? '',
         issuedBy: { credentialId: c.principal.credentialId },

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ZtkaError, type CommandRecord } from '@ztka/protocol';
+import { MAX_KUBE_TOKEN_TTL_SECONDS, ZtkaError, isDnsLabel, type CommandRecord } from '@ztka/protocol';
 import type { Access } from '../access/authorize.js';
 import type { RequestLimits } from '../access/request-limits.js';
 import type { AuditLog } from '../audit/log.js';
@@ -25,10 +25,8 @@ import type { ServerFrame } from '../webshell/frames.js';
 import { startShellSession, type ShellSession } from '../webshell/session.js';
 
 export const SHELL_PATH = '/v1/shell';
-const KUBE_TOKEN_TTL_MS = 15 * 60_000;
 /** Refused lines of one shell recorded in full; the rest are counted in the record of its end. */
 const REFUSALS_RECORDED = 100;
-const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 export interface ShellEndpointDeps {
   /** The controller's public URL, known once it listens (a port 0 is resolved then). */
@@ -105,7 +103,7 @@ export function createShellEndpoint(deps: ShellEndpointDeps) {
       return refuse(socket, err as ZtkaError);
     }
     const cluster = new URL(req.url ?? '/', 'https://x').searchParams.get('cluster') ?? '';
-    if (!CLUSTER_NAME.test(cluster))
+    if (!isDnsLabel(cluster))
       return refuse(socket, new ZtkaError('bad_request', 'cluster must name a cluster'));
 
     const shellId = randomUUID();
@@ -127,7 +125,7 @@ export function createShellEndpoint(deps: ShellEndpointDeps) {
     const kubeconfig = async () => {
       const issued = await deps.credentials.issue(principal.userId, 'kube_token', {
         name: `browser shell on ${cluster}`,
-        ttlMs: KUBE_TOKEN_TTL_MS,
+        ttlMs: MAX_KUBE_TOKEN_TTL_SECONDS * 1000,
         channel: 'web-shell',
         clusterId: scope.clusterId,
         sessionId: shellId,

@@ -3,11 +3,11 @@
 // so a restart never resets a password someone has since changed.
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { DEFAULT_ORG } from '@ztka/protocol';
 import { normaliseUsername } from '../org/names.js';
 import type { Database } from '../store/schema.js';
 import { MIN_PASSWORD_LENGTH, generatePassword, hashPassword } from './passwords.js';
 
-export const DEFAULT_ORG = 'default';
 export const DEFAULT_ADMIN = 'admin';
 
 export interface BootstrapResult {

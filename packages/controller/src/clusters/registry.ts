@@ -16,18 +16,14 @@
 // All times come from the injected clock and are stored as epoch milliseconds (see store/schema.ts).
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
-import { parseAgentPublicKey } from '@ztka/protocol';
+import { DEFAULT_ORG, DNS_LABEL_MAX, isDnsLabel, parseAgentPublicKey } from '@ztka/protocol';
 import type { Database } from '../store/schema.js';
 import { hashSecret, newSecret, parseToken, verifySecret } from '../store/secrets.js';
 
 export const BOOTSTRAP_TOKEN_PREFIX = 'ztkb';
 export const AGENT_CREDENTIAL_PREFIX = 'ztka';
 export const DEFAULT_BOOTSTRAP_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
-/** The org that createCluster and listClusters use when none is given. */
-export const DEFAULT_ORG = 'default';
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_LABEL_MAX = 63;
 // A kube-system namespace UID is a UUID; accept any short token of UUID characters without being stricter.
 const IDENTITY = /^[A-Za-z0-9-]{1,128}$/;
 const VERSION_MAX = 256;
@@ -91,11 +87,11 @@ const invalidToken = (): RegistryError =>
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 function checkName(kind: string, name: unknown): asserts name is string {
-  if (typeof name !== 'string' || name.length > DNS1123_LABEL_MAX || !DNS1123_LABEL.test(name)) {
+  if (typeof name !== 'string' || !isDnsLabel(name)) {
     const shown = typeof name === 'string' ? JSON.stringify(name.slice(0, 80)) : typeof name;
     throw new RegistryError(
       'invalid_name',
-      `${kind} name ${shown} is not a valid DNS-1123 label: use at most ${DNS1123_LABEL_MAX} lowercase ` +
+      `${kind} name ${shown} is not a valid DNS-1123 label: use at most ${DNS_LABEL_MAX} lowercase ` +
         `letters, digits and '-', starting and ending with a letter or digit`,
     );
   }

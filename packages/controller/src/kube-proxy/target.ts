@@ -6,6 +6,7 @@ import {
   ZtkaError,
   encodeIdentity,
   forwardableHeaders,
+  isDnsLabel,
   parseKubeRequest,
   protectedNamespaces,
   type KubeRequest,
@@ -57,8 +58,6 @@ export interface ProxyTarget {
   headers: OutgoingHttpHeaders;
 }
 
-const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
 /**
  * Everything that happens before a request may travel: route, authenticate, find the cluster's tunnel and
  * parse the kube request once. Throws a ZtkaError whose message is safe to show the caller; a caller without
@@ -83,8 +82,7 @@ export async function resolveTarget(
   }
   ctx.principal = principal;
   await deps.limits.person(principal.userId);
-  if (!CLUSTER_NAME.test(cluster))
-    throw new ZtkaError('not_found', `unknown cluster "${cluster.slice(0, 64)}"`);
+  if (!isDnsLabel(cluster)) throw new ZtkaError('not_found', `unknown cluster "${cluster.slice(0, 64)}"`);
   const identity = await deps.authorize(principal, cluster);
   ctx.identity = identity;
 

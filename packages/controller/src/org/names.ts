@@ -1,19 +1,18 @@
 // The naming rules of the API, checked in one place. Fastify validates shapes at the edge; these checks
 // exist for callers inside the controller (bootstrap, the demo) and give the same messages.
-import { ZtkaError } from '@ztka/protocol';
+import { DNS_LABEL_PATTERN, ZtkaError, isDnsLabel } from '@ztka/protocol';
 
-/** DNS-1123 label: projects, clusters and groups are addressed in URLs and in kube object names. */
-export const DNS_LABEL_PATTERN = '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$';
+/** The label pattern of the API's schemas (the rule itself is @ztka/protocol's). */
+export { DNS_LABEL_PATTERN };
 /** Emails or plain names, lowercased: the JIT service-account name is derived from it. */
 export const USERNAME_PATTERN = '^[a-z0-9][a-z0-9._%+@-]{0,253}$';
 /** What the API accepts before lowercasing. */
 export const USERNAME_INPUT_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._%+@-]{0,253}$';
 
-const DNS_LABEL = new RegExp(DNS_LABEL_PATTERN);
 const USERNAME = new RegExp(USERNAME_PATTERN);
 
 export function checkLabel(kind: string, name: string, field = '/name'): string {
-  if (!DNS_LABEL.test(name))
+  if (!isDnsLabel(name))
     throw new ZtkaError(
       'bad_request',
       `${kind} name ${JSON.stringify(name.slice(0, 80))} is not a DNS-1123 label: at most 63 lowercase letters, ` +

@@ -1,6 +1,7 @@
 // What a provider's claims say about a person, under an org's rules: their ztka username, their email (which
 // must be in an allowed domain, and not marked unverified), and which ztka groups their provider groups give.
 // Pure, so each rule is tested on its own.
+import { isDnsLabel } from '@ztka/protocol';
 import { USERNAME_PATTERN } from '../../org/names.js';
 import type { ProviderSettings } from './providers.js';
 import { OidcError, type OidcClaims } from './oidc.js';
@@ -9,7 +10,6 @@ import { OidcError, type OidcClaims } from './oidc.js';
 export const MAX_GROUPS = 1000;
 const MAX_GROUP_LENGTH = 256;
 const USERNAME = new RegExp(USERNAME_PATTERN);
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 export interface Person {
   subject: string;
@@ -91,6 +91,6 @@ export function explicitlyMapped(providerGroups: readonly string[], rules: Provi
 /** The ztka group names the provider's groups map to: the explicit table first, then (if on) same names. */
 export function mappedGroups(providerGroups: readonly string[], rules: ProviderSettings): string[] {
   const out = explicitlyMapped(providerGroups, rules);
-  if (rules.groupsByName) for (const g of providerGroups) if (DNS_LABEL.test(g)) out.add(g);
+  if (rules.groupsByName) for (const g of providerGroups) if (isDnsLabel(g)) out.add(g);
   return [...out].sort();
 }

@@ -1,18 +1,16 @@
 // Register cluster: a name, then the agent manifest (with its single-use bootstrap token) to apply.
 import { Button, Group, Modal, Stack, Text, TextInput } from '@mantine/core';
 import { useState, type FormEvent } from 'react';
+import { DNS_LABEL_MAX, isDnsLabel } from '@ztka/protocol/names';
 import { CodeBlock, CopyLine } from '../../components/CodeBlock.js';
 import { ErrorAlert } from '../../components/ErrorAlert.js';
 import { api, seg } from '../../lib/api.js';
 import type { CreatedCluster } from '../../lib/types.js';
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
 export function nameProblem(name: string): string | undefined {
   if (!name) return undefined;
-  if (name.length > 63) return 'at most 63 characters';
-  if (!DNS_LABEL.test(name))
-    return 'lowercase letters, digits and -, starting and ending with a letter or digit';
+  if (name.length > DNS_LABEL_MAX) return `at most ${DNS_LABEL_MAX} characters`;
+  if (!isDnsLabel(name)) return 'lowercase letters, digits and -, starting and ending with a letter or digit';
   return undefined;
 }
 
