@@ -1,5 +1,6 @@
-// The shapes of the controller's answers, as docs/api.md describes them. Fields the contract leaves open
-// are optional: tables show `-` for what a server does not send, and JSON/YAML output passes it all through.
+// The shapes of the controller's answers, as docs/api.md describes them (the audit trail's are
+// @ztka/protocol's own). Fields the contract leaves open are optional: tables show `-` for what a server does
+// not send, and JSON/YAML output passes it all through.
 import type { NamespacePodSecurity } from '@ztka/protocol';
 
 export interface RoleAssignment {
@@ -102,85 +103,6 @@ export interface Settings {
   requireTotp?: boolean;
   ssoOnly?: boolean;
   breakGlassUser?: string;
-}
-
-/** Audit times are epoch milliseconds in records; an ISO string is read too. */
-export type AuditTime = number | string;
-
-/** One proxied kube API call (`GET /v1/audit/api`). */
-export interface ApiAuditRecord {
-  kind?: 'api';
-  id: string;
-  seq?: number;
-  stage?: string;
-  at: AuditTime;
-  endedAt?: AuditTime;
-  user?: string | null;
-  role?: string;
-  project?: string;
-  cluster?: string;
-  channel?: string;
-  sessionId?: string;
-  kubectlCommand?: string;
-  kubectlSession?: string;
-  method?: string;
-  requestURI?: string;
-  verb?: string;
-  objectRef?: {
-    apiGroup?: string;
-    apiVersion?: string;
-    resource?: string;
-    namespace?: string;
-    name?: string;
-    subresource?: string;
-  };
-  sourceIPs?: string[];
-  userAgent?: string;
-  status?: number;
-  reason?: string;
-  bytes?: number;
-  durationMs?: number;
-  command?: string[];
-  container?: string;
-}
-
-/** A command line from the browser shell, or one kubectl invocation (`GET /v1/audit/commands`). */
-export interface AuditCommand {
-  source?: 'shell' | 'kubectl';
-  at: AuditTime;
-  user?: string | null;
-  cluster?: string;
-  channel?: string;
-  command?: string;
-  sessionId?: string;
-  kubectlSession?: string;
-  calls?: number;
-  /** False when the server read the line itself (the browser shell); otherwise the client's own claim. */
-  clientReported?: boolean;
-  /** `verb resource` of each distinct call, as the server parsed it. */
-  operations?: string[];
-  /** A browser shell line its policy refused, and why (never run). */
-  refused?: string;
-}
-
-/** A login, credential issue or administrative change (`GET /v1/audit/system`). */
-export interface SystemAuditRecord {
-  kind?: 'system';
-  id: string;
-  seq?: number;
-  at: AuditTime;
-  event?: string;
-  user?: string | null;
-  sourceIp?: string;
-  detail?: unknown;
-}
-
-export interface AuditVerifyResult {
-  ok: boolean;
-  checked?: number;
-  /** The signed checkpoint the trail was checked against. */
-  anchor?: { seq?: number; at?: number };
-  firstBad?: { seq?: number; id?: string; problem?: string; message?: string };
 }
 
 /** `NAMESPACE_ADMIN project=desktop namespaces=team-a,team-b`, one assignment per line. */

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ApiAuditRecord } from './api.js';
+import type { ApiRecord } from '@ztka/protocol';
+import { Command } from 'commander';
 import { addFilterOptions, filterQuery, parseLimit, parseTime } from './audit-filters.js';
 import { auditResource, auditTime, brokenTrailMessage, textCell } from './audit-format.js';
-import { Command } from 'commander';
 import { UsageError } from './errors.js';
 
 test('text cells are one safe line, cut with an ellipsis at the limit', () => {
@@ -38,9 +38,10 @@ test('audit times are UTC to the second, from epoch ms or ISO', () => {
 });
 
 test('resources read namespace/resource/name/subresource, or the request URI', () => {
-  const r = (objectRef: ApiAuditRecord['objectRef'], requestURI = '/x'): ApiAuditRecord => ({
-    id: '1',
-    at: 0,
+  const r = (
+    objectRef: ApiRecord['objectRef'],
+    requestURI = '/x',
+  ): Pick<ApiRecord, 'objectRef' | 'requestURI'> => ({
     requestURI,
     ...(objectRef !== undefined ? { objectRef } : {}),
   });

@@ -1,7 +1,7 @@
 // Tables for the audit trail. Audit records carry text chosen by whoever made the request (command lines of
 // up to 1 MiB, request URIs, event details), so every cell is made safe for one terminal line and cut short;
 // JSON and YAML output carry the records whole.
-import type { ApiAuditRecord, AuditCommand, AuditVerifyResult, SystemAuditRecord } from './api.js';
+import type { ApiRecord, AuditVerification, CommandView, SystemRecord } from '@ztka/protocol';
 import { cell, INVISIBLE, type Column } from './output.js';
 
 /** The widest a free-text cell (command line, event detail) is shown in a table. */
@@ -50,7 +50,7 @@ export function auditTime(at: unknown): string {
  * What an API call touched: `[namespace/]resource[/name][/subresource]`, e.g. `default/pods/web-0/exec`;
  * the request URI for a call that names no resource (`/version`, `/healthz`).
  */
-export function auditResource(r: ApiAuditRecord): string {
+export function auditResource(r: Pick<ApiRecord, 'objectRef' | 'requestURI'>): string {
   const ref = r.objectRef;
   if (typeof ref?.resource === 'string' && ref.resource !== '') {
     return [ref.namespace, ref.resource, ref.name, ref.subresource]
@@ -76,7 +76,7 @@ function compactJson(value: unknown): string {
 
 const name = (value: unknown): string => textCell(value, NAME_CELL_MAX);
 
-export const API_COLUMNS: readonly Column<ApiAuditRecord>[] = [
+export const API_COLUMNS: readonly Column<ApiRecord>[] = [
   { header: 'TIME', value: (r) => auditTime(r.at) },
   { header: 'USER', value: (r) => name(r.user) },
   { header: 'CLUSTER', value: (r) => name(r.cluster) },
@@ -88,7 +88,7 @@ export const API_COLUMNS: readonly Column<ApiAuditRecord>[] = [
   { header: 'DURATION', value: (r) => milliseconds(r.durationMs) },
 ];
 
-export const COMMAND_COLUMNS: readonly Column<AuditCommand>[] = [
+export const COMMAND_COLUMNS: readonly Column<CommandView>[] = [
   { header: 'TIME', value: (c) => auditTime(c.at) },
   { header: 'USER', value: (c) => name(c.user) },
   { header: 'CLUSTER', value: (c) => name(c.cluster) },
@@ -112,7 +112,7 @@ export const COMMAND_COLUMNS: readonly Column<AuditCommand>[] = [
   },
 ];
 
-export const SYSTEM_COLUMNS: readonly Column<SystemAuditRecord>[] = [
+export const SYSTEM_COLUMNS: readonly Column<SystemRecord>[] = [
   { header: 'TIME', value: (e) => auditTime(e.at) },
   { header: 'EVENT', value: (e) => name(e.event) },
   { header: 'USER', value: (e) => name(e.user) },
@@ -120,8 +120,13 @@ export const SYSTEM_COLUMNS: readonly Column<SystemAuditRecord>[] = [
   { header: 'DETAIL', value: (e) => textCell(compactJson(e.detail), TEXT_CELL_MAX) },
 ];
 
-/** `audit trail broken at record 42 (a1b2…): record was modified`, for a failed check. */
-export function verifiedMessage(result: AuditVerifyResult): string {
+/** A verification as the CLI reads it: whatever a server leaves out is shown as unknown, not an error. */
+type VerificationAnswer = Partial<Omit<AuditVerification, 'firstBad'>> & {
+  firstBad?: Partial<NonNullable<AuditVerification['firstBad']>>;
+};
+
+/** `audit trail verified: 1234 records, up to and past the signed checkpoint …`, for a check that held. */
+export function verifiedMessage(result: VerificationAnswer): string {
   const text = `audit trail verified: ${result.checked ?? 0} records`;
   const a = result.anchor;
   if (typeof a?.seq !== 'number') return `${text} (no signed checkpoint yet)`;
@@ -129,7 +134,8 @@ export function verifiedMessage(result: AuditVerifyResult): string {
   return `${text}, up to and past the signed checkpoint${at} (record ${a.seq})`;
 }
 
-export function brokenTrailMessage(result: AuditVerifyResult): string {
+/** `audit trail broken at record 42 (a1b2…): record was modified`, for a failed check. */
+export function brokenTrailMessage(result: VerificationAnswer): string {
   const bad = result.firstBad;
   if (bad === undefined || bad === null) return 'audit trail broken';
   const seq = typeof bad.seq === 'number' || typeof bad.seq === 'string' ? String(bad.seq) : '?';

@@ -188,3 +188,16 @@ export interface AuditCheckpoint {
   /** base64url Ed25519 signature of the checkpoint's other fields. */
   signature: string;
 }
+
+/** What a check of the chain found wrong first. */
+export type AuditVerifyProblem = 'modified' | 'deleted' | 'reordered' | 'truncated' | 'checkpoint';
+
+/** The answer of `/v1/audit/verify`: whether an org's chain holds, and where it broke first if not. */
+export interface AuditVerification {
+  ok: boolean;
+  checked: number;
+  /** The signed head checkpoint the chain was checked against, if any. */
+  anchor?: { seq: number; at: number };
+  /** `id` is absent where no record is to blame (a missing tail, a checkpoint that is not genuine). */
+  firstBad?: { seq: number; id?: string; problem: AuditVerifyProblem; message: string };
+}

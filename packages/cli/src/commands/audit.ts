@@ -6,7 +6,7 @@ import { readFile, type FileHandle } from 'node:fs/promises';
 import type { AuditCheckpoint } from '@ztka/protocol';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ApiAuditRecord, AuditCommand, AuditVerifyResult, SystemAuditRecord } from '../api.js';
+import type { ApiRecord, AuditVerification, CommandView, SystemRecord } from '@ztka/protocol';
 import { networkReason, type Client } from '../client.js';
 import {
   addFilterOptions,
@@ -66,8 +66,8 @@ async function verify(opts: { output: OutputFormat; server?: string; checkpoint?
   const checkpoint = opts.checkpoint === undefined ? undefined : await readCheckpoint(opts.checkpoint);
   const { client } = await connect(opts.server);
   const result = checkpoint
-    ? await client.json<AuditVerifyResult | undefined>('POST', '/v1/audit/verify', { checkpoint })
-    : await client.json<AuditVerifyResult | undefined>('GET', '/v1/audit/verify');
+    ? await client.json<AuditVerification | undefined>('POST', '/v1/audit/verify', { checkpoint })
+    : await client.json<AuditVerification | undefined>('GET', '/v1/audit/verify');
   if (typeof result !== 'object' || result === null || typeof result.ok !== 'boolean') {
     throw new CliError(`the server at ${client.server} sent an invalid answer to /v1/audit/verify`);
   }
@@ -166,21 +166,21 @@ async function exportTrail(opts: ExportOptions): Promise<void> {
 export function registerAudit(program: Command): void {
   const audit = program.command('audit').description('read, verify and export the audit trail (admins)');
 
-  registerList<ApiAuditRecord>(audit, {
+  registerList<ApiRecord>(audit, {
     name: 'api',
     path: '/v1/audit/api',
     description: 'list kube API calls made through ztka, newest first',
     columns: API_COLUMNS,
     what: 'API calls',
   });
-  registerList<SystemAuditRecord>(audit, {
+  registerList<SystemRecord>(audit, {
     name: 'system',
     path: '/v1/audit/system',
     description: 'list logins, credentials issued and administrative changes, newest first',
     columns: SYSTEM_COLUMNS,
     what: 'system events',
   });
-  registerList<AuditCommand>(audit, {
+  registerList<CommandView>(audit, {
     name: 'commands',
     path: '/v1/audit/commands',
     description: 'list command lines from the web shell and kubectl invocations, newest first',

@@ -7,6 +7,8 @@ import {
   ZtkaError,
   type AuditCheckpoint,
   type AuditFilterName,
+  type AuditVerification,
+  type AuditVerifyProblem,
   type CommandView,
 } from '@ztka/protocol';
 import { dialectOf } from '../store/open.js';
@@ -278,7 +280,7 @@ export class AuditQuery {
       const rows = await q.orderBy('seq').limit(2000).execute();
       for (const row of rows) {
         const seq = Number(row.seq);
-        const bad = (problem: VerifyProblem, message: string): VerifyResult => ({
+        const bad = (problem: AuditVerifyProblem, message: string): VerifyResult => ({
           ok: false,
           checked,
           firstBad: { seq, id: row.id, problem, message },
@@ -394,16 +396,9 @@ function sameColumns(row: AuditRecordsTable, record: AuditRecord): boolean {
 }
 
 /** `truncated`: records a signed checkpoint names are gone; `checkpoint`: a checkpoint is not genuine. */
-export type VerifyProblem = 'modified' | 'deleted' | 'reordered' | 'truncated' | 'checkpoint';
-export interface VerifyResult {
-  ok: boolean;
-  checked: number;
-  /** The signed head checkpoint the chain was checked against, if any. */
-  anchor?: { seq: number; at: number };
+export interface VerifyResult extends AuditVerification {
   /** The last record checked (not part of the API's answer). */
   head?: { seq: number; hash: string };
-  /** `id` is absent where no record is to blame (a missing tail, a checkpoint that is not genuine). */
-  firstBad?: { seq: number; id?: string; problem: VerifyProblem; message: string };
 }
 
 /** The records of one invocation read to find what it did: kubectl makes a handful of calls, not hundreds. */
