@@ -28,9 +28,9 @@ import {
   signAgentProof,
 } from '@ztka/protocol';
 import { kubectl, testEnv, Ztka, type TestEnv } from '@ztka/testenv';
-import { openSqlite } from '../../../packages/controller/dist/store/db.js';
+import { openSqlite } from '@ztka/controller/store/db';
 
-const agentMain = fileURLToPath(new URL('../../../packages/agent/dist/main.js', import.meta.url));
+const agentMain = fileURLToPath(import.meta.resolve('@ztka/agent/main'));
 const CLUSTER = 'keyed';
 const METRICS_TOKEN = randomBytes(24).toString('hex');
 const NOT_VALID = { code: 'unauthorized', message: 'a valid agent credential is required' };

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Ztka, ZtkaCli } from '@ztka/testenv';
-import { openSqlite } from '../../../packages/controller/dist/store/db.js';
-import { linkHash } from '../../../packages/controller/dist/audit/chain.js';
-import { canonicalJson } from '../../../packages/controller/dist/audit/record.js';
+import { openSqlite } from '@ztka/controller/store/db';
+import { linkHash } from '@ztka/controller/audit/chain';
+import { canonicalJson } from '@ztka/controller/audit/record';
 
 let z: Ztka;
 let cli: ZtkaCli;

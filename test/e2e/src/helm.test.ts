@@ -32,9 +32,9 @@ import {
   type TestEnv,
   type TestNamespace,
 } from '@ztka/testenv';
-import { bootstrapManifest } from '../../../packages/controller/dist/clusters/manifest.js';
-import { ConfigError, loadConfig, usage } from '../../../packages/controller/dist/config.js';
-import { PRODUCT_VERSION } from '../../../packages/protocol/dist/index.js';
+import { bootstrapManifest } from '@ztka/controller/clusters/manifest';
+import { ConfigError, loadConfig, usage } from '@ztka/controller/config';
+import { PRODUCT_VERSION } from '@ztka/protocol';
 
 const CHARTS = path.join(repoRootPath, 'deploy', 'helm');
 const CONTROLLER_CHART = path.join(CHARTS, 'ztka-controller');

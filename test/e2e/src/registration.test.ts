@@ -10,7 +10,7 @@ import { WebSocket } from 'ws';
 import { parseAllDocuments } from 'yaml';
 import { lockBootstrapManifest, serviceAccountKubeconfig, testEnv, Ztka, type TestEnv } from '@ztka/testenv';
 
-const agentMain = fileURLToPath(new URL('../../../packages/agent/dist/main.js', import.meta.url));
+const agentMain = fileURLToPath(import.meta.resolve('@ztka/agent/main'));
 const CLUSTER = 'registered';
 const AGENT_SA = 'system:serviceaccount:ztka-system:ztka-agent';
 
