@@ -1,59 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatDuration, formatSpan, parseDuration } from './duration.js';
+import { formatSpan, parseDuration } from './duration.js';
 
-test('durations parse from units, combinations and bare seconds', () => {
-  assert.equal(parseDuration('30s'), 30);
-  assert.equal(parseDuration('15m'), 900);
-  assert.equal(parseDuration('8h'), 28_800);
-  assert.equal(parseDuration('30d'), 2_592_000);
-  assert.equal(parseDuration('1h30m'), 5_400);
-  assert.equal(parseDuration('1d2h3m4s'), 93_784);
-  assert.equal(parseDuration('90m'), 5_400);
-  assert.equal(parseDuration('3600'), 3_600);
-  assert.equal(parseDuration(' 8h '), 28_800);
+// The grammar itself is @ztka/protocol's (duration.test.ts there); here, what the CLI adds to it.
+
+test('durations read as seconds', () => {
+  assert.equal(parseDuration(' 1h30m '), 5_400);
   assert.equal(parseDuration('0'), 0);
 });
 
 test('malformed durations are rejected with the accepted forms', () => {
-  for (const bad of [
-    '5x',
-    '',
-    ' ',
-    '-1h',
-    '1.5h',
-    '30m1h',
-    'h',
-    '1hh',
-    '1h 30m',
-    '8H',
-    '+5',
-    '1e3',
-    '99999999999999999999d',
-  ]) {
+  for (const bad of ['5x', '', ' ', '30m1h', '8H', '99999999999999999999d']) {
     assert.throws(
       () => parseDuration(bad),
       /invalid duration .*30s, 15m, 8h, 30d/,
       `accepted ${JSON.stringify(bad)}`,
     );
-  }
-});
-
-test('durations format in the compact form', () => {
-  assert.equal(formatDuration(28_800), '8h');
-  assert.equal(formatDuration(2_592_000), '30d');
-  assert.equal(formatDuration(5_400), '1h30m');
-  assert.equal(formatDuration(61), '1m1s');
-  assert.equal(formatDuration(0), '0s');
-  assert.equal(formatDuration(93_784), '1d2h3m4s');
-});
-
-test('format and parse are inverses', () => {
-  for (let seconds = 0; seconds < 200_000; seconds += 997) {
-    assert.equal(parseDuration(formatDuration(seconds)), seconds);
-  }
-  for (const text of ['30s', '15m', '8h', '30d', '1h30m', '2d12h', '1d1s']) {
-    assert.equal(formatDuration(parseDuration(text)), text);
   }
 });
 

@@ -11,6 +11,7 @@ test('durations parse from units, combinations and bare seconds', () => {
   assert.equal(parseDuration('1d2h3m4s'), 93_784);
   assert.equal(parseDuration('90m'), 5_400);
   assert.equal(parseDuration('3600'), 3_600);
+  assert.equal(parseDuration('600'), 600);
   assert.equal(parseDuration(' 1d12h '), 129_600);
   assert.equal(parseDuration('0'), 0);
 });
@@ -29,6 +30,7 @@ test('anything else is not a duration', () => {
     '1h 30m',
     '8 hours',
     '8H',
+    '1H30M',
     '+5',
     '1e3',
     '99999999999999999999d',
@@ -46,6 +48,7 @@ test('the schema pattern accepts what the parser accepts', () => {
 test('durations format in the compact form, the inverse of parsing', () => {
   assert.equal(formatDuration(28_800), '8h');
   assert.equal(formatDuration(5_400), '1h30m');
+  assert.equal(formatDuration(30 * 86_400), '30d');
   assert.equal(formatDuration(61), '1m1s');
   assert.equal(formatDuration(0), '0s');
   assert.equal(formatDuration(93_784), '1d2h3m4s');

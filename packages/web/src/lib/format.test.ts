@@ -1,20 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatDuration, parseDuration } from '@ztka/protocol/duration';
 import { detailText, formatMs, resourcePath, statusColor } from './audit-format.js';
 import { localInputToIso, relativeTime } from './time.js';
-
-test('durations parse as people write them and print back shortest', () => {
-  assert.equal(parseDuration('8h'), 28_800);
-  assert.equal(parseDuration(' 1d12h '), 129_600);
-  assert.equal(parseDuration('600'), 600);
-  assert.equal(parseDuration('8 hours'), undefined);
-  assert.equal(parseDuration(''), undefined);
-  assert.equal(formatDuration(28_800), '8h');
-  assert.equal(formatDuration(5400), '1h30m');
-  assert.equal(formatDuration(30 * 86_400), '30d');
-  assert.equal(formatDuration(0), '0s');
-});
 
 test('relative times', () => {
   const now = Date.parse('2025-06-01T12:00:00Z');
