@@ -2,16 +2,11 @@
 // the shell's WebSocket with the console's Origin, type lines and read what the terminal would show.
 import https from 'node:https';
 import { WebSocket } from 'ws';
+import { decodeServerFrame, encodeShellFrame } from '@ztka/protocol';
 
 export interface WebShellTarget {
   url: string;
   ca: string;
-}
-
-interface Frame {
-  type: string;
-  data?: string;
-  reason?: string;
 }
 
 /** The console's session cookie for a person (`name=value`). */
@@ -42,9 +37,9 @@ export class WebShell {
 
   private constructor(private readonly ws: WebSocket) {
     ws.on('message', (data) => {
-      const frame = JSON.parse(String(data)) as Frame;
-      if (frame.type === 'output') this.#out += frame.data ?? '';
-      else if (frame.type === 'exit') this.#exits.push(frame.reason ?? '');
+      const frame = decodeServerFrame(String(data));
+      if (frame?.type === 'output') this.#out += frame.data;
+      else if (frame?.type === 'exit') this.#exits.push(frame.reason);
     });
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
   }
@@ -75,7 +70,7 @@ export class WebShell {
   }
 
   send(data: string): void {
-    this.ws.send(JSON.stringify({ type: 'input', data }));
+    this.ws.send(encodeShellFrame({ type: 'input', data }));
   }
 
   /** Waits until the output after `from` matches `pattern`; returns the index just past the match. */
