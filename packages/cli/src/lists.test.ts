@@ -5,6 +5,9 @@ import type { FakeController } from './testing/fake-controller.js';
 import { startFake } from './testing/fake-controller.js';
 import { makeHome, TEST_API_KEY, type Home } from './testing/run-cli.js';
 
+/** A role assignment's id: the server's are UUIDs. */
+const ra = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+
 const recent = (secondsAgo: number): string => new Date(Date.now() - secondsAgo * 1000).toISOString();
 
 const CLUSTERS = [
@@ -48,18 +51,18 @@ before(async () => {
         items:
           req.query.get('user') === 'bob'
             ? [
-                { id: 'ra1', role: 'NAMESPACE_ADMIN', user: 'bob', project: 'lab', namespaces: ['a', 'b'] },
-                { id: 'ra2', role: 'NAMESPACE_ADMIN', user: 'bob', project: 'lab', namespaces: ['c'] },
-                { id: 'ra3', role: 'NAMESPACE_ADMIN', group: 'devs', project: 'lab', namespaces: ['a', 'b'] },
-                { id: 'ra4', role: 'PROJECT_READ_ONLY', user: 'bob', project: 'edge' },
+                { id: ra(1), role: 'NAMESPACE_ADMIN', user: 'bob', project: 'lab', namespaces: ['a', 'b'] },
+                { id: ra(2), role: 'NAMESPACE_ADMIN', user: 'bob', project: 'lab', namespaces: ['c'] },
+                { id: ra(3), role: 'NAMESPACE_ADMIN', group: 'devs', project: 'lab', namespaces: ['a', 'b'] },
+                { id: ra(4), role: 'PROJECT_READ_ONLY', user: 'bob', project: 'edge' },
               ]
             : [],
       },
     }),
-    'DELETE /v1/role-assignments/ra1': () => (deleted.push('ra1'), { status: 204 }),
-    'DELETE /v1/role-assignments/ra2': () => (deleted.push('ra2'), { status: 204 }),
-    'DELETE /v1/role-assignments/ra4': () => (deleted.push('ra4'), { status: 204 }),
-    'POST /v1/role-assignments': (req) => ({ status: 201, json: { id: 'ra9', ...(req.json as object) } }),
+    [`DELETE /v1/role-assignments/${ra(1)}`]: () => (deleted.push(ra(1)), { status: 204 }),
+    [`DELETE /v1/role-assignments/${ra(2)}`]: () => (deleted.push(ra(2)), { status: 204 }),
+    [`DELETE /v1/role-assignments/${ra(4)}`]: () => (deleted.push(ra(4)), { status: 204 }),
+    'POST /v1/role-assignments': (req) => ({ status: 201, json: { id: ra(9), ...(req.json as object) } }),
     'POST /v1/users': (req) => ({
       status: 201,
       json: { username: (req.json as { username: string }).username },
@@ -150,7 +153,7 @@ test('roles revoke deletes the subject’s own matching assignments, never a gro
     'b,a',
   ]);
   assert.equal(narrow.code, 0, narrow.stderr);
-  assert.deepEqual(deleted, ['ra1']);
+  assert.deepEqual(deleted, [ra(1)]);
   assert.equal(narrow.stdout, 'Revoked NAMESPACE_ADMIN project=lab namespaces=a,b from user bob\n');
 
   deleted.length = 0;
@@ -165,7 +168,7 @@ test('roles revoke deletes the subject’s own matching assignments, never a gro
     'lab',
   ]);
   assert.equal(wide.code, 0, wide.stderr);
-  assert.deepEqual(deleted, ['ra1', 'ra2']);
+  assert.deepEqual(deleted, [ra(1), ra(2)]);
 
   deleted.length = 0;
   const none = await home.run([

@@ -1,11 +1,15 @@
 // A stand-in for the controller in tests: a loopback HTTP or HTTPS server that answers from a route table
-// and records every request, so tests can check what the CLI sent as well as what it printed.
+// and records every request, so tests can check what the CLI sent as well as what it printed. After the last
+// test of a file, the API requests the fakes took are checked against the real server's routes and schemas
+// (server-contract.ts).
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { after } from 'node:test';
 import { selfSignedCert } from '@ztka/testenv';
+import { assertServerTakes, type SentRequest } from './server-contract.js';
 
 export interface RecordedRequest {
   method: string;
@@ -37,6 +41,9 @@ export interface FakeController {
   requests: RecordedRequest[];
   close(): Promise<void>;
 }
+
+const sentToFakes: SentRequest[] = [];
+after(() => assertServerTakes(sentToFakes));
 
 /** Routes are keyed `METHOD /path`; anything else is a 404 in the API's error shape. */
 export async function startFake(
@@ -71,6 +78,14 @@ export async function startFake(
         ? Promise.resolve(handler(recorded))
         : Promise.resolve({ status: 404, json: { code: 'not_found', message: `no route ${url.pathname}` } });
       void reply.then((r) => {
+        // A 400 the test answered on purpose stands for a refusal, which the server need not agree with.
+        if (recorded.path.startsWith('/v1/') && r.status !== 400)
+          sentToFakes.push({
+            method: recorded.method,
+            url: req.url ?? '/',
+            contentType: req.headers['content-type'],
+            body,
+          });
         if (r.hang === true) {
           hanging.add(res);
           return;
