@@ -314,6 +314,15 @@ export function usage(): string {
 
 export class ConfigError extends Error {}
 
+/** A `host:port` setting (listen, peerListen) in its parts; a bracketed IPv6 host loses its brackets. */
+export function hostPort(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  return {
+    host: address.slice(0, colon).replace(/^\[(.*)\]$/, '$1'),
+    port: Number(address.slice(colon + 1)),
+  };
+}
+
 /**
  * Builds the configuration from (lowest to highest precedence) defaults, a YAML/JSON file (`--config`),
  * environment variables and flags, and validates it; every problem is reported at once, by setting name.
@@ -336,8 +345,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     merged[key] = INTEGER_KEYS.has(key) && /^-?\d+$/.test(raw) ? Number(raw) : raw;
   }
   if (merged['publicUrl'] === undefined) {
-    const port = String(merged['listen']).split(':').pop();
-    merged['publicUrl'] = `https://127.0.0.1:${port}`;
+    merged['publicUrl'] = `https://127.0.0.1:${hostPort(String(merged['listen'])).port}`;
   }
   if ((merged['tlsCertFile'] === undefined) !== (merged['tlsKeyFile'] === undefined)) {
     throw new ConfigError('invalid configuration: tlsCertFile and tlsKeyFile must be given together');

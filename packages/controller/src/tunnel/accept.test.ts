@@ -18,7 +18,7 @@ import {
   generateAgentKey,
   signAgentProof,
 } from '@ztka/protocol';
-import type { AuthenticatedAgent } from '../clusters/registry.js';
+import type { AuthenticatedAgent } from '../clusters/agent-credentials.js';
 import { createMetrics } from '../observability/metrics.js';
 import { RequestLimits } from '../access/request-limits.js';
 import type { TunnelClaims } from './claims.js';

@@ -19,7 +19,7 @@ import {
   verifyAgentProof,
   type TunnelTransport,
 } from '@ztka/protocol';
-import type { AuthenticatedAgent } from '../clusters/registry.js';
+import type { AuthenticatedAgent } from '../clusters/agent-credentials.js';
 import { DNS_LABEL_PATTERN } from '../org/names.js';
 import type { AgentAlerts, AgentRefusal } from './alerts.js';
 import type { TunnelClaims } from './claims.js';
