@@ -26,7 +26,7 @@ export interface ClusterView {
   createdAt: string;
 }
 
-export const clusterNotFound = (clusterName: string): ZtkaError =>
+const clusterNotFound = (clusterName: string): ZtkaError =>
   new ZtkaError('not_found', `cluster ${JSON.stringify(clusterName)} not found`);
 
 /** The id of a cluster by name, inside a transaction; a ZtkaError `not_found` when there is none. */
