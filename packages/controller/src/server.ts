@@ -56,7 +56,7 @@ import {
   refuseRequest,
 } from './http/limits.js';
 import { acceptProxyProtocol, parseTrustedProxies } from './http/proxy-listener.js';
-import { createMetrics } from './observability/metrics.js';
+import { createMetrics, observeProxied } from './observability/metrics.js';
 import { loadMetricsToken, registerMetricsRoute } from './observability/metrics-route.js';
 import { loadOrCreateTls } from './pki/ca.js';
 import { openStore, storeDialect } from './store/open.js';
@@ -227,18 +227,7 @@ export async function startController(
       },
       track: (target, end) => revocations.trackRequest(target, end),
     },
-    (target, outcome) => {
-      metrics.proxyRequests.inc({
-        cluster: target.cluster,
-        verb: target.kube.verb,
-        code: String(outcome.status),
-      });
-      metrics.proxyDuration.observe(
-        { cluster: target.cluster, verb: target.kube.verb },
-        outcome.durationMs / 1000,
-      );
-      metrics.proxyBytes.inc({ cluster: target.cluster }, outcome.bytesOut);
-    },
+    observeProxied(metrics),
   );
 
   let server!: https.Server;
