@@ -1,35 +1,15 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { ZtkaError } from '@ztka/protocol';
-import { CredentialStore, type Principal } from '../auth/credentials.js';
-import { BootstrapTokens } from '../clusters/bootstrap-tokens.js';
-import { ClusterStore } from '../clusters/clusters.js';
-import { ChangeFeed } from '../org/changes.js';
-import { RoleAssignments } from '../org/role-assignments.js';
-import { SettingsStore } from '../org/settings.js';
-import { UserDirectory } from '../org/users.js';
+import type { Principal } from '../auth/credentials.js';
 import { orgWithProject } from '../store/contract.js';
-import { openSqlite } from '../store/db.js';
-import { migrateToLatest } from '../store/migrations.js';
-import { Access, noClusterAccess } from './authorize.js';
+import { noClusterAccess } from './authorize.js';
+import { accessFixture } from './org-fixture.js';
 
-/** One org with projects web and batch, a cluster in each, and alice, who holds nothing yet. */
+/** The access fixture, and alice's kube credentials as the proxy sees them. */
 async function fixture(t: TestContext) {
-  const db = openSqlite(':memory:');
-  t.after(() => db.destroy());
-  await migrateToLatest(db);
-  const changes = new ChangeFeed();
-  const roles = new RoleAssignments(db, changes);
-  const settings = new SettingsStore(db, changes);
-  const credentials = new CredentialStore(db, changes);
-  const users = new UserDirectory(db, changes);
-  const access = new Access(db, roles, settings, credentials, changes);
-  const clusters = new ClusterStore(db, new BootstrapTokens(db));
-  const { orgId, projectId: web } = await orgWithProject(db, 'default', 'web');
-  const { projectId: batch } = await orgWithProject(db, 'default', 'batch');
-  await clusters.create({ project: 'web', name: 'web-1' });
-  await clusters.create({ project: 'batch', name: 'batch-1' });
-  const alice = await users.create(orgId, 'alice', null);
+  const org = await accessFixture(t);
+  const { credentials, alice } = org;
   /** A kube credential of alice's, as the proxy sees it. */
   const principal = async (
     opts: { channel?: 'cli' | 'web-shell'; clusterId?: string; sessionId?: string } = {},
@@ -39,7 +19,7 @@ async function fixture(t: TestContext) {
     assert.ok(verified);
     return verified;
   };
-  return { db, changes, roles, settings, credentials, users, access, orgId, web, batch, alice, principal };
+  return { ...org, principal };
 }
 
 const refusal = (code: string, message: RegExp) => (err: unknown) =>
@@ -74,11 +54,10 @@ test('only an org reader learns that a cluster does not exist', async (t) => {
 });
 
 test("a cluster of another org is out of reach, whatever the person's role in their own", async (t) => {
-  const { db, access, roles, orgId, alice, principal } = await fixture(t);
+  const { db, access, clusters, roles, orgId, alice, principal } = await fixture(t);
   await roles.assign(orgId, { userId: alice.id }, 'ADMIN', null, undefined);
   await orgWithProject(db, 'globex', 'web');
-  const globex = new ClusterStore(db, new BootstrapTokens(db));
-  await globex.create({ org: 'globex', project: 'web', name: 'globex-1' });
+  await clusters.create({ org: 'globex', project: 'web', name: 'globex-1' });
   await assert.rejects(access.kubeIdentity(await principal(), 'globex-1'), refusal('forbidden', /no access/));
 });
 

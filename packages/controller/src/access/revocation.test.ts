@@ -3,18 +3,8 @@ import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { CONTROL_PATHS } from '@ztka/protocol';
-import { CredentialStore } from '../auth/credentials.js';
-import { BootstrapTokens } from '../clusters/bootstrap-tokens.js';
-import { ClusterStore } from '../clusters/clusters.js';
-import { ChangeFeed } from '../org/changes.js';
-import { RoleAssignments } from '../org/role-assignments.js';
-import { SettingsStore } from '../org/settings.js';
-import { UserDirectory } from '../org/users.js';
-import { orgWithProject } from '../store/contract.js';
-import { openSqlite } from '../store/db.js';
-import { migrateToLatest } from '../store/migrations.js';
 import { TunnelRegistry, type AgentSession } from '../tunnel/session.js';
-import { Access } from './authorize.js';
+import { accessFixture } from './org-fixture.js';
 import { Revocations } from './revocation.js';
 
 const log = pino({ level: 'silent' });
@@ -36,27 +26,12 @@ function fakeAgent(cluster: string, opts: { fails?: boolean } = {}) {
   return { session: session as unknown as AgentSession, told };
 }
 
-/** Clusters web-1 (project web) and batch-1 (project batch); alice and bob, with no roles yet. */
+/** The access fixture, with the agents' tunnels and the revocations that tell them. */
 async function fixture(t: TestContext) {
-  const db = openSqlite(':memory:');
-  t.after(() => db.destroy());
-  await migrateToLatest(db);
-  const changes = new ChangeFeed();
-  const roles = new RoleAssignments(db, changes);
-  const settings = new SettingsStore(db, changes);
-  const credentials = new CredentialStore(db, changes);
-  const users = new UserDirectory(db, changes);
-  const access = new Access(db, roles, settings, credentials, changes);
+  const org = await accessFixture(t);
   const tunnels = new TunnelRegistry();
-  const revocations = new Revocations(db, access, tunnels, log, changes);
-  const clusters = new ClusterStore(db, new BootstrapTokens(db));
-  const { orgId, projectId: web } = await orgWithProject(db, 'default', 'web');
-  const { projectId: batch } = await orgWithProject(db, 'default', 'batch');
-  await clusters.create({ project: 'web', name: 'web-1' });
-  await clusters.create({ project: 'batch', name: 'batch-1' });
-  const alice = await users.create(orgId, 'alice', null);
-  const bob = await users.create(orgId, 'bob', null);
-  return { access, roles, settings, credentials, users, tunnels, revocations, orgId, web, batch, alice, bob };
+  const revocations = new Revocations(org.db, org.access, tunnels, log, org.changes);
+  return { ...org, tunnels, revocations };
 }
 
 /** Lets the queued syncs, re-checks and deliveries run, then waits for the agents' answers. */

@@ -21,7 +21,7 @@ import {
   BootstrapTokens,
   DEFAULT_BOOTSTRAP_TOKEN_TTL_MS,
 } from './bootstrap-tokens.js';
-import { ClusterStore } from './clusters.js';
+import { ClusterStore, type ClusterView } from './clusters.js';
 
 // Not a round number of seconds, and well past 2^31: an int4 or a float would show here.
 export const T0 = Date.UTC(2025, 0, 1, 12, 34, 56, 789);
@@ -32,6 +32,19 @@ export const UID_B = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
 export const KEY = generateAgentKey().publicKey;
 export const INVALID_TOKEN_MESSAGE = 'the bootstrap token is invalid, expired or already used';
 const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A cluster as it is right after it was created at T0: no agent has registered yet. */
+const created = (name: string, org: string, project: string): ClusterView => ({
+  name,
+  org,
+  project,
+  identity: null,
+  connected: false,
+  lastSeenAt: null,
+  agentVersion: null,
+  kubeVersion: null,
+  createdAt: iso(T0),
+});
 
 export interface RegistryFixture {
   db: Kysely<Database>;
@@ -82,17 +95,7 @@ export function clusterStoreContract(name: string, open: () => Promise<ContractS
     test('a new cluster comes with a bootstrap token expiring after 24h', async (t) => {
       const { clusters } = await fixture(t);
       const { cluster, bootstrapToken } = await clusters.create({ project: 'web', name: 'prod-eu-1' });
-      assert.deepEqual(cluster, {
-        name: 'prod-eu-1',
-        org: 'default',
-        project: 'web',
-        identity: null,
-        connected: false,
-        lastSeenAt: null,
-        agentVersion: null,
-        kubeVersion: null,
-        createdAt: new Date(T0).toISOString(),
-      });
+      assert.deepEqual(cluster, created('prod-eu-1', 'default', 'web'));
       assert.ok(parseToken(bootstrapToken.token, BOOTSTRAP_TOKEN_PREFIX));
       assert.equal(bootstrapToken.expiresAt, new Date(T0 + DEFAULT_BOOTSTRAP_TOKEN_TTL_MS).toISOString());
       assert.equal(DEFAULT_BOOTSTRAP_TOKEN_TTL_MS, 24 * 60 * 60 * 1000);
@@ -454,17 +457,7 @@ export function clusterStoreContract(name: string, open: () => Promise<ContractS
         project: 'web',
         name: 'prod-1',
       });
-      assert.deepEqual(cluster, {
-        name: 'prod-1',
-        org: 'acme',
-        project: 'web',
-        identity: null,
-        connected: false,
-        lastSeenAt: null,
-        agentVersion: null,
-        kubeVersion: null,
-        createdAt: iso(T0),
-      });
+      assert.deepEqual(cluster, created('prod-1', 'acme', 'web'));
       assert.equal(bootstrapToken.expiresAt, iso(T0 + 24 * HOUR));
       await assert.rejects(clusters.create({ org: 'acme', project: 'web', name: 'prod-1' }), {
         name: 'ZtkaError',

@@ -27,20 +27,28 @@ export function orgStoreContract(name: string, open: () => Promise<ContractStore
       t.after(() => store.close());
       const clock = { now: T0 };
       const now = () => clock.now;
-      const clusters = new ClusterStore(store.db, new BootstrapTokens(store.db, { clock: now }), now);
-      return { db: store.db, clock, now, clusters };
-    }
-
-    test('people: a user, a role, credentials issued, verified, listed and revoked; projects with counts', async (t) => {
-      const { db, clock, now, clusters } = await fixture(t);
-      clock.now = T0 + 10 * HOUR;
+      const db = store.db;
       const changes = new ChangeFeed();
       const seen: OrgChange[] = [];
       changes.on((c) => seen.push(c));
-      const users = new UserDirectory(db, changes, now);
-      const roles = new RoleAssignments(db, changes, now);
-      const credentials = new CredentialStore(db, changes, now);
-      const projects = new ProjectStore(db, now);
+      return {
+        db,
+        clock,
+        now,
+        seen,
+        clusters: new ClusterStore(db, new BootstrapTokens(db, { clock: now }), now),
+        users: new UserDirectory(db, changes, now),
+        roles: new RoleAssignments(db, changes, now),
+        credentials: new CredentialStore(db, changes, now),
+        projects: new ProjectStore(db, now),
+        settings: new SettingsStore(db, changes, now),
+        totp: new TotpStore(db, SecretBox.generate(), now),
+      };
+    }
+
+    test('people: a user, a role, credentials issued, verified, listed and revoked; projects with counts', async (t) => {
+      const { db, clock, now, seen, clusters, users, roles, credentials, projects } = await fixture(t);
+      clock.now = T0 + 10 * HOUR;
       const { orgId, projectId } = await orgWithProject(db, 'people', 'shop', now);
 
       const alice = await users.create(orgId, 'Alice@Example.com', null);
@@ -213,16 +221,8 @@ export function orgStoreContract(name: string, open: () => Promise<ContractStore
     });
 
     test('login policy: a TOTP code is used once under concurrency; ssoOnly revokes in its transaction', async (t) => {
-      const { db, clock, now } = await fixture(t);
+      const { db, clock, now, seen, users, roles, credentials, settings, totp } = await fixture(t);
       clock.now = T0 + 20 * HOUR;
-      const changes = new ChangeFeed();
-      const seen: OrgChange[] = [];
-      changes.on((c) => seen.push(c));
-      const users = new UserDirectory(db, changes, now);
-      const roles = new RoleAssignments(db, changes, now);
-      const credentials = new CredentialStore(db, changes, now);
-      const settings = new SettingsStore(db, changes, now);
-      const totp = new TotpStore(db, SecretBox.generate(), now);
       const { orgId } = await orgWithProject(db, 'policy', 'shop', now);
       const glass = await users.create(orgId, 'glass', 'hash-g');
       const local = await users.create(orgId, 'local', 'hash-l');
