@@ -156,3 +156,14 @@ test('every setting reaches the server', () => {
   const server = fs.readFileSync(new URL('../src/server.ts', import.meta.url), 'utf8');
   for (const s of SETTINGS) assert.match(server, new RegExp(`\\bconfig\\.${s.key}\\b`), s.key);
 });
+
+test("the controller chart names only the controller's own variables", () => {
+  const known = new Set(['ZTKA_CONFIG', 'ZTKA_ADMIN_PASSWORD', ...SETTINGS.map((s) => s.env)]);
+  const chart = new URL('../../../deploy/helm/ztka-controller/', import.meta.url);
+  const files = fs.readdirSync(chart, { recursive: true, encoding: 'utf8' });
+  const named = files
+    .filter((f) => /\.(ya?ml|md|tpl|txt)$/.test(f))
+    .flatMap((f) => fs.readFileSync(new URL(f, chart), 'utf8').match(/ZTKA_[A-Z0-9_]+/g) ?? []);
+  assert.ok(named.length > 10);
+  for (const name of named) assert.ok(known.has(name), `${name} is not a controller setting`);
+});
