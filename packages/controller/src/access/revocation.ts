@@ -17,7 +17,7 @@ import { effectiveAccess } from './effective.js';
 import { atExpiry } from './expiry.js';
 
 /** Something in flight on the proxy that can be re-checked and ended. */
-export interface InflightCheck {
+interface InflightCheck {
   /** When the credential that opened it expires (epoch ms), or null if it never does. */
   expiresAt: number | null;
   /** Ends it because that credential has expired. */
@@ -57,7 +57,7 @@ export class Revocations {
   }
 
   /** Registers an in-flight request; call the returned function when it ends. */
-  track(check: InflightCheck): () => void {
+  #track(check: InflightCheck): () => void {
     this.#inflight.add(check);
     const cancel = atExpiry(check.expiresAt, () => {
       this.#inflight.delete(check);
@@ -80,7 +80,7 @@ export class Revocations {
     end: (reason: string) => void,
   ): () => void {
     const lane = (i: TunnelIdentity) => JSON.stringify([i.role, i.namespaces, i.readOnlyNamespaces]);
-    return this.track({
+    return this.#track({
       expiresAt: request.principal.expiresAt,
       expire: () => end('the credential that opened it expired'),
       recheck: async () => {
