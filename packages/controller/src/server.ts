@@ -46,7 +46,7 @@ import { RoleAssignments } from './org/role-assignments.js';
 import { SettingsStore } from './org/settings.js';
 import { UserDirectory } from './org/users.js';
 import { hostPort, type Config } from './config.js';
-import { createKubeProxy } from './kube-proxy/forward.js';
+import { createKubeProxy } from './kube-proxy/proxy.js';
 import {
   LISTENER_OPTIONS,
   answerClientError,
