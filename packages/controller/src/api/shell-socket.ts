@@ -182,6 +182,7 @@ export function createShellEndpoint(deps: ShellEndpointDeps) {
       if (live.size >= deps.maxTotal)
         return turnAway(ws, 'this controller runs as many shells as it can: try again later');
       const shell = startShellSession({
+        id: shellId,
         socket: ws,
         username: principal.username,
         cluster,
