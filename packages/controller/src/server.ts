@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { fastifyCookie } from '@fastify/cookie';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { AGENT_CONNECT_PATH, CLUSTER_PROXY_PREFIX } from '@ztka/protocol';
@@ -255,6 +256,8 @@ export async function startController(
     },
   });
 
+  // Cookies are read where a credential is looked for (auth/authenticate.ts), not parsed for every request.
+  await app.register(fastifyCookie, { hook: false });
   const consoleServed = await registerConsole(app, config.webRoot ?? DEFAULT_WEB_ROOT);
   installErrorHandler(app, consoleServed ? (url) => isConsoleRoute('GET', url) : undefined);
 
