@@ -178,6 +178,8 @@ async function keepingApiserver() {
         if (!existing) return send(404);
         if (req.method === 'GET') return send(200, { metadata: existing });
         if (req.method === 'PATCH') {
+          // A JSON patch would be a list of operations: the agent sends merge patches.
+          if (req.headers['content-type'] !== 'application/merge-patch+json') return send(415);
           const patch = (json as { metadata: Meta }).metadata;
           if (patch.resourceVersion && patch.resourceVersion !== existing.resourceVersion) return send(409);
           existing.labels = { ...existing.labels, ...patch.labels };
