@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { fastifyCookie } from '@fastify/cookie';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { AGENT_CONNECT_PATH, CLUSTER_PROXY_PREFIX } from '@ztka/protocol';
+import { AGENT_CONNECT_PATH, CLUSTER_PROXY_PREFIX, ZtkaError } from '@ztka/protocol';
 import { Access } from './access/authorize.js';
 import { RequestLimits } from './access/request-limits.js';
 import { Revocations } from './access/revocation.js';
@@ -401,7 +401,7 @@ export async function startController(
         log.error({ err }, 'shell connection failed');
         socket.destroy();
       });
-    } else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    } else refuseOnSocket(socket, url, new ZtkaError('not_found', 'nothing is served at this path'));
   });
 
   await app.listen({ host: listenHost, port: listen.port });
