@@ -5,7 +5,14 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import tls from 'node:tls';
 import { pino } from 'pino';
-import { IDENTITY_HEADER, encodeIdentity, protectedNamespaces } from '@ztka/protocol';
+import {
+  IDENTITY_HEADER,
+  KUBE_REQUEST_HEADER,
+  encodeIdentity,
+  encodeKubeRequestHeader,
+  parseKubeRequest,
+  protectedNamespaces,
+} from '@ztka/protocol';
 import { selfSignedCert } from '@ztka/testenv';
 import { createForwarder, isList } from './forward.js';
 import { H2Pool } from './h2-pool.js';
@@ -58,12 +65,13 @@ async function rig(
   });
   await new Promise<void>((r) => tunnel.listen(0, '127.0.0.1', r));
   const controller = http2.connect(`http://127.0.0.1:${(tunnel.address() as AddressInfo).port}`);
-  const request = (method: string, path: string) =>
+  const request = (method: string, path: string, extra: Record<string, string> = {}) =>
     controller.request(
       {
         ':method': method,
         ':path': path,
         [IDENTITY_HEADER]: encodeIdentity({ user: 'demos@rafay.co', userId: 'u-1', role: 'ADMIN' }),
+        ...extra,
       },
       { endStream: true },
     );
@@ -133,6 +141,31 @@ test(
     const got = await answer(r.get('/api/v1/namespaces/default'));
     assert.equal(got.status, 502);
     assert.equal((JSON.parse(got.body) as { kind: string }).kind, 'Status');
+  },
+);
+
+test(
+  'a request the controller parsed as another is refused before any credential is made',
+  { timeout: 10_000 },
+  async (t) => {
+    const r = await rig((stream) => {
+      stream.respond({ ':status': 200 });
+      stream.end();
+    });
+    t.after(() => r.close());
+    const parse = (path: string) => parseKubeRequest('GET', path, new URLSearchParams());
+    const elsewhere = encodeKubeRequestHeader(parse('/api/v1/namespaces/team-a/pods'));
+    const got = await answer(
+      r.request('GET', '/api/v1/namespaces/team-b/secrets', { [KUBE_REQUEST_HEADER]: elsewhere }),
+    );
+    assert.equal(got.status, 400);
+    assert.equal(r.credentialsMade(), 0);
+    // The same parse on both sides travels.
+    const same = encodeKubeRequestHeader(parse('/api/v1/namespaces/team-a/pods/web'));
+    const sent = await answer(
+      r.request('GET', '/api/v1/namespaces/team-a/pods/web', { [KUBE_REQUEST_HEADER]: same }),
+    );
+    assert.equal(sent.status, 200);
   },
 );
 

@@ -7,10 +7,12 @@ import {
   ANSWER_HEADER_LIMIT,
   AUDIT_ID_HEADER,
   IDENTITY_HEADER,
+  KUBE_REQUEST_HEADER,
   UPGRADE_HEADER,
   UPGRADE_STATUS_HEADER,
   WHOLE_ANSWER_LIMIT,
   ZtkaError,
+  agreesWithKubeRequestHeader,
   decodeIdentity,
   forwardableHeaders,
   kubeStatus,
@@ -77,7 +79,8 @@ function protectedRefusal(
 
 /**
  * Serves one tunnel stream: sends the request to the kube-apiserver with the credential the provider picks
- * for the person behind it, and streams the answer back. An upgrade is performed against the apiserver here,
+ * for the person behind it, and streams the answer back. The path is parsed here once, and checked against
+ * the controller's parse (KUBE_REQUEST_HEADER). An upgrade is performed against the apiserver here,
  * and after its 101 the stream carries raw bytes both ways. Requests into `protect` are refused before any
  * credential is made for them.
  */
@@ -95,6 +98,17 @@ export function createForwarder(credentials: CredentialProvider, log: Logger, pr
     // The controller parsed the path with the same parser: one it cannot read came from no sound controller.
     if (!target)
       return fail(stream, new ZtkaError('bad_request', 'the ztka agent cannot read this kube API path'));
+    // The refusal below rests on the agent's own parse of the path, which the apiserver will act on; the
+    // controller's parse must agree with it, or what was authorized and recorded is not what would run.
+    // (A controller older than the header sends none.)
+    const carried = headers[KUBE_REQUEST_HEADER];
+    if (carried !== undefined && !agreesWithKubeRequestHeader(target.kube, String(carried))) {
+      log.warn({ auditId }, 'request refused: the controller read its path differently');
+      return fail(
+        stream,
+        new ZtkaError('bad_request', 'the ztka agent and controller read this kube API path differently'),
+      );
+    }
     const refusal = protectedRefusal(target, protect);
     if (refusal) {
       log.warn({ auditId }, 'request into a protected namespace refused');

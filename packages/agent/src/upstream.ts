@@ -144,13 +144,22 @@ export function upstreamCall(
   body?: object,
 ): Promise<{ status: number; text: string }> {
   const contentType = method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
-  const payload = body ? JSON.stringify(body) : undefined;
+  return upstreamSend(target, method, uri, body ? { text: JSON.stringify(body), contentType } : undefined);
+}
+
+/** The same with a body already serialized, as the typed API clients hand it over (jit/kube-apis.ts). */
+export function upstreamSend(
+  target: UpstreamTarget,
+  method: string,
+  uri: string,
+  payload?: { text: string; contentType: string },
+): Promise<{ status: number; text: string }> {
   // With a length, never chunked: the apiserver leaves a chunked DELETE body's terminator unread on the
   // kept-alive connection, and the next request on it is then a 400.
   const framing =
     payload === undefined
       ? {}
-      : { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) };
+      : { 'content-type': payload.contentType, 'content-length': Buffer.byteLength(payload.text) };
   return new Promise((resolve, reject) => {
     const req = https.request(
       `${target.server}${uri}`,
@@ -168,6 +177,6 @@ export function upstreamCall(
     );
     req.on('timeout', () => req.destroy(new Error(`${method} ${uri}: timed out`)));
     req.on('error', reject);
-    req.end(payload);
+    req.end(payload?.text);
   });
 }

@@ -10,8 +10,16 @@ import { parseTrustedProxies } from './http/proxy-listener.js';
 /** The controller's one configuration schema: flags, environment and file all land here and are checked once. */
 export const ConfigSchema = Type.Object(
   {
-    dataDir: Type.String({ minLength: 1, description: 'directory for the database and TLS material' }),
-    listen: Type.String({ pattern: '^[^\\s]*:\\d{1,5}$', description: 'host:port to serve HTTPS on' }),
+    dataDir: Type.String({
+      minLength: 1,
+      default: './ztka-data',
+      description: 'directory for the database and TLS material',
+    }),
+    listen: Type.String({
+      pattern: '^[^\\s]*:\\d{1,5}$',
+      default: '0.0.0.0:8443',
+      description: 'host:port to serve HTTPS on',
+    }),
     publicUrl: Type.String({
       pattern: '^https://[^\\s/]+(/[^\\s]*)?$',
       description: 'URL users and agents reach',
@@ -26,27 +34,35 @@ export const ConfigSchema = Type.Object(
     tlsCaFile: Type.Optional(Type.String({ minLength: 1, description: 'the CA agents should trust for it' })),
     logLevel: Type.Union(
       ['trace', 'debug', 'info', 'warn', 'error', 'fatal'].map((l) => Type.Literal(l)),
-      { description: 'trace, debug, info, warn, error or fatal' },
+      { default: 'info', description: 'trace, debug, info, warn, error or fatal' },
     ),
     bootstrapTokenTtlSeconds: Type.Integer({
       minimum: 60,
       maximum: 30 * 24 * 3600,
+      default: 24 * 3600,
       description: 'lifetime of bootstrap tokens for registering agents (seconds)',
     }),
     agentPingIntervalMs: Type.Integer({
       minimum: 100,
       maximum: 300_000,
+      default: 3_000,
       description: 'how often the tunnel to each agent is pinged (ms)',
     }),
     agentPingTimeoutMs: Type.Integer({
       minimum: 100,
       maximum: 300_000,
+      default: 3_000,
       description:
         'a ping unanswered this long ends the tunnel and fails its requests, unless its data keeps arriving (ms)',
     }),
-    kubectlPath: Type.String({ minLength: 1, description: 'the kubectl the browser shell runs' }),
+    kubectlPath: Type.String({
+      minLength: 1,
+      default: '/usr/bin/kubectl',
+      description: 'the kubectl the browser shell runs',
+    }),
     shellBwrapPath: Type.String({
       minLength: 1,
+      default: '/usr/bin/bwrap',
       description: "bubblewrap, the browser shell's sandbox (Debian package bubblewrap)",
     }),
     shellWorkRoot: Type.Optional(
@@ -58,35 +74,56 @@ export const ConfigSchema = Type.Object(
     shellUidBase: Type.Integer({
       minimum: 1000,
       maximum: 2_147_000_000, // bubblewrap reads uids as signed 32-bit numbers
+      default: 2_000_000_000,
       description: 'each open shell runs as its own user, uid base+1 … base+shell-max-total',
     }),
-    shellMaxPerUser: Type.Integer({ minimum: 1, maximum: 100, description: 'open shells per person' }),
-    shellMaxTotal: Type.Integer({ minimum: 1, maximum: 10_000, description: 'open shells per controller' }),
-    shellMemoryMb: Type.Integer({ minimum: 64, maximum: 65_536, description: 'memory of each shell (MiB)' }),
+    shellMaxPerUser: Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: 3,
+      description: 'open shells per person',
+    }),
+    shellMaxTotal: Type.Integer({
+      minimum: 1,
+      maximum: 10_000,
+      default: 100,
+      description: 'open shells per controller',
+    }),
+    shellMemoryMb: Type.Integer({
+      minimum: 64,
+      maximum: 65_536,
+      default: 512,
+      description: 'memory of each shell (MiB)',
+    }),
     shellTasks: Type.Integer({
       minimum: 16,
       maximum: 65_536,
+      default: 256,
       description: 'processes and threads of each shell',
     }),
     shellCpuPercent: Type.Integer({
       minimum: 5,
       maximum: 6400,
+      default: 100,
       description: 'CPU of each shell, in percent of one core',
     }),
     shellCpuSeconds: Type.Integer({
       minimum: 1,
       maximum: 86_400,
+      default: 600,
       description: 'CPU time of each process in a shell (seconds)',
     }),
     shellFileMb: Type.Integer({
       minimum: 1,
       maximum: 65_536,
+      default: 100,
       description:
         'largest file a shell may write, and the size of its /tmp and of its session directory (MiB)',
     }),
     shellCommandTimeoutSeconds: Type.Integer({
       minimum: 1,
       maximum: 86_400,
+      default: 3600,
       description: 'wall time of one shell command before it is stopped (seconds)',
     }),
     webRoot: Type.Optional(
@@ -101,6 +138,7 @@ export const ConfigSchema = Type.Object(
     auditRetentionDays: Type.Integer({
       minimum: 0,
       maximum: 36_500,
+      default: 365,
       description: 'days audit records are kept (0: forever); older ones are pruned hourly',
     }),
     auditKeyFile: Type.Optional(
@@ -127,6 +165,7 @@ export const ConfigSchema = Type.Object(
     auditCheckpointIntervalSeconds: Type.Integer({
       minimum: 1,
       maximum: 3600,
+      default: 10,
       description: 'how often the head of each audit chain that moved is signed into the checkpoint file',
     }),
     auditWebhookUrl: Type.Optional(
@@ -135,6 +174,7 @@ export const ConfigSchema = Type.Object(
     kubeTokenTtlSeconds: Type.Integer({
       minimum: 1,
       maximum: MAX_KUBE_TOKEN_TTL_SECONDS,
+      default: MAX_KUBE_TOKEN_TTL_SECONDS,
       description: 'lifetime of kube tokens from /v1/tokens (the exec-credential plugin), at most 15 min',
     }),
     metricsTokenFile: Type.Optional(
@@ -147,12 +187,14 @@ export const ConfigSchema = Type.Object(
     shutdownGraceSeconds: Type.Integer({
       minimum: 0,
       maximum: 3600,
+      default: 10,
       description:
         'on SIGTERM, how long requests in flight may take to finish (watches and exec sessions end at once, so clients reconnect)',
     }),
     shutdownDelaySeconds: Type.Integer({
       minimum: 0,
       maximum: 300,
+      default: 0,
       description:
         'on SIGTERM, how long /readyz answers 503 while everything else is still served, so a load balancer stops sending new connections before the listener closes',
     }),
@@ -166,18 +208,21 @@ export const ConfigSchema = Type.Object(
     rateLimitPerPerson: Type.Integer({
       minimum: 0,
       maximum: 1_000_000,
+      default: 100,
       description:
         'requests per second one person may make through the kube proxy and the API, averaged over 10 s (0: no limit)',
     }),
     rateLimitPerAddress: Type.Integer({
       minimum: 0,
       maximum: 1_000_000,
+      default: 10,
       description:
         'requests without a valid credential per second from one address, averaged over 10 s (0: no limit)',
     }),
     ssoRefreshSeconds: Type.Integer({
       minimum: 1,
       maximum: 86_400,
+      default: 300,
       description:
         "how often the single sign-on provider is asked again about each person logged in through it: groups it no longer gives are taken away, and a refusal ends the person's session",
     }),
@@ -198,6 +243,7 @@ export const ConfigSchema = Type.Object(
     agentImage: Type.String({
       minLength: 1,
       maxLength: 512,
+      default: `ztka-agent:${PRODUCT_VERSION}`,
       description: 'agent image in bootstrap manifests',
     }),
   },
@@ -206,99 +252,50 @@ export const ConfigSchema = Type.Object(
 
 export type Config = Static<typeof ConfigSchema>;
 
-const DEFAULTS = {
-  dataDir: './ztka-data',
-  listen: '0.0.0.0:8443',
-  logLevel: 'info',
-  bootstrapTokenTtlSeconds: 24 * 3600,
-  agentPingIntervalMs: 3_000,
-  agentPingTimeoutMs: 3_000,
-  kubeTokenTtlSeconds: MAX_KUBE_TOKEN_TTL_SECONDS,
-  auditRetentionDays: 365,
-  auditCheckpointIntervalSeconds: 10,
-  agentImage: `ztka-agent:${PRODUCT_VERSION}`,
-  kubectlPath: '/usr/bin/kubectl',
-  shellBwrapPath: '/usr/bin/bwrap',
-  shellUidBase: 2_000_000_000,
-  shellMaxPerUser: 3,
-  shellMaxTotal: 100,
-  shellMemoryMb: 512,
-  shellTasks: 256,
-  shellCpuPercent: 100,
-  shellCpuSeconds: 600,
-  shellFileMb: 100,
-  shellCommandTimeoutSeconds: 3600,
-  shutdownGraceSeconds: 10,
-  shutdownDelaySeconds: 0,
-  rateLimitPerPerson: 100,
-  rateLimitPerAddress: 10,
-  ssoRefreshSeconds: 300,
-} as const;
+/** A setting as the command line and the environment name it, both derived from its key in the schema. */
+export interface Setting {
+  key: keyof Config;
+  /** `--shell-max-total` for shellMaxTotal. */
+  flag: string;
+  /** `ZTKA_SHELL_MAX_TOTAL` for shellMaxTotal. */
+  env: string;
+  description: string;
+  default: unknown;
+  /** A flag's or variable's digits become a number. */
+  integer: boolean;
+}
 
-/** Flag name, environment variable and config key of each setting. */
-const SETTINGS = [
-  ['data-dir', 'ZTKA_DATA_DIR', 'dataDir'],
-  ['listen', 'ZTKA_LISTEN', 'listen'],
-  ['public-url', 'ZTKA_PUBLIC_URL', 'publicUrl'],
-  ['tls-cert-file', 'ZTKA_TLS_CERT_FILE', 'tlsCertFile'],
-  ['tls-key-file', 'ZTKA_TLS_KEY_FILE', 'tlsKeyFile'],
-  ['tls-ca-file', 'ZTKA_TLS_CA_FILE', 'tlsCaFile'],
-  ['log-level', 'ZTKA_LOG_LEVEL', 'logLevel'],
-  ['bootstrap-token-ttl-seconds', 'ZTKA_BOOTSTRAP_TOKEN_TTL_SECONDS', 'bootstrapTokenTtlSeconds'],
-  ['agent-ping-interval-ms', 'ZTKA_AGENT_PING_INTERVAL_MS', 'agentPingIntervalMs'],
-  ['agent-ping-timeout-ms', 'ZTKA_AGENT_PING_TIMEOUT_MS', 'agentPingTimeoutMs'],
-  ['kube-token-ttl-seconds', 'ZTKA_KUBE_TOKEN_TTL_SECONDS', 'kubeTokenTtlSeconds'],
-  ['database', 'ZTKA_DATABASE', 'database'],
-  ['web-root', 'ZTKA_WEB_ROOT', 'webRoot'],
-  ['kubectl-path', 'ZTKA_KUBECTL_PATH', 'kubectlPath'],
-  ['audit-retention-days', 'ZTKA_AUDIT_RETENTION_DAYS', 'auditRetentionDays'],
-  ['audit-webhook-url', 'ZTKA_AUDIT_WEBHOOK_URL', 'auditWebhookUrl'],
-  ['metrics-token-file', 'ZTKA_METRICS_TOKEN_FILE', 'metricsTokenFile'],
-  ['audit-key-file', 'ZTKA_AUDIT_KEY_FILE', 'auditKeyFile'],
-  ['secrets-key-file', 'ZTKA_SECRETS_KEY_FILE', 'secretsKeyFile'],
-  ['audit-checkpoint-file', 'ZTKA_AUDIT_CHECKPOINT_FILE', 'auditCheckpointFile'],
-  [
-    'audit-checkpoint-interval-seconds',
-    'ZTKA_AUDIT_CHECKPOINT_INTERVAL_SECONDS',
-    'auditCheckpointIntervalSeconds',
-  ],
-  ['agent-image', 'ZTKA_AGENT_IMAGE', 'agentImage'],
-  ['shell-bwrap-path', 'ZTKA_SHELL_BWRAP_PATH', 'shellBwrapPath'],
-  ['shell-work-root', 'ZTKA_SHELL_WORK_ROOT', 'shellWorkRoot'],
-  ['shell-uid-base', 'ZTKA_SHELL_UID_BASE', 'shellUidBase'],
-  ['shell-max-per-user', 'ZTKA_SHELL_MAX_PER_USER', 'shellMaxPerUser'],
-  ['shell-max-total', 'ZTKA_SHELL_MAX_TOTAL', 'shellMaxTotal'],
-  ['shell-memory-mb', 'ZTKA_SHELL_MEMORY_MB', 'shellMemoryMb'],
-  ['shell-tasks', 'ZTKA_SHELL_TASKS', 'shellTasks'],
-  ['shell-cpu-percent', 'ZTKA_SHELL_CPU_PERCENT', 'shellCpuPercent'],
-  ['shell-cpu-seconds', 'ZTKA_SHELL_CPU_SECONDS', 'shellCpuSeconds'],
-  ['shell-file-mb', 'ZTKA_SHELL_FILE_MB', 'shellFileMb'],
-  ['shell-command-timeout-seconds', 'ZTKA_SHELL_COMMAND_TIMEOUT_SECONDS', 'shellCommandTimeoutSeconds'],
-  ['shutdown-grace-seconds', 'ZTKA_SHUTDOWN_GRACE_SECONDS', 'shutdownGraceSeconds'],
-  ['shutdown-delay-seconds', 'ZTKA_SHUTDOWN_DELAY_SECONDS', 'shutdownDelaySeconds'],
-  ['proxy-protocol-from', 'ZTKA_PROXY_PROTOCOL_FROM', 'proxyProtocolFrom'],
-  ['rate-limit-per-person', 'ZTKA_RATE_LIMIT_PER_PERSON', 'rateLimitPerPerson'],
-  ['rate-limit-per-address', 'ZTKA_RATE_LIMIT_PER_ADDRESS', 'rateLimitPerAddress'],
-  ['sso-refresh-seconds', 'ZTKA_SSO_REFRESH_SECONDS', 'ssoRefreshSeconds'],
-  ['peer-listen', 'ZTKA_PEER_LISTEN', 'peerListen'],
-  ['peer-url', 'ZTKA_PEER_URL', 'peerUrl'],
-] as const;
+/** Every setting, in the schema's order: what `--help`, the flags and the environment are made from. */
+export const SETTINGS: readonly Setting[] = Object.entries(ConfigSchema.properties).map(([key, schema]) => {
+  const flag = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  const {
+    description = '',
+    default: fallback,
+    type,
+  } = schema as {
+    description?: string;
+    default?: unknown;
+    type?: unknown;
+  };
+  return {
+    key: key as keyof Config,
+    flag,
+    env: `ZTKA_${flag.replaceAll('-', '_').toUpperCase()}`,
+    description,
+    default: fallback,
+    integer: type === 'integer',
+  };
+});
 
-/** Settings the schema declares as integers: a flag's or variable's digits become a number. */
-const INTEGER_KEYS = new Set<string>(
-  Object.entries(ConfigSchema.properties)
-    .filter(([, schema]) => schema.type === 'integer')
-    .map(([key]) => key),
+const DEFAULTS: Record<string, unknown> = Object.fromEntries(
+  SETTINGS.filter((s) => s.default !== undefined).map((s) => [s.key, s.default]),
 );
 
 /** `--help`: every setting from the schema, with its flag, variable, default and description. */
 export function usage(): string {
-  const defaults: Record<string, unknown> = DEFAULTS;
-  const rows = SETTINGS.map(([flag, envName, key]) => {
-    const schema: { description?: string } = ConfigSchema.properties[key];
-    const fallback = defaults[key];
-    const text = `${schema.description ?? ''}${fallback === undefined ? '' : ` (default ${String(fallback)})`}`;
-    return `  --${flag} VALUE\n      ${text}  [${envName}]`;
+  const rows = SETTINGS.map((s) => {
+    const text = `${s.description}${s.default === undefined ? '' : ` (default ${String(s.default)})`}`;
+    return `  --${s.flag} VALUE\n      ${text}  [${s.env}]`;
   });
   return [
     'Usage: ztka-controller [options]',
@@ -314,6 +311,15 @@ export function usage(): string {
 
 export class ConfigError extends Error {}
 
+/** A `host:port` setting (listen, peerListen) in its parts; a bracketed IPv6 host loses its brackets. */
+export function hostPort(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  return {
+    host: address.slice(0, colon).replace(/^\[(.*)\]$/, '$1'),
+    port: Number(address.slice(colon + 1)),
+  };
+}
+
 /**
  * Builds the configuration from (lowest to highest precedence) defaults, a YAML/JSON file (`--config`),
  * environment variables and flags, and validates it; every problem is reported at once, by setting name.
@@ -323,21 +329,20 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     args: argv,
     options: {
       config: { type: 'string' },
-      ...Object.fromEntries(SETTINGS.map(([flag]) => [flag, { type: 'string' as const }])),
+      ...Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: 'string' as const }])),
     },
     strict: true,
   });
   const file = values.config ?? env['ZTKA_CONFIG'];
   const fromFile: Record<string, unknown> = file ? readConfigFile(file) : {};
   const merged: Record<string, unknown> = { ...DEFAULTS, ...fromFile };
-  for (const [flag, envName, key] of SETTINGS) {
-    const raw = (values as Record<string, string | undefined>)[flag] ?? env[envName];
+  for (const setting of SETTINGS) {
+    const raw = (values as Record<string, string | undefined>)[setting.flag] ?? env[setting.env];
     if (raw === undefined) continue;
-    merged[key] = INTEGER_KEYS.has(key) && /^-?\d+$/.test(raw) ? Number(raw) : raw;
+    merged[setting.key] = setting.integer && /^-?\d+$/.test(raw) ? Number(raw) : raw;
   }
   if (merged['publicUrl'] === undefined) {
-    const port = String(merged['listen']).split(':').pop();
-    merged['publicUrl'] = `https://127.0.0.1:${port}`;
+    merged['publicUrl'] = `https://127.0.0.1:${hostPort(String(merged['listen'])).port}`;
   }
   if ((merged['tlsCertFile'] === undefined) !== (merged['tlsKeyFile'] === undefined)) {
     throw new ConfigError('invalid configuration: tlsCertFile and tlsKeyFile must be given together');

@@ -6,9 +6,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { fastifyCookie } from '@fastify/cookie';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { AGENT_CONNECT_PATH, AGENT_EVENTS, CLUSTER_PROXY_PREFIX, type TunnelIdentity } from '@ztka/protocol';
+import { AGENT_CONNECT_PATH, CLUSTER_PROXY_PREFIX, ZtkaError } from '@ztka/protocol';
 import { Access } from './access/authorize.js';
 import { RequestLimits } from './access/request-limits.js';
 import { Revocations } from './access/revocation.js';
@@ -35,15 +36,18 @@ import { bootstrapOrg } from './auth/bootstrap.js';
 import { CredentialStore } from './auth/credentials.js';
 import { LoginThrottle } from './auth/login-throttle.js';
 import { TotpStore } from './auth/totp.js';
-import { ClusterRegistry } from './clusters/registry.js';
+import { AgentCredentials } from './clusters/agent-credentials.js';
+import { recordAgentEvents } from './clusters/agent-events.js';
+import { BootstrapTokens } from './clusters/bootstrap-tokens.js';
+import { ClusterStore } from './clusters/clusters.js';
 import { ChangeFeed } from './org/changes.js';
 import { GroupDirectory } from './org/groups.js';
 import { ProjectStore } from './org/projects.js';
 import { RoleAssignments } from './org/role-assignments.js';
 import { SettingsStore } from './org/settings.js';
 import { UserDirectory } from './org/users.js';
-import type { Config } from './config.js';
-import { createKubeProxy } from './kube-proxy/forward.js';
+import { hostPort, type Config } from './config.js';
+import { createKubeProxy } from './kube-proxy/proxy.js';
 import {
   LISTENER_OPTIONS,
   answerClientError,
@@ -53,13 +57,13 @@ import {
   refuseRequest,
 } from './http/limits.js';
 import { acceptProxyProtocol, parseTrustedProxies } from './http/proxy-listener.js';
-import { createMetrics } from './observability/metrics.js';
+import { createMetrics, observeProxied } from './observability/metrics.js';
 import { loadMetricsToken, registerMetricsRoute } from './observability/metrics-route.js';
 import { loadOrCreateTls } from './pki/ca.js';
 import { openStore, storeDialect } from './store/open.js';
 import { migrateToLatest } from './store/migrations.js';
 import { createAgentEndpoint } from './tunnel/accept.js';
-import { AgentAlerts, type AgentEventRecorder } from './tunnel/alerts.js';
+import { AgentAlerts } from './tunnel/alerts.js';
 import { TunnelRegistry } from './tunnel/session.js';
 import { ShellKubeSockets } from './webshell/kube-socket.js';
 import { ShellSandbox } from './webshell/sandbox.js';
@@ -83,7 +87,6 @@ export interface ControllerServer {
   caCertPem: string;
   /** Set only on the start that created the first admin with a generated password. */
   adminPasswordCreated: string | undefined;
-  registry: ClusterRegistry;
   tunnels: TunnelRegistry;
   log: Logger;
   close(): Promise<void>;
@@ -102,8 +105,8 @@ export async function startController(
   await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
 
   const publicHost = new URL(config.publicUrl).hostname.replace(/^\[|\]$/g, '');
-  const listenHost =
-    config.listen.slice(0, config.listen.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1') || '0.0.0.0';
+  const listen = hostPort(config.listen);
+  const listenHost = listen.host || '0.0.0.0';
   const tls = await loadOrCreateTls({
     dataDir: config.dataDir,
     hosts: [publicHost, ...(listenHost === '0.0.0.0' || listenHost === '::' ? [] : [listenHost])],
@@ -115,9 +118,9 @@ export async function startController(
   const database = config.database ?? path.join(config.dataDir, 'ztka.db');
   const db = openStore(database);
   await migrateToLatest(db);
-  const registry = new ClusterRegistry(db, undefined, {
-    bootstrapTokenTtlMs: config.bootstrapTokenTtlSeconds * 1000,
-  });
+  const bootstrapTokens = new BootstrapTokens(db, { ttlMs: config.bootstrapTokenTtlSeconds * 1000 });
+  const clusters = new ClusterStore(db, bootstrapTokens);
+  const agentCredentials = new AgentCredentials(db);
   const changes = new ChangeFeed();
   // Replicas sharing PostgreSQL hear each other's changes at once (store/change-bridge.ts).
   const bridge = storeDialect(database) === 'postgres' ? new ChangeBridge(database, changes, log) : undefined;
@@ -174,39 +177,26 @@ export async function startController(
     secretBox,
     tunnels,
     changes,
-    clusterExists: async (name) => (await registry.getCluster(name)) !== undefined,
+    clusterExists: async (name) => (await clusters.get(name)) !== undefined,
     peerListen: config.peerListen,
     peerUrl: config.peerUrl,
     probeTimeoutMs: config.agentPingTimeoutMs,
     log,
   });
   const revocations = new Revocations(db, access, tunnels, log, changes);
-  // What agents do (connect, go, are refused, contest a tunnel) are system events of the cluster's org.
-  const agentEvent: AgentEventRecorder = async (kind, cluster, sourceIp, detail) => {
-    const scope = await access.clusterScope(cluster);
-    await events.record({
-      kind,
-      orgId: scope?.orgId ?? boot.orgId,
-      sourceIp,
-      detail: { cluster, ...detail },
-    });
-  };
-  tunnels.onAdd((session) => {
-    const { cluster, agentVersion, kubeVersion, remoteAddress } = session.info;
-    const failed = (err: unknown) => log.warn({ err }, 'could not record an agent event');
-    agentEvent(AGENT_EVENTS.connected, cluster, remoteAddress, { agentVersion, kubeVersion }).catch(failed);
-    session.onClose(
-      () => void agentEvent(AGENT_EVENTS.disconnected, cluster, remoteAddress, {}).catch(failed),
-    );
-  });
-
+  const agentEvent = recordAgentEvents({ access, events, tunnels, defaultOrgId: boot.orgId, log });
   const agentAlerts = new AgentAlerts({ record: agentEvent, metrics, log });
   const limits = new RequestLimits({
     perPerson: config.rateLimitPerPerson,
     perAddress: config.rateLimitPerAddress,
   });
   const handleAgentUpgrade = createAgentEndpoint({
-    directory: registry,
+    directory: {
+      authenticateAgent: (credential) => agentCredentials.authenticateAgent(credential),
+      consumeAgentProof: (id, nonce, expiresAt) => agentCredentials.consumeAgentProof(id, nonce, expiresAt),
+      recordAgent: (cluster, info) => clusters.recordAgent(cluster, info),
+      markSeen: (cluster) => clusters.markSeen(cluster),
+    },
     tunnels,
     claims: peering.router,
     log,
@@ -236,30 +226,9 @@ export async function startController(
           scope ? { ...record, project: scope.project } : record,
         );
       },
-      track: (target, end) =>
-        revocations.track({
-          expiresAt: target.principal.expiresAt,
-          expire: () => end('the credential that opened it expired'),
-          recheck: async () => {
-            const now = await access.reauthorize(target.principal, target.cluster);
-            // The same role in the same namespaces; other fields (the SA lifetime) may change freely.
-            const lane = (i: TunnelIdentity) => JSON.stringify([i.role, i.namespaces, i.readOnlyNamespaces]);
-            if (!now || lane(now) !== lane(target.identity)) end('access revoked while it was open');
-          },
-        }),
+      track: (target, end) => revocations.trackRequest(target, end),
     },
-    (target, outcome) => {
-      metrics.proxyRequests.inc({
-        cluster: target.cluster,
-        verb: target.kube.verb,
-        code: String(outcome.status),
-      });
-      metrics.proxyDuration.observe(
-        { cluster: target.cluster, verb: target.kube.verb },
-        outcome.durationMs / 1000,
-      );
-      metrics.proxyBytes.inc({ cluster: target.cluster }, outcome.bytesOut);
-    },
+    observeProxied(metrics),
   );
 
   let server!: https.Server;
@@ -287,6 +256,8 @@ export async function startController(
     },
   });
 
+  // Cookies are read where a credential is looked for (auth/authenticate.ts), not parsed for every request.
+  await app.register(fastifyCookie, { hook: false });
   const consoleServed = await registerConsole(app, config.webRoot ?? DEFAULT_WEB_ROOT);
   installErrorHandler(app, consoleServed ? (url) => isConsoleRoute('GET', url) : undefined);
 
@@ -296,7 +267,7 @@ export async function startController(
   app.get('/readyz', async (_req, reply) => {
     if (draining) return reply.code(503).send('shutting down');
     try {
-      await registry.listClusters();
+      await clusters.list();
       return 'ok';
     } catch {
       return reply.code(503).send('store unavailable');
@@ -309,7 +280,8 @@ export async function startController(
     caCertPem: tls.caCertPem,
     agentImage: config.agentImage,
     kubeTokenTtlMs: config.kubeTokenTtlSeconds * 1000,
-    registry,
+    clusters,
+    bootstrapTokens,
     tunnels,
     changes,
     users,
@@ -429,20 +401,18 @@ export async function startController(
         log.error({ err }, 'shell connection failed');
         socket.destroy();
       });
-    } else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    } else refuseOnSocket(socket, url, new ZtkaError('not_found', 'nothing is served at this path'));
   });
 
-  const port = Number(config.listen.slice(config.listen.lastIndexOf(':') + 1));
-  await app.listen({ host: listenHost, port });
+  await app.listen({ host: listenHost, port: listen.port });
   const bound = (server.address() as AddressInfo).port;
-  url = port === 0 ? config.publicUrl.replace(/:\d+$/, `:${bound}`) : config.publicUrl;
+  url = listen.port === 0 ? config.publicUrl.replace(/:\d+$/, `:${bound}`) : config.publicUrl;
   log.info({ url, listen: `${listenHost}:${bound}` }, 'controller listening');
 
   return {
     url,
     caCertPem: tls.caCertPem,
     adminPasswordCreated: boot.generatedPassword,
-    registry,
     tunnels,
     log,
     close: async () => {

@@ -18,7 +18,6 @@ export const ERROR_CODES = {
   headers_too_large: { status: 431, reason: 'BadRequest' },
   internal: { status: 500, reason: 'InternalError' },
   cluster_unavailable: { status: 503, reason: 'ServiceUnavailable' },
-  gateway_timeout: { status: 504, reason: 'Timeout' },
   bad_gateway: { status: 502, reason: 'InternalError' },
 } as const;
 

@@ -31,6 +31,11 @@ export {
   type KubeResourceVerb,
   type KubeVerb,
 } from './kube-request.js';
+export {
+  KUBE_REQUEST_HEADER,
+  agreesWithKubeRequestHeader,
+  encodeKubeRequestHeader,
+} from './kube-request-header.js';
 export { forwardableHeaders } from './headers.js';
 export { protectedNamespaceReached, protectedNamespaces } from './jit-namespace.js';
 export * from './rbac.js';

@@ -145,6 +145,15 @@ test('CONNECT is answered 405, not dropped', async () => {
   assert.match(answer, /"code":"method_not_allowed"/);
 });
 
+test('an upgrade to a path nothing serves is answered 404 with its code, like every other refusal', async () => {
+  const answer = await rawExchange(
+    'GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+      `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n\r\n`,
+  );
+  assert.match(answer, /^HTTP\/1\.1 404 Not Found\r\n/);
+  assert.match(answer, /"code":"not_found"/);
+});
+
 test('a 20 KB Cookie or Authorization header is answered 431, in the shape of its audience', async () => {
   const big = 'x'.repeat(20_000);
   const api = await request(z, '/v1/clusters', { cookie: `__Host-ztka_session=${big}` });

@@ -16,12 +16,18 @@ import {
   type JitBinding,
   type TunnelIdentity,
 } from '@ztka/protocol';
+import type {
+  V1ClusterRoleBinding,
+  V1ObjectMeta,
+  V1RoleBinding,
+  V1ServiceAccount,
+} from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { upstreamCall, type UpstreamTarget } from '../upstream.js';
+import { MERGE_PATCH, kubeApis, statusOf, unless, type KubeApis } from './kube-apis.js';
 import { serviceAccountName } from './names.js';
 import { labelNamespaces, podCreatingNamespaces } from './pod-security.js';
 
-const RBAC = '/apis/rbac.authorization.k8s.io/v1';
 export const JIT_LABEL = 'ztka.dev/jit';
 const SA_LABEL = 'ztka.dev/service-account';
 const NS_LABEL = 'ztka.dev/jit-namespace';
@@ -64,31 +70,7 @@ interface Entry {
   extendedAt: number;
 }
 
-interface KubeList<T> {
-  items?: T[];
-}
-interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  annotations?: Record<string, string>;
-  labels?: Record<string, string>;
-}
-interface Binding {
-  metadata: ObjectMeta;
-  roleRef: { name: string };
-}
-
-export class KubeCallError extends Error {
-  constructor(
-    readonly status: number,
-    what: string,
-    text: string,
-  ) {
-    super(`${what}: ${status} ${text.slice(0, 300)}`);
-  }
-}
+type Binding = V1ClusterRoleBinding | V1RoleBinding;
 
 /** What the account's bindings (and the labels made for them) depend on: a change makes them anew. */
 const roleKeyOf = (id: TunnelIdentity) =>
@@ -112,7 +94,7 @@ export interface JitOptions {
 }
 
 /** Whether an existing service account is this person's to use: a ztka account recorded as theirs. */
-function ownedBy(meta: ObjectMeta, identity: TunnelIdentity): boolean {
+function ownedBy(meta: V1ObjectMeta, identity: TunnelIdentity): boolean {
   if (meta.labels?.[JIT_LABEL] !== 'true') return false;
   const owner = meta.annotations?.[A.userId];
   // Accounts made before owners were recorded name only the username; a later request records the id.
@@ -133,11 +115,13 @@ export class JitServiceAccounts {
   /** One operation at a time per service account: a revocation never interleaves with a creation. */
   readonly #locks = new Map<string, Promise<unknown>>();
   readonly #clock: () => number;
+  readonly #apis: KubeApis;
   #prepared: Promise<void> | undefined;
   #readOnlyRole: Promise<void> | undefined;
 
   constructor(private readonly opts: JitOptions) {
     this.#clock = opts.clock ?? Date.now;
+    this.#apis = kubeApis(opts.own);
   }
 
   get namespace(): string {
@@ -209,7 +193,7 @@ export class JitServiceAccounts {
   async sync(allowed: readonly string[], allowedIds?: readonly string[]): Promise<number> {
     const users = new Set(allowed);
     const ids = allowedIds && new Set(allowedIds);
-    const keep = (sa: ObjectMeta) => {
+    const keep = (sa: V1ObjectMeta) => {
       const user = sa.annotations?.[A.user];
       if (user === undefined || !users.has(user) || sa.name !== serviceAccountName(user)) return false;
       const owner = sa.annotations?.[A.userId];
@@ -240,14 +224,9 @@ export class JitServiceAccounts {
     return removed;
   }
 
+  /** Namespaces are labelled with plain calls (pod-security.ts); everything else through the typed clients. */
   async #call(method: string, uri: string, body?: object): Promise<{ status: number; text: string }> {
     return upstreamCall(await this.opts.own(), method, uri, body);
-  }
-
-  async #json<T>(method: string, uri: string, body?: object, ok: number[] = [200, 201]): Promise<T> {
-    const res = await this.#call(method, uri, body);
-    if (!ok.includes(res.status)) throw new KubeCallError(res.status, `${method} ${uri}`, res.text);
-    return (res.text ? JSON.parse(res.text) : {}) as T;
   }
 
   /**
@@ -255,11 +234,10 @@ export class JitServiceAccounts {
    * namespaces there; beside a cluster (--kubeconfig) the agent makes it when a create says it is missing.
    */
   #createNamespace(): Promise<void> {
-    this.#prepared ??= this.#json(
-      'POST',
-      '/api/v1/namespaces',
-      { metadata: { name: this.opts.namespace } },
-      [201, 409],
+    this.#prepared ??= unless(
+      this.#apis.core.createNamespace({ body: { metadata: { name: this.opts.namespace } } }),
+      [409],
+      undefined,
     )
       .then(() => undefined)
       .catch((err: unknown) => {
@@ -272,16 +250,18 @@ export class JitServiceAccounts {
   /** Likewise the read-only ClusterRole: the manifest installs it; a 403 on reading it means just that. */
   #ensureReadOnlyRole(): Promise<void> {
     this.#readOnlyRole ??= (async () => {
-      const got = await this.#call('GET', `${RBAC}/clusterroles/${READ_ONLY_ROLE}`);
-      if (got.status === 404)
-        await this.#json(
-          'POST',
-          `${RBAC}/clusterroles`,
-          readOnlyClusterRole({ 'app.kubernetes.io/part-of': 'ztka' }),
-          [201, 409],
+      const { rbac } = this.#apis;
+      try {
+        await rbac.readClusterRole({ name: READ_ONLY_ROLE });
+      } catch (err) {
+        if (statusOf(err) === 403) return;
+        if (statusOf(err) !== 404) throw err;
+        await unless(
+          rbac.createClusterRole({ body: readOnlyClusterRole({ 'app.kubernetes.io/part-of': 'ztka' }) }),
+          [409],
+          undefined,
         );
-      else if (got.status !== 200 && got.status !== 403)
-        throw new KubeCallError(got.status, `GET clusterrole ${READ_ONLY_ROLE}`, got.text);
+      }
     })().catch((err: unknown) => {
       this.#readOnlyRole = undefined;
       throw err;
@@ -321,37 +301,57 @@ export class JitServiceAccounts {
       [A.expiresAt]: new Date(saExpiresAt).toISOString(),
     };
     const labels = { [JIT_LABEL]: 'true', 'app.kubernetes.io/managed-by': 'ztka' };
-    const account = {
+    const account: V1ServiceAccount = {
       metadata: { name, labels, annotations: { ...annotations, [A.createdAt]: new Date(now).toISOString() } },
     };
-    let created = await this.#call('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, account);
-    if (created.status === 404) {
+    const { core } = this.#apis;
+    /** Whether the account was made now; false when it already existed. */
+    const create = () =>
+      unless(
+        core.createNamespacedServiceAccount({ namespace: ns, body: account }).then(() => true),
+        [409],
+        false,
+      );
+    let created: boolean;
+    try {
+      created = await create();
+    } catch (err) {
+      // An agent beside its cluster makes the JIT namespace when the first create finds it missing.
+      if (statusOf(err) !== 404) throw err;
       await this.#createNamespace();
-      created = await this.#call('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, account);
+      created = await create();
     }
-    if (created.status === 409) {
+    if (!created) {
       const existing = await this.#get(name);
       // Deleted in between (a sweep, a revocation): the next request makes it afresh.
-      if (!existing) throw new KubeCallError(404, `service account ${name}`, 'gone while being claimed');
+      if (!existing) throw new Error(`service account ${name} was gone while being claimed`);
       if (!ownedBy(existing, identity)) {
         this.opts.log.warn({ serviceAccount: name }, 'service account not taken over: not this person’s');
         throw takenOver(name, ns);
       }
       // Only the account just checked: if it changed meanwhile, the apiserver refuses the patch (409).
-      await this.#json('PATCH', `/api/v1/namespaces/${ns}/serviceaccounts/${name}`, {
-        metadata: { resourceVersion: existing.resourceVersion, labels, annotations },
-      });
-    } else if (created.status !== 201) {
-      throw new KubeCallError(created.status, `create service account ${name}`, created.text);
+      await core.patchNamespacedServiceAccount(
+        {
+          name,
+          namespace: ns,
+          body: { metadata: { resourceVersion: existing.resourceVersion, labels, annotations } },
+        },
+        MERGE_PATCH,
+      );
     }
     const made = await this.#converge(name, desired);
 
     const expirationSeconds = Math.max(MIN_TOKEN_S, Math.min(MAX_TOKEN_S, Math.floor(lifetimeMs / 1000)));
-    const tr = await this.#json<{ status?: { token?: string; expirationTimestamp?: string } }>(
-      'POST',
-      `/api/v1/namespaces/${ns}/serviceaccounts/${name}/token`,
-      { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds } },
-    );
+    const tr = await core.createNamespacedServiceAccountToken({
+      name,
+      namespace: ns,
+      // No audiences: the apiserver's own.
+      body: {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        spec: { audiences: [], expirationSeconds },
+      },
+    });
     const token = tr.status?.token;
     if (!token) throw new Error(`the TokenRequest for ${name} returned no token`);
     // The authorizer reads bindings from a watch: on a busy apiserver a binding made a moment ago may not
@@ -363,7 +363,7 @@ export class JitServiceAccounts {
       userId: identity.userId,
       roleKey: roleKeyOf(identity),
       token,
-      tokenExpiresAt: Date.parse(tr.status?.expirationTimestamp ?? '') || now + expirationSeconds * 1000,
+      tokenExpiresAt: tr.status?.expirationTimestamp?.getTime() || now + expirationSeconds * 1000,
       saExpiresAt,
       lifetimeMs,
       extendedAt: now,
@@ -376,25 +376,28 @@ export class JitServiceAccounts {
   /** Waits (a while at most) until the apiserver's authorizer counts each of `bindings` for the account. */
   async #untilSeen(name: string, token: string, bindings: readonly JitBinding[]): Promise<void> {
     if (!this.opts.asAccount) return;
-    const as = await this.opts.asAccount(token);
+    const asAccount = this.opts.asAccount;
+    const { authorization } = kubeApis(() => asAccount(token));
     const deadline = Date.now() + BINDINGS_SEEN_WITHIN_MS;
     for (const b of bindings) {
       for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
-        const review = await upstreamCall(
-          as,
-          'POST',
-          '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
-          {
-            apiVersion: 'authorization.k8s.io/v1',
-            kind: 'SelfSubjectAccessReview',
-            spec: {
-              resourceAttributes: { ...BINDING_PROBE, ...(b.namespace ? { namespace: b.namespace } : {}) },
+        let seen: boolean;
+        try {
+          const review = await authorization.createSelfSubjectAccessReview({
+            body: {
+              apiVersion: 'authorization.k8s.io/v1',
+              kind: 'SelfSubjectAccessReview',
+              spec: {
+                resourceAttributes: { ...BINDING_PROBE, ...(b.namespace ? { namespace: b.namespace } : {}) },
+              },
             },
-          },
-        );
-        // A cluster that lets accounts ask nothing about themselves cannot be asked: go on as before.
-        if (review.status !== 201) return;
-        const seen = (JSON.parse(review.text) as { status?: { allowed?: boolean } }).status?.allowed === true;
+          });
+          seen = review.status?.allowed === true;
+        } catch (err) {
+          // A cluster that lets accounts ask nothing about themselves cannot be asked: go on as before.
+          if (statusOf(err) !== undefined) return;
+          throw err;
+        }
         if (seen) break;
         if (Date.now() >= deadline) {
           this.opts.log.warn({ serviceAccount: name }, 'the apiserver does not count the new bindings yet');
@@ -412,71 +415,80 @@ export class JitServiceAccounts {
   async #converge(name: string, desired: JitBinding[]): Promise<JitBinding[]> {
     const ns = this.opts.namespace;
     const bindingName = `ztka-jit.${ns}.${name}`;
-    const selector = encodeURIComponent(`${SA_LABEL}=${name},${NS_LABEL}=${ns}`);
+    const labelSelector = `${SA_LABEL}=${name},${NS_LABEL}=${ns}`;
+    const { rbac } = this.#apis;
     const [crbs, rbs] = await Promise.all([
-      this.#json<KubeList<Binding>>('GET', `${RBAC}/clusterrolebindings?labelSelector=${selector}`),
-      this.#json<KubeList<Binding>>('GET', `${RBAC}/rolebindings?labelSelector=${selector}`),
+      rbac.listClusterRoleBinding({ labelSelector }),
+      rbac.listRoleBindingForAllNamespaces({ labelSelector }),
     ]);
-    const existing = [...(crbs.items ?? []), ...(rbs.items ?? [])];
+    const existing: Binding[] = [...crbs.items, ...rbs.items];
     const matches = (b: Binding, d: JitBinding) =>
-      b.roleRef.name === d.clusterRole && (b.metadata.namespace ?? undefined) === d.namespace;
+      b.roleRef.name === d.clusterRole && (b.metadata?.namespace ?? undefined) === d.namespace;
     const stale = existing.filter((b) => !desired.some((d) => matches(b, d)));
     const missing = desired.filter((d) => !existing.some((b) => matches(b, d)));
-    await Promise.all(stale.map((b) => this.#deleteBinding(b.metadata)));
+    await Promise.all(stale.map((b) => this.#deleteBinding(b.metadata ?? {})));
     await Promise.all(
-      missing.map((d) =>
-        this.#json(
-          'POST',
-          d.namespace ? `${RBAC}/namespaces/${d.namespace}/rolebindings` : `${RBAC}/clusterrolebindings`,
-          {
-            metadata: {
-              name: bindingName,
-              ...(d.namespace ? { namespace: d.namespace } : {}),
-              labels: { [SA_LABEL]: name, [NS_LABEL]: ns, 'app.kubernetes.io/managed-by': 'ztka' },
-            },
-            roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: d.clusterRole },
-            subjects: [{ kind: 'ServiceAccount', name, namespace: ns }],
+      missing.map((d) => {
+        const body = {
+          metadata: {
+            name: bindingName,
+            ...(d.namespace ? { namespace: d.namespace } : {}),
+            labels: { [SA_LABEL]: name, [NS_LABEL]: ns, 'app.kubernetes.io/managed-by': 'ztka' },
           },
-        ),
-      ),
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: d.clusterRole },
+          subjects: [{ kind: 'ServiceAccount', name, namespace: ns }],
+        };
+        return d.namespace
+          ? rbac.createNamespacedRoleBinding({ namespace: d.namespace, body })
+          : rbac.createClusterRoleBinding({ body });
+      }),
     );
     return missing;
   }
 
-  async #deleteBinding(meta: ObjectMeta): Promise<void> {
-    const uri = meta.namespace
-      ? `${RBAC}/namespaces/${meta.namespace}/rolebindings/${meta.name}`
-      : `${RBAC}/clusterrolebindings/${meta.name}`;
-    await this.#json('DELETE', uri, undefined, [200, 202, 404]);
-  }
-
-  async #list(): Promise<ObjectMeta[]> {
-    const list = await this.#json<KubeList<{ metadata: ObjectMeta }>>(
-      'GET',
-      `/api/v1/namespaces/${this.opts.namespace}/serviceaccounts?labelSelector=${encodeURIComponent(`${JIT_LABEL}=true`)}`,
+  async #deleteBinding(meta: V1ObjectMeta): Promise<void> {
+    const { rbac } = this.#apis;
+    const name = meta.name ?? '';
+    await unless(
+      meta.namespace
+        ? rbac.deleteNamespacedRoleBinding({ name, namespace: meta.namespace })
+        : rbac.deleteClusterRoleBinding({ name }),
+      [404],
       undefined,
-      [200],
     );
-    return (list.items ?? []).map((i) => i.metadata);
   }
 
-  async #get(name: string): Promise<ObjectMeta | undefined> {
-    const res = await this.#call('GET', `/api/v1/namespaces/${this.opts.namespace}/serviceaccounts/${name}`);
-    if (res.status === 404) return undefined;
-    if (res.status !== 200) throw new KubeCallError(res.status, `get service account ${name}`, res.text);
-    return (JSON.parse(res.text) as { metadata: ObjectMeta }).metadata;
+  /** The JIT accounts, by name (every account has one). */
+  async #list(): Promise<Array<V1ObjectMeta & { name: string }>> {
+    const list = await this.#apis.core.listNamespacedServiceAccount({
+      namespace: this.opts.namespace,
+      labelSelector: `${JIT_LABEL}=true`,
+    });
+    return list.items.flatMap((i) => (i.metadata?.name ? [{ ...i.metadata, name: i.metadata.name }] : []));
+  }
+
+  async #get(name: string): Promise<V1ObjectMeta | undefined> {
+    const sa = await unless(
+      this.#apis.core.readNamespacedServiceAccount({ name, namespace: this.opts.namespace }),
+      [404],
+      undefined,
+    );
+    return sa && (sa.metadata ?? {});
   }
 
   /** Deletes the account with this uid (the one that was checked, not one made since) and its bindings. */
   async #remove(name: string, uid: string | undefined): Promise<void> {
     this.#cache.delete(name);
     await this.#converge(name, []);
-    await this.#json(
-      'DELETE',
-      `/api/v1/namespaces/${this.opts.namespace}/serviceaccounts/${name}`,
-      uid ? { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid } } : undefined,
+    await unless(
+      this.#apis.core.deleteNamespacedServiceAccount({
+        name,
+        namespace: this.opts.namespace,
+        ...(uid ? { body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid } } } : {}),
+      }),
       // 409: the uid differs, so the account was deleted and made again meanwhile; that one stays.
-      [200, 202, 404, 409],
+      [404, 409],
+      undefined,
     );
     this.opts.log.info({ serviceAccount: name }, 'just-in-time service account removed');
   }
@@ -492,15 +504,18 @@ export class JitServiceAccounts {
       [A.lastUsedAt]: new Date(now).toISOString(),
       [A.expiresAt]: new Date(entry.saExpiresAt).toISOString(),
     };
-    this.#json('PATCH', `/api/v1/namespaces/${this.opts.namespace}/serviceaccounts/${entry.name}`, {
-      metadata: { annotations },
-    }).catch((err: unknown) => {
-      // Gone (swept or revoked meanwhile): the next request recreates it.
-      this.#cache.delete(entry.name);
-      this.opts.log.warn(
-        { serviceAccount: entry.name, err: String(err) },
-        'could not extend service account',
-      );
-    });
+    this.#apis.core
+      .patchNamespacedServiceAccount(
+        { name: entry.name, namespace: this.opts.namespace, body: { metadata: { annotations } } },
+        MERGE_PATCH,
+      )
+      .catch((err: unknown) => {
+        // Gone (swept or revoked meanwhile): the next request recreates it.
+        this.#cache.delete(entry.name);
+        this.opts.log.warn(
+          { serviceAccount: entry.name, err: String(err) },
+          'could not extend service account',
+        );
+      });
   }
 }

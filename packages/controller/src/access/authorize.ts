@@ -66,12 +66,6 @@ export class Access {
   }
 
   /**
-   * Whether `principal` may send kube requests to `cluster` now, and as what. Only kube credentials
-   * (kubeconfig credentials, kube tokens) reach clusters; the channel must be open in the org's settings; a
-   * token bound to another cluster is refused. Throws ZtkaError 403 (404 only to an org admin, for a cluster
-   * that does not exist).
-   */
-  /**
    * What a principal verified earlier may do on `cluster` now, or undefined if no longer anything: how a
    * request in flight (a watch, an exec) and an open browser shell are checked again after a change. The
    * credential is read afresh; its channel, cluster binding and shell session are the principal's.
@@ -83,6 +77,12 @@ export class Access {
     return this.kubeIdentity({ ...still, channel, clusterId, sessionId }, cluster).catch(() => undefined);
   }
 
+  /**
+   * Whether `principal` may send kube requests to `cluster` now, and as what. Only kube credentials
+   * (kubeconfig credentials, kube tokens) reach clusters; the channel must be open in the org's settings; a
+   * token bound to another cluster is refused. Throws ZtkaError 403 (404 only to an org admin, for a cluster
+   * that does not exist).
+   */
   async kubeIdentity(principal: Principal, cluster: string): Promise<TunnelIdentity> {
     const scope = await this.clusterScope(cluster);
     const assignments = await this.assignments(principal.userId);

@@ -7,7 +7,8 @@
 // that was offline during a revocation converges.
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { CONTROL_PATHS } from '@ztka/protocol';
+import { CONTROL_PATHS, type TunnelIdentity } from '@ztka/protocol';
+import type { Principal } from '../auth/credentials.js';
 import type { ChangeFeed, OrgChange } from '../org/changes.js';
 import type { Database } from '../store/schema.js';
 import type { AgentSession, TunnelRegistry } from '../tunnel/session.js';
@@ -16,7 +17,7 @@ import { effectiveAccess } from './effective.js';
 import { atExpiry } from './expiry.js';
 
 /** Something in flight on the proxy that can be re-checked and ended. */
-export interface InflightCheck {
+interface InflightCheck {
   /** When the credential that opened it expires (epoch ms), or null if it never does. */
   expiresAt: number | null;
   /** Ends it because that credential has expired. */
@@ -56,7 +57,7 @@ export class Revocations {
   }
 
   /** Registers an in-flight request; call the returned function when it ends. */
-  track(check: InflightCheck): () => void {
+  #track(check: InflightCheck): () => void {
     this.#inflight.add(check);
     const cancel = atExpiry(check.expiresAt, () => {
       this.#inflight.delete(check);
@@ -66,6 +67,27 @@ export class Revocations {
       cancel();
       this.#inflight.delete(check);
     };
+  }
+
+  /**
+   * Holds a proxied request in flight to what it was granted: it ends when its credential expires, or when
+   * a change leaves its principal without the same role in the same namespaces on its cluster. Other fields
+   * of the grant (the service account's lifetime) may change freely. Returns the function to call when it
+   * ends.
+   */
+  trackRequest(
+    request: { principal: Principal; cluster: string; identity: TunnelIdentity },
+    end: (reason: string) => void,
+  ): () => void {
+    const lane = (i: TunnelIdentity) => JSON.stringify([i.role, i.namespaces, i.readOnlyNamespaces]);
+    return this.#track({
+      expiresAt: request.principal.expiresAt,
+      expire: () => end('the credential that opened it expired'),
+      recheck: async () => {
+        const now = await this.access.reauthorize(request.principal, request.cluster);
+        if (!now || lane(now) !== lane(request.identity)) end('access revoked while it was open');
+      },
+    });
   }
 
   #onChange(change: OrgChange): void {

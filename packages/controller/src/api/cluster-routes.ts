@@ -12,8 +12,7 @@ import {
 } from '@ztka/protocol';
 import { noClusterAccess } from '../access/authorize.js';
 import { canManageClusters, canSeeProject } from '../access/effective.js';
-import type { ClusterView } from '../clusters/registry.js';
-import { RegistryError } from '../clusters/registry.js';
+import type { ClusterView } from '../clusters/clusters.js';
 import { bootstrapManifest } from '../clusters/manifest.js';
 import { caller, recordAction, type ApiDeps, type Caller } from './context.js';
 import { Body, Label, NameParams, PAGE_PARAMS, errors, page } from './schemas.js';
@@ -30,26 +29,6 @@ const ListQuery = Type.Object(
   { project: Type.Optional(Label), ...PAGE_PARAMS },
   { additionalProperties: false },
 );
-
-/** Registry errors as API errors; an invalid token says the same whatever made it invalid. */
-function apiError(err: unknown): unknown {
-  if (!(err instanceof RegistryError)) return err;
-  switch (err.code) {
-    case 'invalid_name':
-    case 'invalid_argument':
-      return new ZtkaError('bad_request', err.message, { cause: err });
-    case 'not_found':
-      return new ZtkaError('not_found', err.message, { cause: err });
-    case 'conflict':
-      return new ZtkaError('conflict', err.message, { cause: err, field: '/name' });
-    case 'identity_mismatch':
-      return new ZtkaError('forbidden', 'this token belongs to another cluster', { cause: err });
-    default:
-      return new ZtkaError('unauthorized', 'the bootstrap token is invalid, expired or already used', {
-        cause: err,
-      });
-  }
-}
 
 /** What the caller may see of a cluster: its identity only if they are an org admin. */
 function shown(
@@ -69,7 +48,7 @@ async function visibleCluster(deps: ApiDeps, c: Caller, name: string, manage = f
     scope !== undefined &&
     scope.orgId === c.principal.orgId &&
     (manage ? canManageClusters(c.powers, scope.projectId) : canSeeProject(c.powers, scope.projectId));
-  const cluster = allowed ? await deps.registry.getCluster(name) : undefined;
+  const cluster = allowed ? await deps.clusters.get(name) : undefined;
   if (cluster) return cluster;
   if (!scope && c.powers.orgReader)
     throw new ZtkaError('not_found', `unknown cluster ${JSON.stringify(name)}`);
@@ -77,30 +56,26 @@ async function visibleCluster(deps: ApiDeps, c: Caller, name: string, manage = f
 }
 
 export function registerClusterRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  const { registry } = deps;
+  const { clusters, bootstrapTokens } = deps;
 
   app.post<{ Body: Static<typeof RegisterBody> }>(
     AGENT_REGISTER_PATH,
     { schema: { tags: ['agents'], body: RegisterBody, response: errors(400, 401, 403) } },
     async (req) => {
-      try {
-        const { clusterName, agentCredential } = await registry.exchangeBootstrapToken(
-          req.body.token,
-          req.body.identity,
-          req.body.publicKey,
-        );
-        const key = agentKeyFingerprint(req.body.publicKey);
-        req.log.info({ cluster: clusterName, key }, 'agent registered');
-        await deps.events.record({
-          kind: AGENT_EVENTS.registered,
-          orgId: deps.defaultOrgId,
-          sourceIp: req.ip,
-          detail: { cluster: clusterName, key },
-        });
-        return { cluster: clusterName, credential: agentCredential };
-      } catch (err) {
-        throw apiError(err);
-      }
+      const { clusterName, agentCredential } = await bootstrapTokens.exchange(
+        req.body.token,
+        req.body.identity,
+        req.body.publicKey,
+      );
+      const key = agentKeyFingerprint(req.body.publicKey);
+      req.log.info({ cluster: clusterName, key }, 'agent registered');
+      await deps.events.record({
+        kind: AGENT_EVENTS.registered,
+        orgId: deps.defaultOrgId,
+        sourceIp: req.ip,
+        detail: { cluster: clusterName, key },
+      });
+      return { cluster: clusterName, credential: agentCredential };
     },
   );
 
@@ -120,22 +95,18 @@ export function registerClusterRoutes(app: FastifyInstance, deps: ApiDeps): void
           `you may not create clusters in project ${JSON.stringify(req.body.project)}`,
         );
       }
-      try {
-        const { cluster, bootstrapToken } = await registry.createCluster({ ...req.body, org: DEFAULT_ORG });
-        deps.changes.emit({ kind: 'clusters' });
-        await recordAction(deps, req, c, 'cluster_created', {
-          cluster: cluster.name,
-          project: cluster.project,
-        });
-        reply.code(201);
-        return {
-          cluster: shown(c, cluster),
-          bootstrapToken,
-          manifestUrl: `${deps.publicUrl}/v1/clusters/${encodeURIComponent(req.body.name)}/bootstrap.yaml`,
-        };
-      } catch (err) {
-        throw apiError(err);
-      }
+      const { cluster, bootstrapToken } = await clusters.create({ ...req.body, org: DEFAULT_ORG });
+      deps.changes.emit({ kind: 'clusters' });
+      await recordAction(deps, req, c, 'cluster_created', {
+        cluster: cluster.name,
+        project: cluster.project,
+      });
+      reply.code(201);
+      return {
+        cluster: shown(c, cluster),
+        bootstrapToken,
+        manifestUrl: `${deps.publicUrl}/v1/clusters/${encodeURIComponent(req.body.name)}/bootstrap.yaml`,
+      };
     },
   );
 
@@ -145,9 +116,9 @@ export function registerClusterRoutes(app: FastifyInstance, deps: ApiDeps): void
     async (req) => {
       const c = await caller(deps, req);
       const visible = c.powers.visibleProjects ?? undefined;
-      const clusters = await registry.listClusters(req.query.project, DEFAULT_ORG, visible);
+      const listed = await clusters.list(req.query.project, DEFAULT_ORG, visible);
       return pageOf(
-        clusters.map((x) => shown(c, x)),
+        listed.map((x) => shown(c, x)),
         page(req.query),
         (x) => x.name,
       );
@@ -169,7 +140,7 @@ export function registerClusterRoutes(app: FastifyInstance, deps: ApiDeps): void
     async (req, reply) => {
       const c = await caller(deps, req);
       await visibleCluster(deps, c, req.params.name, true);
-      await registry.deleteCluster(req.params.name);
+      await clusters.delete(req.params.name);
       deps.tunnels.get(req.params.name)?.close('cluster deleted');
       deps.changes.emit({ kind: 'clusters' });
       await recordAction(deps, req, c, 'cluster_deleted', { cluster: req.params.name });
@@ -185,21 +156,17 @@ export function registerClusterRoutes(app: FastifyInstance, deps: ApiDeps): void
     async (req, reply) => {
       const c = await caller(deps, req);
       await visibleCluster(deps, c, req.params.name, true);
-      try {
-        const token = await registry.newBootstrapToken(req.params.name);
-        await recordAction(deps, req, c, 'bootstrap_manifest_issued', { cluster: req.params.name });
-        return reply.type('application/yaml').send(
-          bootstrapManifest({
-            cluster: req.params.name,
-            controllerUrl: deps.publicUrl,
-            caCertPem: deps.caCertPem,
-            bootstrapToken: token.token,
-            image: deps.agentImage,
-          }),
-        );
-      } catch (err) {
-        throw apiError(err);
-      }
+      const token = await bootstrapTokens.issue(req.params.name);
+      await recordAction(deps, req, c, 'bootstrap_manifest_issued', { cluster: req.params.name });
+      return reply.type('application/yaml').send(
+        bootstrapManifest({
+          cluster: req.params.name,
+          controllerUrl: deps.publicUrl,
+          caCertPem: deps.caCertPem,
+          bootstrapToken: token.token,
+          image: deps.agentImage,
+        }),
+      );
     },
   );
 }

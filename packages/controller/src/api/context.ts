@@ -13,7 +13,8 @@ import type { AuditLog } from '../audit/log.js';
 import type { AuditQuery } from '../audit/query.js';
 import type { AuditCheckpoints } from '../audit/checkpoints.js';
 import type { SystemEvents } from '../audit/system-events.js';
-import type { ClusterRegistry } from '../clusters/registry.js';
+import type { BootstrapTokens } from '../clusters/bootstrap-tokens.js';
+import type { ClusterStore } from '../clusters/clusters.js';
 import type { ChangeFeed } from '../org/changes.js';
 import type { GroupDirectory } from '../org/groups.js';
 import type { ProjectStore } from '../org/projects.js';
@@ -31,7 +32,8 @@ export interface ApiDeps {
   agentImage: string;
   /** Lifetime of kube tokens from /v1/tokens; at most 15 minutes. */
   kubeTokenTtlMs: number;
-  registry: ClusterRegistry;
+  clusters: ClusterStore;
+  bootstrapTokens: BootstrapTokens;
   changes: ChangeFeed;
   tunnels: TunnelRegistry;
   users: UserDirectory;

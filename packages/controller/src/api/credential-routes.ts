@@ -36,9 +36,7 @@ async function reachableClusters(
 ): Promise<{ name: string; id: string }[]> {
   const assignments = await deps.access.assignments(c.principal.userId);
   const names =
-    only !== undefined
-      ? [only]
-      : (await deps.registry.listClusters(undefined, DEFAULT_ORG)).map((x) => x.name);
+    only !== undefined ? [only] : (await deps.clusters.list(undefined, DEFAULT_ORG)).map((x) => x.name);
   const result: { name: string; id: string }[] = [];
   for (const name of names) {
     const scope = await deps.access.clusterScope(name);

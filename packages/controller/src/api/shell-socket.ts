@@ -7,7 +7,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { MAX_KUBE_TOKEN_TTL_SECONDS, ZtkaError, isDnsLabel, type CommandRecord } from '@ztka/protocol';
@@ -18,6 +17,7 @@ import type { SystemEvents } from '../audit/system-events.js';
 import { sessionCookie, type Authenticator } from '../auth/authenticate.js';
 import type { CredentialStore, Principal } from '../auth/credentials.js';
 import { renderKubeconfig } from '../auth/kubeconfig.js';
+import { refuseOnSocket } from '../http/limits.js';
 import type { ChangeFeed } from '../org/changes.js';
 import type { ShellKubeSockets } from '../webshell/kube-socket.js';
 import { insideServerUrl, type ShellSandbox } from '../webshell/sandbox.js';
@@ -51,11 +51,7 @@ export interface ShellEndpointDeps {
 }
 
 function refuse(socket: Duplex, err: ZtkaError): void {
-  const body = JSON.stringify({ code: err.code, message: err.message });
-  socket.end(
-    `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? ''}\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
+  refuseOnSocket(socket, SHELL_PATH, err);
 }
 
 /** A shell that may not open: the WebSocket is accepted so the terminal can say why, then closed. */
@@ -184,6 +180,7 @@ export function createShellEndpoint(deps: ShellEndpointDeps) {
       if (live.size >= deps.maxTotal)
         return turnAway(ws, 'this controller runs as many shells as it can: try again later');
       const shell = startShellSession({
+        id: shellId,
         socket: ws,
         username: principal.username,
         cluster,

@@ -19,7 +19,8 @@ import { AuditQuery } from './query.js';
 import { canonicalJson } from './record.js';
 import { AuditRetention } from './retention.js';
 import { AuditSigner } from './signer.js';
-import { apiCall, type ContractStore } from './store-contract.js';
+import type { ContractStore } from '../store/contract.js';
+import { apiCall } from './store-contract.js';
 
 const DAY = 86_400_000;
 

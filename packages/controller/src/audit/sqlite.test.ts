@@ -4,7 +4,8 @@ import path from 'node:path';
 import { openSqlite } from '../store/db.js';
 import { migrateToLatest } from '../store/migrations.js';
 import { auditIntegrityContract } from './integrity-contract.js';
-import { auditStoreContract, type ContractStore } from './store-contract.js';
+import type { ContractStore } from '../store/contract.js';
+import { auditStoreContract } from './store-contract.js';
 
 async function sqliteFile(): Promise<ContractStore> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ztka-audit-'));

@@ -5,23 +5,13 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
-import { sql, type Kysely } from 'kysely';
-import type { Database } from '../store/schema.js';
+import { sql } from 'kysely';
+import type { ContractStore } from '../store/contract.js';
 import { exportRecords } from './export.js';
 import { AuditLog } from './log.js';
 import { AuditQuery } from './query.js';
 import type { ApiRecord, AuditRecord } from './record.js';
 import { AuditSigner } from './signer.js';
-
-export interface ContractStore {
-  db: Kysely<Database>;
-  /**
-   * Another connection pool on the same database, as a second controller would have; closed by `close()`.
-   * Absent where the database has one writer process (SQLite).
-   */
-  replica?(): Kysely<Database>;
-  close(): Promise<void>;
-}
 
 let counter = 0;
 export function apiCall(over: Partial<ApiRecord> = {}): ApiRecord {

@@ -5,6 +5,7 @@
 // controller replica sharing the database.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { fastifyCookie } from '@fastify/cookie';
 import { ZtkaError } from '@ztka/protocol';
 import { GenerationCache, type ChangeFeed } from '../org/changes.js';
 import type { CredentialKind, CredentialStore, Principal } from './credentials.js';
@@ -30,15 +31,14 @@ export function bearerToken(headers: IncomingHttpHeaders): string | undefined {
   return scheme?.toLowerCase() === 'bearer' && token ? token : undefined;
 }
 
-/** The value of cookie `name`, or undefined (also for a Cookie header over MAX_COOKIE_BYTES). */
+/**
+ * The value of cookie `name`, or undefined (also for a Cookie header over MAX_COOKIE_BYTES). Read with
+ * @fastify/cookie's parser, which server.ts registers before any request is served (its parser loads then).
+ */
 export function cookieValue(headers: IncomingHttpHeaders, name: string): string | undefined {
   const cookie = headers.cookie;
   if (typeof cookie !== 'string' || cookie.length > MAX_COOKIE_BYTES) return undefined;
-  for (const part of cookie.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
+  return fastifyCookie.parse(cookie)[name];
 }
 
 export function sessionCookie(headers: IncomingHttpHeaders): string | undefined {

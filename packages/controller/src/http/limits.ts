@@ -60,7 +60,10 @@ export function refuseRequest(req: IncomingMessage, res: ServerResponse, err: Zt
   res.end(body);
 }
 
-/** The same on a socket no HTTP response owns: an upgrade, a CONNECT, a request the parser gave up on. */
+/**
+ * The same on a socket no HTTP response owns: an upgrade (of the kube proxy, the agents' tunnel endpoint or
+ * the browser shell), a CONNECT, a request the parser gave up on. The one raw-socket answer of the controller.
+ */
 export function refuseOnSocket(
   socket: Duplex,
   url: string | undefined,
@@ -76,6 +79,7 @@ export function refuseOnSocket(
       'Content-Type: application/json\r\n' +
       'Cache-Control: no-store\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      (err.retryAfterSeconds === undefined ? '' : `Retry-After: ${err.retryAfterSeconds}\r\n`) +
       extra.join('') +
       'Connection: close\r\n\r\n' +
       body,

@@ -1,31 +1,12 @@
 // The audit record of one proxied request, built from what the proxy learnt while resolving it: a
 // request refused before it was known who asked still gets a record, with what is known.
-import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import type { KubeRequest, TunnelIdentity } from '@ztka/protocol';
+import { ZtkaError, type KubeRequest } from '@ztka/protocol';
 import type { ApiRecord } from '../audit/record.js';
-import type { Principal } from '../auth/credentials.js';
+import type { ProxyRequest } from './request.js';
 
-/** Filled in as the request is resolved; whatever is set when it ends goes into its record. */
-export interface RequestContext {
-  auditId: string;
-  /** The request URL, parsed once for routing, the kube request and the record. */
-  url: URL;
-  at: number;
-  cluster: string;
-  principal?: Principal;
-  identity?: TunnelIdentity;
-  kube?: KubeRequest;
-}
-
-export function newContext(req: IncomingMessage): RequestContext {
-  return {
-    auditId: randomUUID(),
-    at: Date.now(),
-    cluster: '',
-    url: new URL(req.url ?? '/', 'https://controller.invalid'),
-  };
-}
+/** Nothing is served that the trail does not hold: when the audit store fails, the request fails. */
+export const auditUnavailable = (cause: unknown) =>
+  new ZtkaError('internal', 'the audit trail is unavailable, so the request was not served', { cause });
 
 /**
  * The most of each client-sent text a record keeps: enough for any real kubectl, little enough that a record
@@ -44,9 +25,9 @@ export const RECORD_TEXT_MAX = {
 } as const;
 
 /** A client-sent header, cut to `max` characters (fewer when nobody was authenticated). */
-const header = (req: IncomingMessage, ctx: RequestContext, name: string, max: number) => {
-  const v = req.headers[name];
-  const limit = ctx.principal ? max : Math.min(max, RECORD_TEXT_MAX.anonymous);
+const header = (request: ProxyRequest, name: string, max: number) => {
+  const v = request.incoming.headers[name];
+  const limit = request.principal ? max : Math.min(max, RECORD_TEXT_MAX.anonymous);
   return typeof v === 'string' && v.length > 0 ? v.slice(0, limit) : undefined;
 };
 
@@ -65,44 +46,41 @@ export function mayChangeCluster(kube: KubeRequest): boolean {
   return !READ_VERBS.has(kube.verb) || (kube.subresource !== undefined && INTERACTIVE.has(kube.subresource));
 }
 
-/** Whether a request streams until someone stops it: its record has a start and an end. */
-export function isLongRunning(kube: KubeRequest, query: URLSearchParams, upgrade: boolean): boolean {
-  return (
-    upgrade || kube.isWatch || (kube.subresource === 'log' && /^(1|true)$/i.test(query.get('follow') ?? ''))
-  );
+/** Whether a plain request streams until someone stops it (an upgrade always does): its record has a start and an end. */
+export function isLongRunning(kube: KubeRequest, query: URLSearchParams): boolean {
+  return kube.isWatch || (kube.subresource === 'log' && /^(1|true)$/i.test(query.get('follow') ?? ''));
 }
 
 export function apiRecord(
-  req: IncomingMessage,
-  ctx: RequestContext,
+  request: ProxyRequest,
   outcome: { stage: ApiRecord['stage']; status: number; reason?: string; bytes?: number; endedAt?: number },
 ): ApiRecord {
-  const kube = ctx.kube;
+  const { incoming, kube, principal, identity } = request;
   const record: ApiRecord = {
     kind: 'api',
-    id: ctx.auditId,
+    id: request.auditId,
     stage: outcome.stage,
-    at: ctx.at,
-    user: ctx.principal?.username ?? null,
-    cluster: ctx.cluster,
-    method: req.method ?? 'GET',
-    requestURI: (req.url ?? '/').slice(
+    at: request.at,
+    user: principal?.username ?? null,
+    cluster: request.cluster,
+    method: request.method,
+    requestURI: (incoming.url ?? '/').slice(
       0,
-      ctx.principal ? RECORD_TEXT_MAX.requestURI : RECORD_TEXT_MAX.anonymous,
+      principal ? RECORD_TEXT_MAX.requestURI : RECORD_TEXT_MAX.anonymous,
     ),
-    verb: kube?.verb ?? (req.method ?? 'get').toLowerCase(),
-    sourceIPs: [req.socket.remoteAddress ?? ''],
+    verb: kube?.verb ?? request.method.toLowerCase(),
+    sourceIPs: [incoming.socket.remoteAddress ?? ''],
     status: outcome.status,
   };
-  const userAgent = header(req, ctx, 'user-agent', RECORD_TEXT_MAX.userAgent);
+  const userAgent = header(request, 'user-agent', RECORD_TEXT_MAX.userAgent);
   if (userAgent) record.userAgent = userAgent;
-  if (ctx.identity) {
-    record.role = ctx.identity.role;
-    if (ctx.identity.channel) record.channel = ctx.identity.channel;
-    if (ctx.identity.sessionId) record.sessionId = ctx.identity.sessionId;
-  } else if (ctx.principal?.channel) record.channel = ctx.principal.channel;
-  const kubectlCommand = header(req, ctx, 'kubectl-command', RECORD_TEXT_MAX.kubectlCommand);
-  const kubectlSession = header(req, ctx, 'kubectl-session', RECORD_TEXT_MAX.kubectlSession);
+  if (identity) {
+    record.role = identity.role;
+    if (identity.channel) record.channel = identity.channel;
+    if (identity.sessionId) record.sessionId = identity.sessionId;
+  } else if (principal?.channel) record.channel = principal.channel;
+  const kubectlCommand = header(request, 'kubectl-command', RECORD_TEXT_MAX.kubectlCommand);
+  const kubectlSession = header(request, 'kubectl-session', RECORD_TEXT_MAX.kubectlSession);
   if (kubectlCommand) record.kubectlCommand = kubectlCommand;
   if (kubectlSession) record.kubectlSession = kubectlSession;
   if (kube?.isResourceRequest) {
@@ -115,12 +93,12 @@ export function apiRecord(
       ...(kube.subresource ? { subresource: kube.subresource } : {}),
     };
     if (kube.subresource === 'exec' || kube.subresource === 'attach') {
-      const command = ctx.url.searchParams
+      const command = request.url.searchParams
         .getAll('command')
         .slice(0, RECORD_TEXT_MAX.execArguments)
         .map((a) => a.slice(0, RECORD_TEXT_MAX.execArgument));
       if (command.length > 0) record.command = command;
-      const container = ctx.url.searchParams.get('container');
+      const container = request.url.searchParams.get('container');
       if (container) record.container = container.slice(0, RECORD_TEXT_MAX.container);
     }
   }
@@ -128,7 +106,7 @@ export function apiRecord(
   if (outcome.bytes !== undefined) record.bytes = outcome.bytes;
   if (outcome.endedAt !== undefined) {
     record.endedAt = outcome.endedAt;
-    record.durationMs = outcome.endedAt - ctx.at;
+    record.durationMs = outcome.endedAt - request.at;
   }
   return record;
 }

@@ -13,7 +13,7 @@ import type { Principal } from '../auth/credentials.js';
 import { LocalRoute } from '../tunnel/route.js';
 import { AgentSession, TunnelRegistry } from '../tunnel/session.js';
 import { WHOLE_ANSWER_LIMIT } from '@ztka/protocol';
-import { createKubeProxy } from './forward.js';
+import { createKubeProxy } from './proxy.js';
 
 const principal: Principal = {
   credentialId: 'c1',

@@ -61,3 +61,17 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Counts a proxied request once it has ended: by cluster, verb and status, its duration and its bytes. */
+export function observeProxied(
+  metrics: Pick<Metrics, 'proxyRequests' | 'proxyDuration' | 'proxyBytes'>,
+): (
+  request: { cluster: string; kube: { verb: string } },
+  outcome: { status: number; durationMs: number; bytesOut: number },
+) => void {
+  return ({ cluster, kube: { verb } }, outcome) => {
+    metrics.proxyRequests.inc({ cluster, verb, code: String(outcome.status) });
+    metrics.proxyDuration.observe({ cluster, verb }, outcome.durationMs / 1000);
+    metrics.proxyBytes.inc({ cluster }, outcome.bytesOut);
+  };
+}

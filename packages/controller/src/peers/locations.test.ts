@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { pino } from 'pino';
-import { ClusterRegistry } from '../clusters/registry.js';
+import { BootstrapTokens } from '../clusters/bootstrap-tokens.js';
+import { ClusterStore } from '../clusters/clusters.js';
+import { orgWithProject } from '../store/contract.js';
 import { openSqlite } from '../store/db.js';
 import { migrateToLatest } from '../store/migrations.js';
 import { HANDOVER_MS, TunnelLocations } from './locations.js';
@@ -16,16 +18,17 @@ async function fixture(t: TestContext) {
   t.after(() => db.destroy());
   await migrateToLatest(db);
   const clock = { now: T0 };
-  const registry = new ClusterRegistry(db, () => clock.now);
-  await registry.ensureOrgAndProject('default', 'web');
-  await registry.createCluster({ project: 'web', name: 'alpha' });
+  const now = () => clock.now;
+  const clusters = new ClusterStore(db, new BootstrapTokens(db, { clock: now }), now);
+  await orgWithProject(db, 'default', 'web', now);
+  await clusters.create({ project: 'web', name: 'alpha' });
   const replica = async (id: string) => {
     const replicas = new ReplicaDirectory(db, id, log, () => clock.now);
     await replicas.register(`https://${id}.peer:9443`);
     return { replicas, locations: new TunnelLocations(db, replicas, () => clock.now) };
   };
-  const connected = async () => (await registry.getCluster('alpha'))?.connected;
-  return { db, clock, registry, a: await replica('a'), b: await replica('b'), connected };
+  const connected = async () => (await clusters.get('alpha'))?.connected;
+  return { db, clock, clusters, a: await replica('a'), b: await replica('b'), connected };
 }
 
 const tunnel = (sessionId: string) => ({ sessionId, jitNamespace: 'ztka-system' });

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import { hostPort } from '../config.js';
 import type { ChangeFeed } from '../org/changes.js';
 import { peerCredentials } from '../pki/peer.js';
 import type { Database } from '../store/schema.js';
@@ -20,15 +21,6 @@ export interface Peering {
   /** The URL peers reach this replica at, if it takes peer requests. */
   peerUrl: string | undefined;
   close(): Promise<void>;
-}
-
-/** `host:port` → its parts; the host may be a bracketed IPv6 address. */
-function hostPort(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(':');
-  return {
-    host: address.slice(0, colon).replace(/^\[(.*)\]$/, '$1'),
-    port: Number(address.slice(colon + 1)),
-  };
 }
 
 export async function startPeering(deps: {

@@ -7,6 +7,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
+import { WebSocket } from 'ws';
 import { pino } from 'pino';
 import {
   AGENT_EVENTS,
@@ -18,7 +19,7 @@ import {
   generateAgentKey,
   signAgentProof,
 } from '@ztka/protocol';
-import type { AuthenticatedAgent } from '../clusters/registry.js';
+import type { AuthenticatedAgent } from '../clusters/agent-credentials.js';
 import { createMetrics } from '../observability/metrics.js';
 import { RequestLimits } from '../access/request-limits.js';
 import type { TunnelClaims } from './claims.js';
@@ -99,10 +100,14 @@ async function rig(t: TestContext, opts: { probeTimeoutMs?: number; perAddress?:
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/agents/connect`;
 
   /** A proof as the agent makes it (`with` another key, dated `at`, claiming another identity). */
-  const proof = (o: { with?: KeyObject; at?: number; identity?: string } = {}) =>
+  const proof = (o: { with?: KeyObject; at?: number; identity?: string; jitNamespace?: string } = {}) =>
     signAgentProof(
       o.with ?? agentKey,
-      { credentialId: CREDENTIAL_ID, clusterIdentity: o.identity ?? IDENTITY, jitNamespace: JIT },
+      {
+        credentialId: CREDENTIAL_ID,
+        clusterIdentity: o.identity ?? IDENTITY,
+        jitNamespace: o.jitNamespace ?? JIT,
+      },
       o.at,
     );
 
@@ -111,41 +116,47 @@ async function rig(t: TestContext, opts: { probeTimeoutMs?: number; perAddress?:
    * connection and says nothing, as a frozen agent would.
    */
   const dial = (headers: Record<string, string>, silent = false) =>
-    new Promise<{ status: number; body?: { code: string; message: string }; socket?: Socket }>(
-      (resolve, reject) => {
-        const req = http.request(url, {
-          agent: false,
-          headers: {
-            connection: 'Upgrade',
-            upgrade: TUNNEL_TRANSPORTS.h2,
-            [CLUSTER_IDENTITY_HEADER]: IDENTITY,
-            [JIT_NAMESPACE_HEADER]: JIT,
-            ...headers,
-          },
-        });
-        req.on('upgrade', (_res, socket: Socket, head: Buffer) => {
-          sockets.add(socket);
-          socket.on('error', () => undefined);
-          if (head.length > 0) socket.unshift(head);
-          if (!silent) http2.performServerHandshake(socket).on('error', () => undefined);
-          resolve({ status: 101, socket });
-        });
-        req.on('response', (res) => {
-          let text = '';
-          res.setEncoding('utf8').on('data', (c: string) => (text += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-        });
-        req.on('error', reject);
-        req.end();
-      },
-    );
+    new Promise<{
+      status: number;
+      /** The status line's reason phrase. */
+      reason?: string;
+      body?: { code: string; message: string };
+      socket?: Socket;
+    }>((resolve, reject) => {
+      const req = http.request(url, {
+        agent: false,
+        headers: {
+          connection: 'Upgrade',
+          upgrade: TUNNEL_TRANSPORTS.h2,
+          [CLUSTER_IDENTITY_HEADER]: IDENTITY,
+          [JIT_NAMESPACE_HEADER]: JIT,
+          ...headers,
+        },
+      });
+      req.on('upgrade', (_res, socket: Socket, head: Buffer) => {
+        sockets.add(socket);
+        socket.on('error', () => undefined);
+        if (head.length > 0) socket.unshift(head);
+        if (!silent) http2.performServerHandshake(socket).on('error', () => undefined);
+        resolve({ status: 101, socket });
+      });
+      req.on('response', (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (c: string) => (text += c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, reason: res.statusMessage ?? '', body: JSON.parse(text) }),
+        );
+      });
+      req.on('error', reject);
+      req.end();
+    });
   const withProof = (value = proof()) => ({
     authorization: `Bearer ${CREDENTIAL}`,
     [AGENT_PROOF_HEADER]: value,
   });
   const counted = async (name: string) =>
     (await metrics.registry.getSingleMetric(name)?.get())?.values.map((v) => ({ ...v.labels, n: v.value }));
-  return { dial, proof, withProof, tunnels, events, alerts, registered, counted };
+  return { url, dial, proof, withProof, tunnels, events, alerts, registered, counted };
 }
 
 test('a credential without a fresh proof of its key gets the answer an unknown credential gets', async (t) => {
@@ -274,4 +285,67 @@ test('an address that keeps presenting credentials that are no agent’s is slow
   assert.deepEqual(statuses, [...Array(10).fill(401), ...Array(4).fill(429)]);
   // The real agent, from the same address, still gets in.
   assert.equal((await r.dial(r.withProof())).status, 101);
+});
+
+test('a refusal says its status in the status line and its code in the body', async (t) => {
+  const r = await rig(t);
+  const refused = await r.dial({});
+  assert.equal(refused.status, 401);
+  assert.equal(refused.reason, 'Unauthorized');
+  assert.deepEqual(refused.body, NOT_VALID);
+});
+
+test('a connection that asks for no tunnel transport is a 400 naming the ones there are', async (t) => {
+  const r = await rig(t);
+  const answer = await r.dial({ ...r.withProof(), upgrade: 'h2c' });
+  assert.equal(answer.status, 400);
+  assert.equal(answer.reason, 'Bad Request');
+  assert.equal(answer.body?.code, 'bad_request');
+  assert.match(answer.body?.message ?? '', /Upgrade: ztka-tunnel-h2 or websocket/);
+  assert.equal(r.tunnels.get('desktop'), undefined);
+});
+
+test("a credential presented for another cluster's identity is refused and recorded", async (t) => {
+  const r = await rig(t);
+  const other = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
+  // A valid proof, made for the identity the connection claims: only the credential's binding refuses it.
+  const answer = await r.dial({
+    ...r.withProof(r.proof({ identity: other })),
+    [CLUSTER_IDENTITY_HEADER]: other,
+  });
+  assert.equal(answer.status, 403);
+  assert.deepEqual(answer.body, { code: 'forbidden', message: 'this credential belongs to another cluster' });
+  assert.equal(r.events[0]?.detail['reason'], 'identity');
+  assert.equal(r.tunnels.get('desktop'), undefined);
+});
+
+test('an agent that reports no valid JIT namespace is refused: the controller could not guard it', async (t) => {
+  const r = await rig(t);
+  for (const jitNamespace of ['', 'Not_A_Label']) {
+    const answer = await r.dial({
+      ...r.withProof(r.proof({ jitNamespace })),
+      [JIT_NAMESPACE_HEADER]: jitNamespace,
+    });
+    assert.equal(answer.status, 400, jitNamespace);
+    assert.match(answer.body?.message ?? '', /must report its JIT namespace/);
+  }
+  assert.equal(r.tunnels.get('desktop'), undefined);
+});
+
+test('over the WebSocket transport the connection becomes the same tunnel', async (t) => {
+  const r = await rig(t);
+  const ws = new WebSocket(r.url.replace(/^http/, 'ws'), {
+    headers: {
+      ...r.withProof(),
+      [CLUSTER_IDENTITY_HEADER]: IDENTITY,
+      [JIT_NAMESPACE_HEADER]: JIT,
+    },
+  });
+  t.after(() => ws.terminate());
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  for (let i = 0; i < 50 && !r.tunnels.get('desktop'); i++) await new Promise((res) => setTimeout(res, 10));
+  assert.equal(r.tunnels.get('desktop')?.info.transport, 'websocket');
 });

@@ -19,7 +19,8 @@ import {
   verifyAgentProof,
   type TunnelTransport,
 } from '@ztka/protocol';
-import type { AuthenticatedAgent } from '../clusters/registry.js';
+import type { AuthenticatedAgent } from '../clusters/agent-credentials.js';
+import { refuseOnSocket } from '../http/limits.js';
 import { DNS_LABEL_PATTERN } from '../org/names.js';
 import type { AgentAlerts, AgentRefusal } from './alerts.js';
 import type { TunnelClaims } from './claims.js';
@@ -52,13 +53,6 @@ function header(req: IncomingMessage, name: string): string {
 // One answer for a missing or invalid credential and for a valid credential without a valid proof of its
 // key: whoever copied a credential learns nothing from it, not even that the cluster exists.
 const unauthorized = () => new ZtkaError('unauthorized', 'a valid agent credential is required');
-
-function refuse(socket: Duplex, err: ZtkaError): void {
-  const body = JSON.stringify({ code: err.code, message: err.message });
-  socket.end(
-    `HTTP/1.1 ${err.status} ${err.code}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
-}
 
 function transportOf(req: IncomingMessage): TunnelTransport | undefined {
   const asked = header(req, 'upgrade').toLowerCase();
@@ -167,10 +161,10 @@ export function createAgentEndpoint(deps: {
     head: Buffer,
   ): Promise<void> {
     socket.on('error', () => socket.destroy());
+    const refuse = (err: ZtkaError) => refuseOnSocket(socket, req.url, err);
     const transport = transportOf(req);
     if (!transport) {
       refuse(
-        socket,
         new ZtkaError(
           'bad_request',
           `the tunnel is opened with Upgrade: ${Object.values(TUNNEL_TRANSPORTS).join(' or ')}`,
@@ -187,12 +181,12 @@ export function createAgentEndpoint(deps: {
         await deps.limits.anonymous(remoteAddress);
       } catch (err) {
         // Past the address's limit: answered, not logged again.
-        refuse(socket, err as ZtkaError);
+        refuse(err as ZtkaError);
         return;
       }
       deps.log.warn({ remote: remoteAddress }, 'agent connection refused: bad credential');
       deps.alerts.unauthenticated();
-      refuse(socket, unauthorized());
+      refuse(unauthorized());
       return;
     }
     const identity = header(req, CLUSTER_IDENTITY_HEADER);
@@ -203,7 +197,7 @@ export function createAgentEndpoint(deps: {
         'agent connection refused',
       );
       deps.alerts.refused(agent.clusterName, reason, remoteAddress, { credentialId: agent.credentialId });
-      refuse(socket, error);
+      refuse(error);
     };
     const keyless = await keyRefusal(deps.directory, agent, header(req, AGENT_PROOF_HEADER), {
       clusterIdentity: identity,
@@ -216,7 +210,6 @@ export function createAgentEndpoint(deps: {
     if (!NAMESPACE_NAME.test(jitNamespace)) {
       deps.log.warn({ cluster: agent.clusterName }, 'agent connection refused: no JIT namespace reported');
       refuse(
-        socket,
         new ZtkaError(
           'bad_request',
           `the agent must report its JIT namespace in ${JIT_NAMESPACE_HEADER} (a DNS-1123 label); upgrade the agent`,
@@ -282,7 +275,6 @@ export function createAgentEndpoint(deps: {
       const free = await freeFor(deps, info);
       if (free) return upgrade(free.replacing);
       refuse(
-        socket,
         new ZtkaError(
           'conflict',
           `cluster ${info.cluster} already has a live tunnel; a second connection may not take it over (recorded)`,

@@ -7,7 +7,8 @@ import type http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { CLUSTER_PROXY_PREFIX } from '@ztka/protocol';
+import { CLUSTER_PROXY_PREFIX, ZtkaError } from '@ztka/protocol';
+import { refuseOnSocket } from '../http/limits.js';
 
 export interface KubeHandler {
   handleRequest(req: http.IncomingMessage, res: http.ServerResponse): void;
@@ -56,7 +57,7 @@ export class ShellKubeSockets {
     server.on('secureConnection', (socket) => this.#bound.set(socket, sessionId));
     server.on('upgrade', (req, socket, head) => {
       if (req.url?.startsWith(CLUSTER_PROXY_PREFIX)) handler.handleUpgrade(req, socket, head);
-      else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      else refuseOnSocket(socket, req.url, new ZtkaError('not_found', 'nothing is served at this path'));
     });
     await fs.rm(socketPath, { force: true });
     await new Promise<void>((resolve, reject) => {

@@ -148,6 +148,7 @@ async function harness(
     wss.once('connection', (socket) =>
       resolve(
         startShellSession({
+          id: 'shell-1',
           socket,
           username: 'alice',
           cluster: 'dev',

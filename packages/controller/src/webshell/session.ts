@@ -8,7 +8,6 @@
 //
 //   opening ──▶ idle ──Enter──▶ submitting (record, renew the kubeconfig) ──▶ running ──exit──▶ idle
 //      any state ──▶ ending
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import { parseCommandLine } from './command-line.js';
@@ -18,6 +17,8 @@ import { BELL, LineEditor } from './line-editor.js';
 import { ShellUnavailable, type SandboxWorkspace } from './sandbox.js';
 
 export interface ShellSessionOptions {
+  /** The shell's one id: its kube tokens, kube socket, audit records, events and log lines all carry it. */
+  id: string;
   socket: WebSocket; // already upgraded, authenticated by the caller
   username: string;
   cluster: string;
@@ -85,7 +86,7 @@ export function forLog(line: string): string {
 }
 
 class Shell implements ShellSession {
-  readonly id = randomUUID();
+  readonly id: string;
   readonly ended: Promise<string>;
   readonly #opts: ShellSessionOptions;
   readonly #log: Logger;
@@ -116,6 +117,7 @@ class Shell implements ShellSession {
   readonly #lifeTimer: NodeJS.Timeout;
 
   constructor(opts: ShellSessionOptions) {
+    this.id = opts.id;
     this.#opts = opts;
     this.ended = new Promise((resolve) => (this.#resolveEnded = resolve));
     this.#log = opts.log.child({ shell: this.id, user: opts.username, cluster: opts.cluster });

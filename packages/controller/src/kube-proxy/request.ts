@@ -1,10 +1,18 @@
-import type { IncomingMessage } from 'node:http';
+// One kube request on its way through the proxy. Its URL is parsed once on arrival and its kube request
+// once after authentication; what is learnt while resolving it (who asks, as which role, what it is, which
+// tunnel it travels) is set on the same object, which authorization, forwarding, audit and metrics all read.
+// A request refused part-way keeps what was learnt, for its record.
+import { randomUUID } from 'node:crypto';
+import http2 from 'node:http2';
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import {
   AUDIT_ID_HEADER,
   CLUSTER_PROXY_PREFIX,
   IDENTITY_HEADER,
+  KUBE_REQUEST_HEADER,
   ZtkaError,
   encodeIdentity,
+  encodeKubeRequestHeader,
   forwardableHeaders,
   isDnsLabel,
   parseKubeRequest,
@@ -12,15 +20,40 @@ import {
   type KubeRequest,
   type TunnelIdentity,
 } from '@ztka/protocol';
-import type { OutgoingHttpHeaders } from 'node:http';
 import { guardKubeRequest, guardProtectedNamespaces } from '../access/kube-guard.js';
 import type { RequestLimits } from '../access/request-limits.js';
-import type { ApiRecord } from '../audit/record.js';
-import type { RequestContext } from './audit.js';
 import type { Principal } from '../auth/credentials.js';
 import type { TunnelRoute } from '../tunnel/route.js';
 
-export interface KubeProxyDeps {
+/** A kube request as far as it is known: whatever is set when it ends goes into its record. */
+export interface ProxyRequest {
+  readonly incoming: IncomingMessage;
+  readonly auditId: string;
+  /** Arrival, in ms since the epoch. */
+  readonly at: number;
+  readonly method: string;
+  /** The request URL, parsed once for routing, the kube request and the record. */
+  readonly url: URL;
+  cluster: string;
+  principal?: Principal;
+  identity?: TunnelIdentity;
+  kube?: KubeRequest;
+}
+
+/** A request cleared to travel: everything about it is known. */
+export interface ResolvedRequest extends ProxyRequest {
+  principal: Principal;
+  identity: TunnelIdentity;
+  kube: KubeRequest;
+  route: TunnelRoute;
+  /** Path and query below the cluster prefix, as the apiserver will see them. */
+  upstreamPath: string;
+  /** What travels to the agent: the client's forwardable headers and the tunnel's own. */
+  headers: OutgoingHttpHeaders;
+}
+
+/** What resolving a request needs from the rest of the controller. */
+export interface RequestResolvers {
   /** The way to the cluster's agent, wherever its tunnel is; undefined while no replica holds one. */
   route(cluster: string): Promise<TunnelRoute | undefined>;
   /** Whether a cluster without a route is expected back within seconds (its agent redialling). */
@@ -32,30 +65,19 @@ export interface KubeProxyDeps {
    * cluster outside their projects, whether it exists or not).
    */
   authorize(principal: Principal, cluster: string): Promise<TunnelIdentity>;
-  /**
-   * Watches a request in flight: `end` is called, with the reason to record, if after a change (a
-   * revocation, a lost role) the request would no longer be allowed as it was, or when the credential that
-   * opened it expires. Returns the function to call when the request is over.
-   */
-  track(target: ProxyTarget, end: (reason: string) => void): () => void;
-  /** Commits an audit record; the proxy awaits it before the response completes. */
-  audit(record: ApiRecord): Promise<void>;
   /** Rate limits per person and, for requests without a valid credential, per address. */
   limits: Pick<RequestLimits, 'person' | 'anonymous'>;
 }
 
-/** A kube request resolved to the tunnel it will travel and everything audit needs to know about it. */
-export interface ProxyTarget {
-  auditId: string;
-  cluster: string;
-  principal: Principal;
-  identity: TunnelIdentity;
-  kube: KubeRequest;
-  method: string;
-  route: TunnelRoute;
-  /** Path and query below the cluster prefix, as the apiserver will see them. */
-  upstreamPath: string;
-  headers: OutgoingHttpHeaders;
+export function newRequest(incoming: IncomingMessage): ProxyRequest {
+  return {
+    incoming,
+    auditId: randomUUID(),
+    at: Date.now(),
+    method: incoming.method ?? 'GET',
+    url: new URL(incoming.url ?? '/', 'https://controller.invalid'),
+    cluster: '',
+  };
 }
 
 /**
@@ -63,39 +85,38 @@ export interface ProxyTarget {
  * parse the kube request once. Throws a ZtkaError whose message is safe to show the caller; a caller without
  * a valid credential learns nothing about which clusters exist.
  */
-export async function resolveTarget(
-  req: IncomingMessage,
-  deps: KubeProxyDeps,
-  ctx: RequestContext,
-): Promise<ProxyTarget> {
-  const url = ctx.url;
+export async function resolveRequest(
+  request: ProxyRequest,
+  deps: RequestResolvers,
+): Promise<ResolvedRequest> {
+  const { incoming, url } = request;
   const rest = url.pathname.slice(CLUSTER_PROXY_PREFIX.length);
   const slash = rest.indexOf('/');
   const cluster = slash === -1 ? rest : rest.slice(0, slash);
   const path = slash === -1 ? '/' : rest.slice(slash);
-  ctx.cluster = cluster.slice(0, 253);
+  request.cluster = cluster.slice(0, 253);
 
-  const principal = await deps.authenticate(req);
+  const principal = await deps.authenticate(incoming);
   if (!principal) {
-    await deps.limits.anonymous(req.socket.remoteAddress ?? '');
+    await deps.limits.anonymous(incoming.socket.remoteAddress ?? '');
     throw new ZtkaError('unauthorized', 'Unauthorized: a valid ztka credential is required');
   }
-  ctx.principal = principal;
+  request.principal = principal;
   await deps.limits.person(principal.userId);
   if (!isDnsLabel(cluster)) throw new ZtkaError('not_found', `unknown cluster "${cluster.slice(0, 64)}"`);
   const identity = await deps.authorize(principal, cluster);
-  ctx.identity = identity;
+  request.identity = identity;
 
   let kube: KubeRequest;
   try {
-    kube = parseKubeRequest(req.method ?? 'GET', path, url.searchParams);
+    kube = parseKubeRequest(request.method, path, url.searchParams);
   } catch (err) {
     throw new ZtkaError('bad_request', err instanceof Error ? err.message : 'malformed kube API path', {
       cause: err,
     });
   }
 
-  ctx.kube = kube;
+  request.kube = kube;
   guardKubeRequest(identity, kube);
 
   // authorize() has established that the cluster exists and that the caller may know it.
@@ -114,19 +135,30 @@ export async function resolveTarget(
     );
   }
 
-  const auditId = ctx.auditId;
-  const headers: OutgoingHttpHeaders = forwardableHeaders(req.headers, { dropCredentials: true });
-  headers[AUDIT_ID_HEADER] = auditId;
+  const headers: OutgoingHttpHeaders = forwardableHeaders(incoming.headers, { dropCredentials: true });
+  headers[AUDIT_ID_HEADER] = request.auditId;
   headers[IDENTITY_HEADER] = encodeIdentity(identity);
-  return {
-    auditId,
-    cluster,
+  // The agent checks that it reads the path as this parse did: what was authorized and recorded is what runs.
+  headers[KUBE_REQUEST_HEADER] = encodeKubeRequestHeader(kube);
+  return Object.assign(request, {
     principal,
     identity,
     kube,
-    method: req.method ?? 'GET',
     route,
     upstreamPath: path + url.search,
     headers,
-  };
+  });
+}
+
+/** Opens the request's stream through its tunnel, with the tunnel's headers and any `extra` ones. */
+export function openUpstream(
+  request: ResolvedRequest,
+  extra: Record<string, string> = {},
+): http2.ClientHttp2Stream {
+  return request.route.open({
+    ...request.headers,
+    ...extra,
+    [http2.constants.HTTP2_HEADER_METHOD]: request.method,
+    [http2.constants.HTTP2_HEADER_PATH]: request.upstreamPath,
+  });
 }
