@@ -5,10 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { AGENT_NAME } from '@ztka/protocol';
+import { AGENT_NAME, DNS_LABEL_PATTERN, isDnsLabel } from '@ztka/protocol';
 import { HASH_MARKER, isReservedName, serviceAccountName, usernameHash } from './names.js';
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const RUNS = { numRuns: 3000 };
 
 /** The inverse of the readable form: undefined for a name that is not one. */
@@ -126,7 +125,7 @@ test('property: every name is a DNS-1123 label, not reserved, readable or marked
   fc.assert(
     fc.property(usernames, (username) => {
       const name = serviceAccountName(username);
-      assert.match(name, DNS_LABEL);
+      assert.match(name, new RegExp(DNS_LABEL_PATTERN));
       assert.ok(!isReservedName(name), name);
       const decoded = decodeReadable(name);
       if (decoded !== undefined) assert.equal(decoded, username);
@@ -143,7 +142,7 @@ test('property: the readable form is taken whenever it fits and is not reserved'
   fc.assert(
     fc.property(fc.oneof(allowedByController, ascii), (username) => {
       const readable = [...username].map((c) => (/[a-z0-9]/.test(c) ? c : `-${c.charCodeAt(0)}`)).join('');
-      const fits = DNS_LABEL.test(readable) && !isReservedName(readable);
+      const fits = isDnsLabel(readable) && !isReservedName(readable);
       assert.equal(serviceAccountName(username) === readable, fits, `${username} → ${readable}`);
     }),
     RUNS,
