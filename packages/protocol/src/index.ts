@@ -40,6 +40,7 @@ export { forwardableHeaders } from './headers.js';
 export { protectedNamespaceReached, protectedNamespaces } from './jit-namespace.js';
 export * from './rbac.js';
 export * from './pod-security.js';
+export * from './org-settings.js';
 export { RELAY_LIMIT, relay } from './relay.js';
 export * from './audit.js';
 export * from './sso.js';

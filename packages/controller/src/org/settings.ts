@@ -2,25 +2,17 @@
 // open, the Pod Security level of granted namespaces, and how people may log in with a password. Read on
 // every proxied request and every login, so cached until the next change.
 import type { Kysely, Transaction } from 'kysely';
-import { isNamespacePodSecurity, ZtkaError, type NamespacePodSecurity } from '@ztka/protocol';
+import {
+  isNamespacePodSecurity,
+  ZtkaError,
+  type NamespacePodSecurity,
+  type OrgSettings,
+} from '@ztka/protocol';
 import type { Database } from '../store/schema.js';
 import { GenerationCache, type ChangeFeed } from './changes.js';
 import { revokeAllCredentials } from './users.js';
 
-export interface OrgSettings {
-  kubeconfigValiditySeconds: number;
-  saLifetimeSeconds: number;
-  webKubectl: boolean;
-  cliKubectl: boolean;
-  /** The Pod Security level the agent labels the namespaces of NAMESPACE_ADMIN grants with, or `off`. */
-  namespacePodSecurity: NamespacePodSecurity;
-  /** Every password login must send a TOTP code; someone not enrolled gets only an enrolment token. */
-  requireTotp: boolean;
-  /** Password logins are refused, but for the break-glass user's: people sign in with single sign-on. */
-  ssoOnly: boolean;
-  /** The username of the one person who may still log in with a password under ssoOnly, or ''. */
-  breakGlassUser: string;
-}
+export type { OrgSettings };
 
 export const DEFAULT_SETTINGS: OrgSettings = Object.freeze({
   kubeconfigValiditySeconds: 30 * 24 * 3600,

@@ -5,7 +5,7 @@ import type {
   CommandView,
   SystemRecord as AuditSystemRecord,
 } from '@ztka/protocol/audit';
-import type { NamespacePodSecurity } from '@ztka/protocol/pod-security';
+import type { OrgSettings } from '@ztka/protocol/org-settings';
 import type { Role } from '@ztka/protocol/roles';
 
 export interface RoleAssignment {
@@ -82,16 +82,8 @@ export interface Group {
   createdAt: string;
 }
 
-export interface Settings {
-  kubeconfigValiditySeconds: number;
-  saLifetimeSeconds: number;
-  webKubectl: boolean;
-  cliKubectl: boolean;
-  namespacePodSecurity: NamespacePodSecurity;
-  requireTotp: boolean;
-  ssoOnly: boolean;
-  breakGlassUser: string;
-}
+/** An org's settings, as `GET /v1/settings` serves them. */
+export type Settings = OrgSettings;
 
 /** One proxied kube API request as a page of the trail lists it; times are epoch milliseconds. */
 export type ApiRecord = AuditApiRecord & { seq: number };
