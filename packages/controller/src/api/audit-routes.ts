@@ -4,14 +4,23 @@
 // client's word.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { AUDIT_FILTERS, DURATION_PATTERN, parseDuration } from '@ztka/protocol';
+import { AUDIT_FILTERS, DURATION_FORMS, DURATION_PATTERN, ZtkaError, parseDuration } from '@ztka/protocol';
 import { exportRecords } from '../audit/export.js';
 import type { AuditFilter, VerifyResult } from '../audit/query.js';
 import { requireOrgReader, type ApiDeps } from './context.js';
 import { Body, Label, PAGE_PARAMS, Username, errors, page } from './schemas.js';
 
+/** Longer than any span the trail can hold (`36500d` is six characters), short of any number that overflows. */
+const LAST_MAX_LENGTH = 16;
+
 const FilterParams = {
-  last: Type.Optional(Type.String({ pattern: DURATION_PATTERN, description: 'e.g. 10m, 1h, 24h, 7d' })),
+  last: Type.Optional(
+    Type.String({
+      pattern: DURATION_PATTERN,
+      maxLength: LAST_MAX_LENGTH,
+      description: 'e.g. 10m, 1h, 24h, 7d, 1h30m, or seconds',
+    }),
+  ),
   since: Type.Optional(Type.String({ format: 'date-time' })),
   until: Type.Optional(Type.String({ format: 'date-time' })),
   project: Type.Optional(Label),
@@ -61,8 +70,13 @@ type FilterQuery = Partial<Record<keyof typeof FilterParams, string>>;
 
 function filterOf(kind: AuditFilter['kind'], q: FilterQuery, now: number): AuditFilter {
   const f: AuditFilter = { kind };
-  const last = q.last === undefined ? undefined : parseDuration(q.last);
-  if (last !== undefined) f.since = now - last * 1000;
+  if (q.last !== undefined) {
+    const last = parseDuration(q.last);
+    // A span the filter cannot hold is refused, never dropped: dropping it would answer with the whole trail.
+    if (last === undefined)
+      throw new ZtkaError('bad_request', `last: use ${DURATION_FORMS}`, { field: '/last' });
+    f.since = Math.max(0, now - last * 1000);
+  }
   if (q.since) f.since = Date.parse(q.since);
   if (q.until) f.until = Date.parse(q.until);
   for (const key of AUDIT_FILTERS) {
