@@ -31,12 +31,14 @@ import { AuditRetention } from './audit/retention.js';
 import { SystemEvents } from './audit/system-events.js';
 import { registerAuditRoutes } from './api/audit-routes.js';
 import { SHELL_PATH, createShellEndpoint } from './api/shell-socket.js';
-import { Authenticator, bearerToken } from './auth/authenticate.js';
+import { Authenticator } from './auth/authenticate.js';
+import { kubeCredentialOf } from './auth/kube-credential.js';
 import { bootstrapOrg } from './auth/bootstrap.js';
 import { CredentialStore } from './auth/credentials.js';
 import { LoginThrottle } from './auth/login-throttle.js';
 import { TotpStore } from './auth/totp.js';
 import { AgentCredentials } from './clusters/agent-credentials.js';
+import { agentDirectory } from './clusters/agent-directory.js';
 import { recordAgentEvents } from './clusters/agent-events.js';
 import { BootstrapTokens } from './clusters/bootstrap-tokens.js';
 import { ClusterStore } from './clusters/clusters.js';
@@ -47,6 +49,7 @@ import { RoleAssignments } from './org/role-assignments.js';
 import { SettingsStore } from './org/settings.js';
 import { UserDirectory } from './org/users.js';
 import { hostPort, type Config } from './config.js';
+import { recordInClusterOrg } from './kube-proxy/audit.js';
 import { createKubeProxy } from './kube-proxy/proxy.js';
 import {
   LISTENER_OPTIONS,
@@ -191,12 +194,7 @@ export async function startController(
     perAddress: config.rateLimitPerAddress,
   });
   const handleAgentUpgrade = createAgentEndpoint({
-    directory: {
-      authenticateAgent: (credential) => agentCredentials.authenticateAgent(credential),
-      consumeAgentProof: (id, nonce, expiresAt) => agentCredentials.consumeAgentProof(id, nonce, expiresAt),
-      recordAgent: (cluster, info) => clusters.recordAgent(cluster, info),
-      markSeen: (cluster) => clusters.markSeen(cluster),
-    },
+    directory: agentDirectory(agentCredentials, clusters),
     tunnels,
     claims: peering.router,
     log,
@@ -210,22 +208,9 @@ export async function startController(
       route: (cluster) => peering.router.route(cluster),
       reconnecting: (cluster) => peering.router.reconnecting(cluster),
       limits,
-      // Only kube credentials reach clusters: API keys and session cookies never do; a browser shell's
-      // only through that shell's own socket.
-      authenticate: async (req) => {
-        const token = bearerToken(req.headers);
-        if (token === undefined) return undefined;
-        const principal = await authenticator.verify(token, ['kubeconfig', 'kube_token']);
-        return principal && shellSockets.admits(req.socket, principal) ? principal : undefined;
-      },
+      authenticate: kubeCredentialOf(authenticator, shellSockets),
       authorize: (principal, cluster) => access.kubeIdentity(principal, cluster),
-      audit: async (record) => {
-        const scope = record.cluster ? await access.clusterScope(record.cluster) : undefined;
-        await audit.append(
-          scope?.orgId ?? boot.orgId,
-          scope ? { ...record, project: scope.project } : record,
-        );
-      },
+      audit: recordInClusterOrg(access, audit, boot.orgId),
       track: (target, end) => revocations.trackRequest(target, end),
     },
     observeProxied(metrics),

@@ -110,3 +110,18 @@ export function apiRecord(
   }
   return record;
 }
+
+/**
+ * Where a proxied request's record goes: the trail of its cluster's org, with the cluster's project; a
+ * request for no known cluster (refused before that was learnt) into the default org's.
+ */
+export function recordInClusterOrg(
+  scopes: { clusterScope(cluster: string): Promise<{ orgId: string; project: string } | undefined> },
+  trail: { append(orgId: string, record: ApiRecord): Promise<void> },
+  defaultOrgId: string,
+): (record: ApiRecord) => Promise<void> {
+  return async (record) => {
+    const scope = record.cluster ? await scopes.clusterScope(record.cluster) : undefined;
+    await trail.append(scope?.orgId ?? defaultOrgId, scope ? { ...record, project: scope.project } : record);
+  };
+}
