@@ -21,6 +21,7 @@ import {
   relay,
   type KubeRequest,
 } from '@ztka/protocol';
+import { failureOf } from './jit/kube-apis.js';
 import type { H2Pool } from './h2-pool.js';
 import type { CredentialProvider } from './upstream.js';
 
@@ -119,7 +120,7 @@ export function createForwarder(credentials: CredentialProvider, log: Logger, pr
       const identity = decodeIdentity(String(headers[IDENTITY_HEADER] ?? ''));
       upstream = await credentials.forRequest(identity);
     } catch (err) {
-      log.warn({ auditId, err: err instanceof Error ? err.message : String(err) }, 'no upstream credential');
+      log.warn({ auditId, err: failureOf(err) }, 'no upstream credential');
       // A refusal written for the person (an account that is not theirs) says why; anything else, only that.
       fail(
         stream,

@@ -9,6 +9,7 @@ import { createForwarder } from './forward.js';
 import { fileStore, obtainCredential, secretStore } from './register.js';
 import { TunnelClient } from './tunnel-client.js';
 import { asPerson, kubeconfigCredentials, withToken } from './upstream.js';
+import { failureOf } from './jit/kube-apis.js';
 import { createControlHandler } from './control.js';
 import { JitServiceAccounts } from './jit/service-accounts.js';
 
@@ -56,11 +57,7 @@ async function run(config: AgentConfig): Promise<void> {
   const proxied = new SessionStreams();
   const control = createControlHandler(jit, log, proxied);
   const sweeper = setInterval(() => {
-    jit
-      .sweep()
-      .catch((err: unknown) =>
-        log.warn({ err: err instanceof Error ? err.message : String(err) }, 'sweep failed'),
-      );
+    jit.sweep().catch((err: unknown) => log.warn({ err: failureOf(err) }, 'sweep failed'));
   }, config.sweepIntervalMs);
   const client = new TunnelClient({
     controllerUrl,

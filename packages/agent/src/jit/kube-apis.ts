@@ -61,6 +61,24 @@ export function statusOf(err: unknown): number | undefined {
   return err instanceof ApiException ? err.code : undefined;
 }
 
+/** The most of a failure a log line keeps: the clients' errors carry the apiserver's whole answer. */
+const FAILURE_MAX = 300;
+
+/** A failed call in one short line for the log: the apiserver's status and its Status message, cut. */
+export function failureOf(err: unknown): string {
+  if (!(err instanceof ApiException))
+    return (err instanceof Error ? err.message : String(err)).slice(0, FAILURE_MAX);
+  const body: unknown = err.body;
+  let message = typeof body === 'string' ? body : JSON.stringify(body);
+  try {
+    const status = (typeof body === 'string' ? JSON.parse(body) : body) as { message?: unknown };
+    if (typeof status?.message === 'string') message = status.message;
+  } catch {
+    /* not JSON: keep the text */
+  }
+  return `the apiserver answered ${err.code}: ${message}`.replace(/\s+/g, ' ').slice(0, FAILURE_MAX);
+}
+
 /** Resolves `call`, or `fallback` when the apiserver answers with one of `statuses`. */
 export async function unless<T, F>(call: Promise<T>, statuses: number[], fallback: F): Promise<T | F> {
   try {

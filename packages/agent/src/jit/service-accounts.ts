@@ -24,7 +24,7 @@ import type {
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { upstreamCall, type UpstreamTarget } from '../upstream.js';
-import { MERGE_PATCH, kubeApis, statusOf, unless, type KubeApis } from './kube-apis.js';
+import { MERGE_PATCH, failureOf, kubeApis, statusOf, unless, type KubeApis } from './kube-apis.js';
 import { serviceAccountName } from './names.js';
 import { labelNamespaces, podCreatingNamespaces } from './pod-security.js';
 
@@ -513,7 +513,7 @@ export class JitServiceAccounts {
         // Gone (swept or revoked meanwhile): the next request recreates it.
         this.#cache.delete(entry.name);
         this.opts.log.warn(
-          { serviceAccount: entry.name, err: String(err) },
+          { serviceAccount: entry.name, err: failureOf(err) },
           'could not extend service account',
         );
       });
