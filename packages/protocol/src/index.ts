@@ -53,4 +53,4 @@ export {
   parseDuration,
 } from './duration.js';
 export * from './shell-frames.js';
-export { DNS_LABEL_MAX, DNS_LABEL_PATTERN, isDnsLabel } from './names.js';
+export { DNS_LABEL_BODY, DNS_LABEL_MAX, DNS_LABEL_PATTERN, isDnsLabel } from './names.js';

@@ -5,8 +5,11 @@
 /** The longest DNS-1123 label. */
 export const DNS_LABEL_MAX = 63;
 
+/** One DNS-1123 label, unanchored, for patterns that are built of labels (a domain name). */
+export const DNS_LABEL_BODY = '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?';
+
 /** A DNS-1123 label as a JSON Schema `pattern`: lowercase letters, digits and '-', at most 63 of them. */
-export const DNS_LABEL_PATTERN = '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$';
+export const DNS_LABEL_PATTERN = `^${DNS_LABEL_BODY}$`;
 
 const DNS_LABEL = new RegExp(DNS_LABEL_PATTERN);
 

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import {
+  DNS_LABEL_BODY,
   SSO_MAX_SESSION_BOUNDS,
   ZtkaError,
   type SsoProviderSettings,
@@ -42,7 +43,8 @@ export interface Provider extends ProviderSettings {
 
 export type ProviderView = SsoProviderView;
 
-const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+/** An email domain: DNS-1123 labels and a top-level domain of letters, at most 253 characters. */
+const DOMAIN = new RegExp(`^(?=.{1,253}$)(${DNS_LABEL_BODY}\\.)+[a-z]{2,63}$`);
 const CLAIM = /^[A-Za-z0-9_:.\-/]{1,100}$/;
 
 /** Checks what cannot be said in the API's schema; the same messages for the API and internal callers. */
