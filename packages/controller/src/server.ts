@@ -427,7 +427,11 @@ export async function startController(
       const appClosed = step('http server', () => app.close());
       // Short requests in flight finish, long-running ones end so their clients reconnect: a rolling
       // update costs no request.
-      await step('drain', () => kubeProxy.drain(config.shutdownGraceSeconds * 1000));
+      // Requests other replicas carry to this one's tunnels too: new ones are sent back to be retried.
+      await Promise.all([
+        step('drain', () => kubeProxy.drain(config.shutdownGraceSeconds * 1000)),
+        step('peer drain', () => peering.drain(config.shutdownGraceSeconds * 1000)),
+      ]);
       await step('tunnels', () => tunnels.closeAll('controller shutting down'));
       await step('peering', () => peering.close());
       await step('connections', async () => {

@@ -20,6 +20,8 @@ export interface Peering {
   router: TunnelRouter;
   /** The URL peers reach this replica at, if it takes peer requests. */
   peerUrl: string | undefined;
+  /** A stopping replica's peer listener takes no new streams and lets short carried ones finish. */
+  drain(graceMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -65,6 +67,9 @@ export async function startPeering(deps: {
     replicaId,
     router,
     peerUrl,
+    drain: async (graceMs) => {
+      await server?.drain(graceMs);
+    },
     close: async () => {
       off();
       await router.settled();

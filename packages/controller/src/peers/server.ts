@@ -6,7 +6,8 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { SessionStreams, TUNNEL_TUNING, relay } from '@ztka/protocol';
+import { SessionStreams, TUNNEL_TUNING, UPGRADE_HEADER, parseKubeRequest, relay } from '@ztka/protocol';
+import { isLongRunning } from '../kube-proxy/audit.js';
 import type { PeerCredentials } from '../pki/peer.js';
 import { replicaOf } from '../pki/peer.js';
 import type { AgentSession, TunnelRegistry } from '../tunnel/session.js';
@@ -27,7 +28,30 @@ const HOP_HEADERS = new Set([
 export interface PeerServer {
   /** host:port it listens on. */
   address: string;
+  /**
+   * For a stopping replica, before its tunnels close: new streams are refused (not delivered, so the
+   * replica that sent them answers 503 with Retry-After and kubectl retries), and short requests already
+   * carried may finish, for at most `graceMs`. Long-running ones (watches, follows, upgrades) end with the
+   * tunnels, as their clients reconnect anyway.
+   */
+  drain(graceMs: number): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Whether a carried request may run for long: the drain does not wait for those. */
+function longRunning(headers: http2.IncomingHttpHeaders): boolean {
+  if (headers[UPGRADE_HEADER]) return true;
+  const target = String(headers[':path'] ?? '');
+  const q = target.indexOf('?');
+  const query = new URLSearchParams(q === -1 ? '' : target.slice(q + 1));
+  try {
+    return isLongRunning(
+      parseKubeRequest(String(headers[':method'] ?? 'GET'), q === -1 ? target : target.slice(0, q), query),
+      query,
+    );
+  } catch {
+    return false;
+  }
 }
 
 export async function startPeerServer(deps: {
@@ -54,6 +78,10 @@ export async function startPeerServer(deps: {
   const replicas = new WeakMap<http2.Http2Session, string | undefined>();
   // Each session's proxy streams by id, for the cancellations it sends in-band.
   const carried = new SessionStreams();
+  // Short requests carried and not yet over, which a drain waits for; it is woken as the last one ends.
+  const short = new Set<http2.ServerHttp2Stream>();
+  let draining = false;
+  let drained: (() => void) | undefined;
   server.on('session', (session) => {
     open.add(session);
     replicas.set(session, replicaOf((session.socket as TLSSocket).getPeerCertificate()));
@@ -71,8 +99,15 @@ export async function startPeerServer(deps: {
     if (!from) return stream.close(NGHTTP2_REFUSED_STREAM);
     switch (headers[PEER_OP_HEADER]) {
       case PEER_OPS.proxy: {
-        if (!held) return stream.close(NGHTTP2_REFUSED_STREAM);
+        if (!held || draining) return stream.close(NGHTTP2_REFUSED_STREAM);
         carried.track(stream);
+        if (!longRunning(headers)) {
+          short.add(stream);
+          stream.once('close', () => {
+            short.delete(stream);
+            if (short.size === 0) drained?.();
+          });
+        }
         return carry(stream, headers, tunnel);
       }
       case PEER_OPS.cancel: {
@@ -136,6 +171,17 @@ export async function startPeerServer(deps: {
   const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
   return {
     address: `${host}:${bound.port}`,
+    drain: async (graceMs) => {
+      draining = true;
+      if (short.size === 0) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
