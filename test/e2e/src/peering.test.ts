@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import http2 from 'node:http2';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import type tls from 'node:tls';
@@ -162,4 +163,82 @@ test('a cluster deleted through A loses its tunnel on B', async () => {
     await new Promise((r) => setTimeout(r, 100));
   }
   await b.stopAgent(name);
+});
+
+/** One request through `z`'s kube proxy, never retried: its status, Retry-After and the request itself. */
+function viaProxy(z: Ztka, token: string, method: string, uri: string, length?: number) {
+  const req = https.request(`${z.url}${uri}`, {
+    method,
+    ca: z.ca,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(length === undefined
+        ? {}
+        : { 'content-type': 'application/json', 'content-length': String(length) }),
+    },
+  });
+  const answer = new Promise<{ status: number; retryAfter: string | undefined; body: string }>(
+    (resolve, reject) => {
+      req.on('error', reject);
+      req.on('response', (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], body }),
+        );
+      });
+    },
+  );
+  // A request with a body is written by the caller, in pieces; one without is sent at once.
+  if (length === undefined) req.end();
+  return { req, answer };
+}
+
+test('a replica that stops lets the requests others carry to its tunnel finish, and sends new ones back to retry', async () => {
+  // A third replica C holds this cluster's tunnel; A carries requests to it. C stops gracefully while A is
+  // carrying a write whose body is still arriving.
+  const name = 'peered-drain';
+  const c = await Ztka.start({ env: { ZTKA_DATABASE: pg.url, ...PEER }, adminPassword: a.adminPassword });
+  try {
+    await c.connectCluster(name, env.kubeconfig, CLUSTER);
+    await a.waitForConnected(name, true);
+    const token = await a.kubeToken(name);
+    const base = `/k8s/clusters/${name}/api/v1/namespaces/default`;
+    assert.equal((await viaProxy(a, token, 'GET', base).answer).status, 200);
+
+    const configMap = `drain-${randomBytes(4).toString('hex')}`;
+    const body = Buffer.from(
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: configMap },
+        data: { v: 'x'.repeat(2048) },
+      }),
+    );
+    const write = viaProxy(a, token, 'POST', `${base}/configmaps`, body.length);
+    write.req.write(body.subarray(0, 1024));
+    // Long enough for A to have carried the stream to C, whose agent now waits for the rest of the body.
+    await new Promise((r) => setTimeout(r, 1000));
+    const stopping = c.stopController();
+
+    // New requests through A are refused by the draining C before they reach the cluster: 503, retry.
+    let refused: { status: number; retryAfter: string | undefined; body: string } | undefined;
+    for (const deadline = Date.now() + 8000; !refused && Date.now() < deadline;) {
+      const r = await viaProxy(a, token, 'GET', base).answer;
+      if (r.status === 503) refused = r;
+      else assert.equal(r.status, 200, r.body);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(refused, 'no request was refused while C drained');
+    assert.equal(refused.retryAfter, '1');
+
+    // The write carried before the stop began completes.
+    write.req.end(body.subarray(1024));
+    const written = await write.answer;
+    assert.equal(written.status, 201, written.body);
+    await stopping;
+    await env.admin(['delete', 'configmap', configMap, '-n', 'default']);
+  } finally {
+    await c.stop();
+  }
 });
