@@ -16,7 +16,7 @@ import {
   decodeIdentity,
   forwardableHeaders,
   kubeStatus,
-  parseKubeRequest,
+  parseKubeTarget,
   protectedNamespaceReached,
   relay,
   type KubeRequest,
@@ -42,23 +42,6 @@ function fail(stream: http2.ServerHttp2Stream, err: ZtkaError): void {
   }
   stream.respond({ [HTTP2_HEADER_STATUS]: err.status, 'content-type': 'application/json' });
   stream.end(JSON.stringify(kubeStatus(err)));
-}
-
-/** A request path and query as the kube-apiserver will read them, or undefined if the parser refuses it. */
-function parseTarget(
-  method: string,
-  pathAndQuery: string,
-): { kube: KubeRequest; query: URLSearchParams } | undefined {
-  const q = pathAndQuery.indexOf('?');
-  const query = new URLSearchParams(q === -1 ? '' : pathAndQuery.slice(q + 1));
-  try {
-    return {
-      kube: parseKubeRequest(method, q === -1 ? pathAndQuery : pathAndQuery.slice(0, q), query),
-      query,
-    };
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -92,7 +75,7 @@ export function createForwarder(credentials: CredentialProvider, log: Logger, pr
   ): Promise<void> {
     stream.on('error', () => {});
     const auditId = String(headers[AUDIT_ID_HEADER] ?? '');
-    const target = parseTarget(
+    const target = parseKubeTarget(
       String(headers[HTTP2_HEADER_METHOD]),
       String(headers[HTTP2_HEADER_PATH] ?? ''),
     );
@@ -317,5 +300,5 @@ function passAnswer(
  * stream for long) gains more from sharing sessions.
  */
 export function isList(method: string, pathAndQuery: string): boolean {
-  return parseTarget(method, pathAndQuery)?.kube.verb === 'list';
+  return parseKubeTarget(method, pathAndQuery)?.kube.verb === 'list';
 }

@@ -26,6 +26,7 @@ export {
   MAX_KUBE_PATH_LENGTH,
   fieldSelectorValue,
   parseKubeRequest,
+  parseKubeTarget,
   type KubeNonResourceVerb,
   type KubeRequest,
   type KubeResourceVerb,

@@ -4,6 +4,7 @@ import {
   KubeRequestError,
   MAX_KUBE_PATH_LENGTH,
   parseKubeRequest,
+  parseKubeTarget,
   type KubeRequest,
 } from './kube-request.js';
 
@@ -932,4 +933,13 @@ describe('the result', () => {
       'verb',
     ]);
   });
+});
+
+test("parseKubeTarget reads a stream's :path as the apiserver will, its query apart, and refuses what the parser does", () => {
+  const watch = parseKubeTarget('GET', '/api/v1/namespaces/team-a/pods?watch=true&resourceVersion=5');
+  assert.equal(watch?.kube.isWatch, true);
+  assert.equal(watch?.kube.namespace, 'team-a');
+  assert.equal(watch?.query.get('resourceVersion'), '5');
+  assert.equal(parseKubeTarget('GET', '/api/v1/namespaces/team-a/pods')?.kube.verb, 'list');
+  assert.equal(parseKubeTarget('GET', `/api/v1/${'x'.repeat(MAX_KUBE_PATH_LENGTH)}`), undefined);
 });

@@ -408,3 +408,23 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 function preview(path: string): string {
   return JSON.stringify(path.length > 120 ? `${path.slice(0, 120)}…` : path);
 }
+
+/**
+ * A request line's path and query as the kube-apiserver will read them, or undefined if the parser refuses
+ * it: for a hop that has the `:path` of a stream rather than a parsed URL.
+ */
+export function parseKubeTarget(
+  method: string,
+  pathAndQuery: string,
+): { kube: KubeRequest; query: URLSearchParams } | undefined {
+  const q = pathAndQuery.indexOf('?');
+  const query = new URLSearchParams(q === -1 ? '' : pathAndQuery.slice(q + 1));
+  try {
+    return {
+      kube: parseKubeRequest(method, q === -1 ? pathAndQuery : pathAndQuery.slice(0, q), query),
+      query,
+    };
+  } catch {
+    return undefined;
+  }
+}

@@ -6,7 +6,7 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { SessionStreams, TUNNEL_TUNING, UPGRADE_HEADER, parseKubeRequest, relay } from '@ztka/protocol';
+import { SessionStreams, TUNNEL_TUNING, UPGRADE_HEADER, parseKubeTarget, relay } from '@ztka/protocol';
 import { isLongRunning } from '../kube-proxy/audit.js';
 import type { PeerCredentials } from '../pki/peer.js';
 import { replicaOf } from '../pki/peer.js';
@@ -41,17 +41,8 @@ export interface PeerServer {
 /** Whether a carried request may run for long: the drain does not wait for those. */
 function longRunning(headers: http2.IncomingHttpHeaders): boolean {
   if (headers[UPGRADE_HEADER]) return true;
-  const target = String(headers[':path'] ?? '');
-  const q = target.indexOf('?');
-  const query = new URLSearchParams(q === -1 ? '' : target.slice(q + 1));
-  try {
-    return isLongRunning(
-      parseKubeRequest(String(headers[':method'] ?? 'GET'), q === -1 ? target : target.slice(0, q), query),
-      query,
-    );
-  } catch {
-    return false;
-  }
+  const target = parseKubeTarget(String(headers[':method'] ?? 'GET'), String(headers[':path'] ?? ''));
+  return target !== undefined && isLongRunning(target.kube, target.query);
 }
 
 export async function startPeerServer(deps: {
@@ -78,10 +69,10 @@ export async function startPeerServer(deps: {
   const replicas = new WeakMap<http2.Http2Session, string | undefined>();
   // Each session's proxy streams by id, for the cancellations it sends in-band.
   const carried = new SessionStreams();
-  // Short requests carried and not yet over, which a drain waits for; it is woken as the last one ends.
-  const short = new Set<http2.ServerHttp2Stream>();
+  // Requests carried and not yet over, with their headers: a drain waits for the short ones among them,
+  // told apart only then, so that carrying a request costs no parse.
+  const inFlight = new Map<http2.ServerHttp2Stream, http2.IncomingHttpHeaders>();
   let draining = false;
-  let drained: (() => void) | undefined;
   server.on('session', (session) => {
     open.add(session);
     replicas.set(session, replicaOf((session.socket as TLSSocket).getPeerCertificate()));
@@ -101,13 +92,8 @@ export async function startPeerServer(deps: {
       case PEER_OPS.proxy: {
         if (!held || draining) return stream.close(NGHTTP2_REFUSED_STREAM);
         carried.track(stream);
-        if (!longRunning(headers)) {
-          short.add(stream);
-          stream.once('close', () => {
-            short.delete(stream);
-            if (short.size === 0) drained?.();
-          });
-        }
+        inFlight.set(stream, headers);
+        stream.once('close', () => inFlight.delete(stream));
         return carry(stream, headers, tunnel);
       }
       case PEER_OPS.cancel: {
@@ -173,14 +159,14 @@ export async function startPeerServer(deps: {
     address: `${host}:${bound.port}`,
     drain: async (graceMs) => {
       draining = true;
-      if (short.size === 0) return;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, graceMs);
-        drained = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
+      const short = [...inFlight].filter(([, headers]) => !longRunning(headers)).map(([stream]) => stream);
+      if (short.length === 0) return;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(short.map((stream) => new Promise((ended) => stream.once('close', ended)))),
+        new Promise((gone) => (timer = setTimeout(gone, graceMs))),
+      ]);
+      clearTimeout(timer);
     },
     close: () =>
       new Promise<void>((resolve) => {
